@@ -1,0 +1,31 @@
+# The two commands a newcomer needs: `make run` and `make test`. Both build .venv on first use.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint fmt clean
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/live demo
+
+test: $(STAMP)
+	$(BIN)/pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check live tests loadtest
+	$(BIN)/ruff format --check live tests loadtest
+	$(BIN)/mypy --strict
+
+fmt: $(STAMP)
+	$(BIN)/ruff format live tests loadtest
+	$(BIN)/ruff check --fix live tests loadtest
+
+clean:
+	rm -rf $(VENV) .live .pytest_cache .mypy_cache .ruff_cache

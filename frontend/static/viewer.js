@@ -1,0 +1,195 @@
+// The viewer page: renders snapshots, votes, batches likes, reconnects with jittered backoff.
+import { STRINGS, pickLang } from "./i18n.js";
+
+const app = document.getElementById("app");
+const showId = app.dataset.show;
+let lang = pickLang();
+let t = STRINGS[lang];
+let state = JSON.parse(document.getElementById("initial-state").textContent);
+let socket = null;
+let pendingTaps = 0;
+let attempt = 0;
+
+const el = (tag, cls, text) => {
+  const node = document.createElement(tag);
+  if (cls) node.className = cls;
+  if (text !== undefined) node.textContent = String(text);
+  return node;
+};
+const local = (obj, key) => (lang === "en" ? obj[key + "_en"] : obj[key]);
+const byId = () => Object.fromEntries(state.contestants.map((c) => [c.id, c]));
+
+function newVoteId() {
+  const bytes = new Uint8Array(16);
+  crypto.getRandomValues(bytes);
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+function toast(text) {
+  const node = document.getElementById("toast");
+  node.textContent = text;
+  node.classList.add("show");
+  clearTimeout(toast.timer);
+  toast.timer = setTimeout(() => node.classList.remove("show"), 2000);
+}
+
+function render() {
+  const people = byId();
+  document.documentElement.lang = lang;
+  document.getElementById("title").textContent = local(state.show, "title");
+  const langButton = document.getElementById("lang");
+  langButton.textContent = t.switch;
+
+  const stage = document.getElementById("stage");
+  const cur = people[state.stage.contestant];
+  stage.replaceChildren(el("div", "label", t.on_stage));
+  if (cur) {
+    stage.append(el("div", "now-name", local(cur, "name")));
+    stage.append(el("div", "now-org", local(cur, "organisation")));
+    stage.append(el("div", "now-title", local(cur, "innovation")));
+  } else {
+    stage.append(el("div", "now-name", t.waiting));
+  }
+
+  const cats = document.getElementById("categories");
+  cats.replaceChildren(
+    ...state.categories.map((cat) => {
+      const card = el("div", "card category");
+      card.dataset.category = cat.id;
+      const h = el("h2", "", local(cat, "name") + " ");
+      h.append(el("span", "badge " + (cat.open ? "open" : "closed"), cat.open ? t.open : t.closed));
+      card.append(h);
+      const tally = state.tallies[cat.id];
+      if (!tally) card.append(el("p", "muted", t.hidden));
+      const top = tally ? Math.max(0, ...Object.values(tally)) : 0;
+      const list = el("ol", "bars");
+      for (const cid of cat.contestants) {
+        const row = el("li", "row");
+        row.append(el("span", "name", people[cid] ? local(people[cid], "name") : cid));
+        if (tally) {
+          const track = el("span", "track");
+          const fill = el("span", "fill");
+          fill.style.width = top ? (100 * tally[cid]) / top + "%" : "0%";
+          track.append(fill);
+          row.append(track, el("span", "count", (tally[cid] || 0).toLocaleString()));
+        }
+        const open = cat.open && (!cat.only || cat.only === cid);
+        const button = el("button", "vote", t.vote);
+        button.type = "button";
+        button.disabled = !open;
+        button.dataset.contestant = cid;
+        button.addEventListener("click", () => vote(cat.id, cid, button));
+        row.append(button);
+        list.append(row);
+      }
+      card.append(list);
+      return card;
+    }),
+  );
+
+  const order = document.getElementById("order");
+  const ol = el("ol");
+  for (const c of state.contestants) {
+    const li = el("li", c.id === state.stage.contestant ? "current" : "", `${local(c, "name")} · ${local(c, "innovation")}`);
+    ol.append(li);
+  }
+  order.replaceChildren(el("h2", "", t.running_order), ol);
+
+  document.getElementById("likes-counted").textContent = state.likes.counted.toLocaleString();
+  document.getElementById("likes-taps").textContent = state.likes.taps.toLocaleString();
+  document.getElementById("likes-label").textContent = t.likes;
+  document.getElementById("taps-label").textContent = t.taps;
+}
+
+async function vote(category, contestant, button) {
+  button.disabled = true;
+  const body = JSON.stringify({ category, contestant, vote_id: newVoteId() });
+  // Retries reuse the same vote_id, so a vote whose reply was lost is never counted twice.
+  for (let i = 0; i < 3; i++) {
+    try {
+      const res = await fetch(`/api/shows/${encodeURIComponent(showId)}/votes`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        credentials: "same-origin",
+        body,
+      });
+      const answer = await res.json();
+      const status = answer.status || "error";
+      toast(status === "closed" ? t.closed_vote : t[status] || t.error);
+      if (status === "accepted") button.textContent = t.voted;
+      button.disabled = status === "accepted";
+      return;
+    } catch (err) {
+      await new Promise((r) => setTimeout(r, 300 * (i + 1)));
+    }
+  }
+  toast(t.error);
+  button.disabled = false;
+}
+
+function flushLikes() {
+  if (!pendingTaps) return;
+  const n = Math.min(pendingTaps, 200);
+  if (socket && socket.readyState === WebSocket.OPEN) {
+    socket.send(JSON.stringify({ type: "like", n }));
+    pendingTaps -= n;
+  } else {
+    pendingTaps -= n;
+    fetch(`/api/shows/${encodeURIComponent(showId)}/likes`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      credentials: "same-origin",
+      body: JSON.stringify({ n }),
+    }).catch(() => {
+      pendingTaps += n;
+    });
+  }
+}
+
+function setConn(kind) {
+  const node = document.getElementById("conn");
+  node.dataset.state = kind;
+  node.textContent = kind === "open" ? "" : kind === "connecting" ? t.connecting : t.offline;
+}
+
+function connect() {
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  socket = new WebSocket(`${scheme}://${location.host}/ws/shows/${encodeURIComponent(showId)}`);
+  setConn(attempt ? "offline" : "connecting");
+  socket.addEventListener("open", () => {
+    attempt = 0;
+    setConn("open");
+  });
+  socket.addEventListener("message", (event) => {
+    const msg = JSON.parse(event.data);
+    // Snapshots carry the whole state; an older version than ours is ignored.
+    if (msg.type === "snapshot" && msg.version >= state.version) {
+      state = msg;
+      render();
+    }
+  });
+  socket.addEventListener("close", () => {
+    setConn("offline");
+    // Capped exponential backoff with full jitter: a restart does not bring a thundering herd.
+    const cap = Math.min(30000, 500 * 2 ** attempt);
+    attempt += 1;
+    setTimeout(connect, Math.random() * cap);
+  });
+}
+
+document.getElementById("like").addEventListener("click", () => {
+  pendingTaps += 1;
+  state.likes.taps += 1;
+  document.getElementById("likes-taps").textContent = state.likes.taps.toLocaleString();
+});
+setInterval(flushLikes, 500);
+
+document.getElementById("lang").addEventListener("click", () => {
+  lang = lang === "en" ? "zh-CN" : "en";
+  t = STRINGS[lang];
+  localStorage.setItem("live.lang", lang);
+  render();
+});
+
+render();
+connect();

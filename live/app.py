@@ -1,0 +1,116 @@
+"""``create_app``: wires settings, Redis, the hub and the edges; owns every task's lifetime."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Mount
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+
+from live import ws
+from live.broker import Broker
+from live.embedded import EmbeddedRedis, find_running
+from live.errors import LiveError
+from live.http import api, pages
+from live.hub import Hub
+from live.identity import Devices, load_or_create_secret
+from live.keys import events_channel
+from live.likes import LikeBuffer
+from live.runtime import Runtime
+from live.service import Service
+from live.settings import Settings
+from live.show import load_shows
+from live.store import Store, make_client
+
+log = logging.getLogger("live.app")
+FRONTEND = Path(__file__).resolve().parent.parent / "frontend"
+
+
+async def on_live_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, LiveError)
+    return JSONResponse(exc.body(), status_code=exc.status)
+
+
+async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    return JSONResponse(
+        {"error": {"code": code, "message": str(exc.detail)}},
+        status_code=exc.status_code,
+        headers=exc.headers,
+    )
+
+
+async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unexpected error on %s", request.url.path, exc_info=exc)
+    return JSONResponse(
+        {"error": {"code": "internal", "message": "unexpected server error"}}, status_code=500
+    )
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    """The ASGI app. Without ``REDIS_URL`` it uses (or starts) the embedded Redis."""
+    settings = settings or Settings.from_env()
+    shows = load_shows(settings.show_files)  # refuse a bad show file before serving anything
+    templates = Jinja2Templates(directory=str(FRONTEND / "templates"))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        embedded: EmbeddedRedis | None = None
+        url = settings.redis_url or find_running(settings.data_dir)
+        if url is None:
+            embedded = EmbeddedRedis(settings.data_dir)
+            await asyncio.to_thread(embedded.start)
+            url = embedded.url
+        secret = settings.secret_key or load_or_create_secret(settings.data_dir)
+        client = make_client(url, settings.redis_pool_size, settings.redis_timeout_ms)
+        store = Store(client, settings.key_prefix, settings.redis_timeout_ms)
+        service = Service(shows, store)
+        hub = Hub(service.encoded_state, store.versions, settings.push_interval_ms / 1000)
+        likes = LikeBuffer(service.flush_likes, settings.like_flush_ms / 1000)
+        service.hub, service.likes = hub, likes
+        broker = Broker(client, events_channel(settings.key_prefix), hub.poke)
+        for show in shows.values():
+            await store.init_show(show)
+        app.state.runtime = Runtime(settings, store, service, hub, Devices(secret), templates)
+        tasks = [
+            asyncio.create_task(hub.run(), name="hub"),
+            asyncio.create_task(likes.run(), name="likes"),
+            asyncio.create_task(broker.run(), name="broker"),
+        ]
+        try:
+            yield
+        finally:
+            for task in reversed(tasks):
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            with contextlib.suppress(LiveError):
+                await likes.flush()
+            await client.aclose()
+            await client.connection_pool.disconnect()
+            if embedded is not None:
+                await asyncio.to_thread(embedded.stop)
+
+    return Starlette(
+        routes=[
+            *api.routes,
+            *pages.routes,
+            *ws.routes,
+            Mount("/static", StaticFiles(directory=str(FRONTEND / "static")), name="static"),
+        ],
+        lifespan=lifespan,
+        exception_handlers={
+            LiveError: on_live_error,
+            HTTPException: on_http_error,
+            Exception: on_unexpected,
+        },
+    )

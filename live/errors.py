@@ -1,0 +1,110 @@
+"""The one error tree. Each error has a stable ``code``; edges map it to HTTP or websocket once.
+
+HTTP bodies are ``{"error": {"code": ..., "message": ...}}``. Websocket close codes:
+
+====  =====================================================================
+code  meaning
+====  =====================================================================
+1008  policy: unknown show
+1009  a frame larger than ``LIVE_WS_MAX_BYTES`` (sent by the server library)
+1011  keepalive ping timeout (the client stopped answering pings)
+1012  the server is restarting (going away)
+4401  the device cookie is forged or tampered with
+4008  the client fell behind: its send stayed blocked past ``LIVE_SLOW_CLIENT_MS``
+4029  too many messages in flight on one socket
+====  =====================================================================
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+WS_UNKNOWN_SHOW = 1008
+WS_GOING_AWAY = 1012
+WS_FORGED_DEVICE = 4401
+WS_TOO_SLOW = 4008
+WS_FLOODING = 4029
+
+
+class LiveError(Exception):
+    """Base of every error the product reports on purpose."""
+
+    code = "error"
+    status = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def body(self) -> dict[str, dict[str, str]]:
+        return {"error": {"code": self.code, "message": self.message}}
+
+
+class ConfigError(LiveError):
+    code = "config_error"
+    status = 500
+
+
+class BadRequest(LiveError):
+    """Malformed input: bad JSON, wrong types, missing fields."""
+
+    code = "bad_request"
+    status = 400
+
+
+class PayloadTooLarge(LiveError):
+    code = "payload_too_large"
+    status = 413
+
+
+class DeviceRequired(LiveError):
+    """No device cookie, or one whose signature does not verify."""
+
+    code = "device_required"
+    status = 401
+
+
+class NotFound(LiveError):
+    code = "not_found"
+    status = 404
+
+
+class UnknownShow(NotFound):
+    code = "unknown_show"
+
+
+class UnknownCategory(NotFound):
+    code = "unknown_category"
+
+
+class UnknownContestant(NotFound):
+    code = "unknown_contestant"
+
+
+class Unavailable(LiveError):
+    """Redis did not answer within its budget."""
+
+    code = "unavailable"
+    status = 503
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong with a show file: where and why."""
+
+    file: str
+    field: str
+    why: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.field}: {self.why}"
+
+
+class ShowFileError(ConfigError):
+    """A show file that cannot be loaded; ``problems`` lists every problem found."""
+
+    code = "show_file_invalid"
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))

@@ -1,0 +1,1 @@
+"""HTTP edges: the JSON API and the pages."""

@@ -1,0 +1,79 @@
+"""The JSON API: votes, likes, state, health."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from live.errors import LiveError
+from live.http.common import client_ip, device_of, read_body
+from live.runtime import runtime
+
+VOTE_STATUS = {"accepted": 200, "duplicate": 409, "closed": 409, "limited": 429}
+MESSAGES = {
+    "duplicate": "this vote was already cast, or the device used all its votes here",
+    "closed": "voting is closed",
+    "limited": "too many votes; try again after Retry-After seconds",
+}
+
+
+async def post_vote(request: Request) -> JSONResponse:
+    rt = runtime(request.app)
+    show_id = request.path_params["show"]
+    rt.service.show(show_id)
+    device = device_of(request, rt.devices)
+    body = await read_body(request, rt.settings.max_body_bytes)
+    vote_id, outcome = await rt.service.vote(show_id, body, device, client_ip(request))
+    payload: dict[str, Any] = {
+        "status": outcome.status,
+        "reason": outcome.reason,
+        "vote_id": vote_id,
+        "version": outcome.version,
+    }
+    headers: dict[str, str] = {}
+    if outcome.status != "accepted":
+        payload["error"] = {
+            "code": outcome.reason or outcome.status,
+            "message": MESSAGES[outcome.status],
+        }
+    if outcome.status == "limited":
+        seconds = max(1, math.ceil(outcome.retry_after_ms / 1000))
+        payload["retry_after"] = seconds
+        headers["Retry-After"] = str(seconds)
+    return JSONResponse(payload, status_code=VOTE_STATUS[outcome.status], headers=headers)
+
+
+async def post_like(request: Request) -> JSONResponse:
+    rt = runtime(request.app)
+    show_id = request.path_params["show"]
+    rt.service.show(show_id)
+    device = device_of(request, rt.devices)
+    body = await read_body(request, rt.settings.max_body_bytes)
+    n = rt.service.like(show_id, body, device)
+    return JSONResponse({"status": "received", "n": n}, status_code=202)
+
+
+async def get_state(request: Request) -> JSONResponse:
+    rt = runtime(request.app)
+    return JSONResponse(await rt.service.state(request.path_params["show"]))
+
+
+async def healthz(request: Request) -> JSONResponse:
+    rt = runtime(request.app)
+    try:
+        await rt.store.ping()
+    except LiveError as exc:
+        return JSONResponse({"status": "unavailable", "redis": exc.message}, status_code=503)
+    return JSONResponse({"status": "ok", "redis": "ok"})
+
+
+routes = [
+    Route("/healthz", healthz, methods=["GET"]),
+    Route("/api/shows/{show}", get_state, methods=["GET"]),
+    Route("/api/shows/{show}/votes", post_vote, methods=["POST"]),
+    Route("/api/shows/{show}/likes", post_like, methods=["POST"]),
+]

@@ -1,0 +1,36 @@
+"""Helpers shared by the HTTP edges: bounded body reads, client address, the device."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+
+from live.errors import PayloadTooLarge
+from live.identity import COOKIE, Devices
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused with 413 as soon as it passes ``limit`` bytes.
+
+    Hand-written because Starlette has no body limit and ``await request.body()`` would buffer
+    whatever a client sends.
+    """
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"the body is larger than {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"the body is larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def client_ip(request: Request) -> str:
+    """The peer address (uvicorn has already applied X-Forwarded-For from trusted proxies)."""
+    return request.client.host if request.client else "unknown"
+
+
+def device_of(request: Request, devices: Devices) -> str:
+    return devices.verify(request.cookies.get(COOKIE))

@@ -1,0 +1,168 @@
+"""Local websocket connections, their bounded outboxes, and the one ticker per process.
+
+Guarantees:
+
+- Fan-out never awaits a client: the ticker encodes a snapshot once and drops it into each
+  connection's single snapshot slot (the latest wins), plus a small bounded reply queue.
+- Each connection has its own sender task, so one stalled phone delays nobody else. A connection
+  whose send has been blocked for longer than ``slow_after`` is closed with 4008.
+- Cost grows with viewers x ticks, not with votes: the ticker reads a show once per tick, and
+  only when its version moved (or a stage change poked it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+
+from starlette.websockets import WebSocket
+
+from live.errors import WS_FLOODING, WS_TOO_SLOW, LiveError
+
+log = logging.getLogger("live.hub")
+
+Loader = Callable[[str], Awaitable[tuple[int, str]]]
+Versions = Callable[[list[str]], Awaitable[list[int]]]
+
+
+class Connection:
+    """One websocket's outbox: a latest-snapshot slot and a bounded queue of replies."""
+
+    __slots__ = (
+        "_replies",
+        "_snapshot",
+        "_wake",
+        "close_code",
+        "done",
+        "max_replies",
+        "send_started",
+        "show",
+        "slow_after",
+        "ws",
+    )
+
+    def __init__(self, ws: WebSocket, show: str, slow_after: float, max_replies: int = 32) -> None:
+        self.ws = ws
+        self.show = show
+        self.slow_after = slow_after
+        self.max_replies = max_replies
+        self._snapshot: str | None = None
+        self._replies: deque[str] = deque()
+        self._wake = asyncio.Event()
+        self.send_started: float | None = None
+        self.close_code: int | None = None
+        self.done = asyncio.Event()
+
+    def offer_snapshot(self, text: str, now: float) -> None:
+        """Replace whatever snapshot was waiting; close the socket if it stopped draining."""
+        if self.done.is_set():
+            return
+        if self.send_started is not None and now - self.send_started > self.slow_after:
+            self.close(WS_TOO_SLOW)
+            return
+        self._snapshot = text
+        self._wake.set()
+
+    def reply(self, text: str) -> None:
+        if self.done.is_set():
+            return
+        if len(self._replies) >= self.max_replies:
+            self.close(WS_FLOODING)
+            return
+        self._replies.append(text)
+        self._wake.set()
+
+    def close(self, code: int) -> None:
+        if self.close_code is None:
+            self.close_code = code
+        self.done.set()
+
+    async def run_sender(self) -> None:
+        """Send replies first, then the latest snapshot; end the connection on a send error."""
+        try:
+            while not self.done.is_set():
+                await self._wake.wait()
+                self._wake.clear()
+                while self._replies or self._snapshot is not None:
+                    if self._replies:
+                        text = self._replies.popleft()
+                    else:
+                        text, self._snapshot = self._snapshot or "", None
+                    self.send_started = time.monotonic()
+                    await self.ws.send_text(text)
+                    self.send_started = None
+        except Exception:  # the peer went away mid-send: nothing to report to it
+            self.done.set()
+
+
+class Hub:
+    """Owns the per-process ticker and the registry of local connections."""
+
+    def __init__(self, load: Loader, versions: Versions, interval: float) -> None:
+        self._load = load
+        self._versions = versions
+        self.interval = interval
+        self.connections: dict[str, set[Connection]] = {}
+        self.latest: dict[str, tuple[int, str]] = {}
+        self._poke = asyncio.Event()
+        self._forced: set[str] = set()
+
+    def add(self, conn: Connection) -> None:
+        self.connections.setdefault(conn.show, set()).add(conn)
+
+    def remove(self, conn: Connection) -> None:
+        conns = self.connections.get(conn.show)
+        if conns is not None:
+            conns.discard(conn)
+            if not conns:
+                del self.connections[conn.show]
+                self.latest.pop(conn.show, None)
+
+    def poke(self, show: str) -> None:
+        """Push ``show`` now rather than on the next tick (a stage change)."""
+        self._forced.add(show)
+        self._poke.set()
+
+    async def first_snapshot(self, show: str) -> str:
+        """The snapshot a new connection starts with: the ticker's latest, else a fresh read."""
+        cached = self.latest.get(show)
+        if cached is not None:
+            return cached[1]
+        version, text = await self._load(show)
+        self.latest[show] = (version, text)
+        return text
+
+    def fan_out(self, show: str, text: str) -> None:
+        now = time.monotonic()
+        for conn in list(self.connections.get(show, ())):
+            conn.offer_snapshot(text, now)
+
+    async def tick(self) -> None:
+        shows = list(self.connections)
+        if not shows:
+            return
+        versions = await self._versions(shows)
+        forced, self._forced = self._forced, set()
+        for show, version in zip(shows, versions, strict=True):
+            seen = self.latest.get(show)
+            if seen is not None and seen[0] == version and show not in forced:
+                continue
+            version, text = await self._load(show)
+            if show in self.connections:
+                self.latest[show] = (version, text)
+                self.fan_out(show, text)
+
+    async def run(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.interval):
+                    await self._poke.wait()
+            self._poke.clear()
+            try:
+                await self.tick()
+            except LiveError as exc:  # Redis away: viewers keep the last state until it is back
+                log.warning("tick skipped: %s", exc.message)

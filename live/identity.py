@@ -1,0 +1,53 @@
+"""Device identity: a random id in a signed, HttpOnly, SameSite cookie. No account needed."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from itsdangerous import BadSignature, Signer
+
+from live.errors import DeviceRequired
+
+COOKIE = "live_device"
+MAX_AGE = 60 * 60 * 24 * 365
+
+
+class Devices:
+    """Issues and verifies device cookies (itsdangerous compares in constant time)."""
+
+    def __init__(self, secret: str) -> None:
+        self._signer = Signer(secret, salt="live.device")
+
+    def issue(self) -> tuple[str, str]:
+        """A new device id and its cookie value."""
+        device = secrets.token_urlsafe(16)
+        return device, self._signer.sign(device).decode()
+
+    def verify(self, cookie: str | None) -> str:
+        """The device id in a cookie; :class:`DeviceRequired` if missing or forged."""
+        if not cookie:
+            raise DeviceRequired("no device cookie: open the show page first")
+        try:
+            return self._signer.unsign(cookie).decode()
+        except BadSignature:
+            raise DeviceRequired("the device cookie is not valid") from None
+
+
+def load_or_create_secret(data_dir: Path) -> str:
+    """The signing key kept in ``<data>/secret.key`` (0600), made on first use.
+
+    Every process started on the same data folder shares it, so a cookie signed by one
+    worker verifies in another.
+    """
+    path = data_dir / "secret.key"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as f:
+        key = secrets.token_urlsafe(32)
+        f.write(key)
+    return key

@@ -1,0 +1,69 @@
+"""Every Redis key name, in one place.
+
+Keys of one show share the hash tag ``{show}`` so that one Lua script may touch all of them on a
+Redis Cluster.
+"""
+
+from __future__ import annotations
+
+
+def events_channel(prefix: str) -> str:
+    """Pub/sub channel on which a process announces that a show's stage changed."""
+    return f"{prefix}:events"
+
+
+class ShowKeys:
+    __slots__ = ("base",)
+
+    def __init__(self, prefix: str, show: str) -> None:
+        self.base = f"{prefix}:{{{show}}}"
+
+    @property
+    def version(self) -> str:
+        """Counter bumped by every change a viewer can see."""
+        return f"{self.base}:version"
+
+    @property
+    def stage(self) -> str:
+        """Hash: ``phase``, ``contestant`` (on stage), ``since`` (ms)."""
+        return f"{self.base}:stage"
+
+    @property
+    def ledger(self) -> str:
+        """Stream: the append-only ledger; tallies are a projection of it."""
+        return f"{self.base}:ledger"
+
+    @property
+    def vote_ids(self) -> str:
+        """Hash: accepted ``vote_id`` -> fingerprint (device, category, contestant)."""
+        return f"{self.base}:vids"
+
+    @property
+    def likes(self) -> str:
+        """Hash: ``taps`` received and ``counted``."""
+        return f"{self.base}:likes"
+
+    def category(self, cat: str) -> str:
+        """Hash: ``open`` ("1"/"0") and ``only`` (a contestant, or empty for all)."""
+        return f"{self.base}:cat:{cat}"
+
+    def tally(self, cat: str) -> str:
+        """Sorted set: contestant -> accepted votes."""
+        return f"{self.base}:tally:{cat}"
+
+    def used(self, cat: str) -> str:
+        """Hash: device -> votes used in the category (and device+contestant -> votes)."""
+        return f"{self.base}:used:{cat}"
+
+    def window_device(self, device: str) -> str:
+        return f"{self.base}:win:dev:{device}"
+
+    def window_ip(self, ip: str) -> str:
+        return f"{self.base}:win:ip:{ip}"
+
+    def window_subnet(self, subnet: str) -> str:
+        return f"{self.base}:win:net:{subnet}"
+
+    def like_budget(self, second: int) -> str:
+        """Hash: device -> likes counted in that wall-clock second."""
+        return f"{self.base}:likebudget:{second}"

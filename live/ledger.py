@@ -1,0 +1,36 @@
+"""The ledger as data: entries, and the recount that rebuilds every tally from them. Pure."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+
+@dataclass(slots=True)
+class Recount:
+    """What the ledger says the live counters must be."""
+
+    tallies: dict[str, Counter[str]] = field(default_factory=dict)
+    likes_taps: int = 0
+    likes_counted: int = 0
+    entries: int = 0
+    accepted_vote_ids: set[str] = field(default_factory=set)
+
+    def tally_dict(self) -> dict[str, dict[str, int]]:
+        return {cat: dict(counter) for cat, counter in self.tallies.items() if counter}
+
+
+def recount(entries: Iterable[Mapping[str, str]]) -> Recount:
+    """Fold ledger entries (decoded stream fields) into tallies and like totals."""
+    out = Recount()
+    for entry in entries:
+        out.entries += 1
+        kind = entry.get("k")
+        if kind == "vote" and entry.get("st") == "accepted":
+            out.tallies.setdefault(entry["cat"], Counter())[entry["c"]] += 1
+            out.accepted_vote_ids.add(entry["vid"])
+        elif kind == "likes":
+            out.likes_taps += int(entry["taps"])
+            out.likes_counted += int(entry["counted"])
+    return out

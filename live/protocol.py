@@ -1,0 +1,101 @@
+"""Websocket messages: what the server sends and what it accepts. Pure.
+
+Server -> client:
+
+- ``snapshot``: the whole visible state with an integer ``version``; sent on connect and on
+  every change. Never a delta: a missed message heals itself with the next one.
+- ``vote_result``: ``{"type", "vote_id", "status", "reason", "retry_after"}``.
+- ``like_ack``: ``{"type", "n"}``: taps received (counting happens on the next flush).
+- ``error``: ``{"type", "code", "message"}`` for a message that could not be handled.
+
+Client -> server: ``{"type": "vote", "category", "contestant", "vote_id"}``,
+``{"type": "like", "n"}``, ``{"type": "ping"}``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from live.errors import BadRequest, LiveError
+from live.show import Show
+from live.store import ShowState
+
+
+def encode(message: dict[str, Any]) -> str:
+    return json.dumps(message, ensure_ascii=False, separators=(",", ":"))
+
+
+def decode(text: str) -> tuple[str, dict[str, Any]]:
+    """The message type and the rest of an incoming message; :class:`BadRequest` if malformed."""
+    try:
+        message = json.loads(text)
+    except (ValueError, RecursionError):
+        raise BadRequest("the message is not valid JSON") from None
+    if not isinstance(message, dict):
+        raise BadRequest("a message is a JSON object")
+    kind = message.pop("type", None)
+    if not isinstance(kind, str):
+        raise BadRequest("type: a string is required")
+    return kind, message
+
+
+def error_message(exc: LiveError) -> dict[str, Any]:
+    return {"type": "error", "code": exc.code, "message": exc.message}
+
+
+def show_static(show: Show) -> dict[str, Any]:
+    """The parts of a snapshot that come from the show file (built once per show)."""
+    return {
+        "show": {"id": show.id, "title": show.title, "title_en": show.title_en},
+        "contestants": [
+            {
+                "id": c.id,
+                "name": c.name,
+                "name_en": c.name_en,
+                "organisation": c.organisation,
+                "organisation_en": c.organisation_en,
+                "field": c.field,
+                "innovation": c.innovation,
+                "innovation_en": c.innovation_en,
+                "order": c.order,
+            }
+            for c in show.running_order()
+        ],
+    }
+
+
+def snapshot(show: Show, state: ShowState, static: dict[str, Any]) -> dict[str, Any]:
+    """The viewer snapshot. Tallies of a category that hides them are left out."""
+    categories = []
+    tallies: dict[str, dict[str, int]] = {}
+    for cat in show.categories:
+        cs = state.categories.get(cat.id)
+        categories.append(
+            {
+                "id": cat.id,
+                "name": cat.name,
+                "name_en": cat.name_en,
+                "open": bool(cs and cs.open),
+                "only": cs.only if cs else "",
+                "votes_per_device": cat.votes_per_device,
+                "hidden": cat.hide_tallies,
+                "contestants": list(show.eligible(cat)),
+            }
+        )
+        if not cat.hide_tallies:
+            counts = state.tallies.get(cat.id, {})
+            tallies[cat.id] = {c: counts.get(c, 0) for c in show.eligible(cat)}
+    return {
+        "type": "snapshot",
+        "version": state.version,
+        **static,
+        "stage": {
+            "phase": state.stage.get("phase", "waiting"),
+            "contestant": state.stage.get("contestant", ""),
+            "since": int(state.stage.get("since", 0) or 0),
+        },
+        "categories": categories,
+        "tallies": tallies,
+        "likes": {"taps": state.taps, "counted": state.likes},
+    }

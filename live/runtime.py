@@ -1,0 +1,29 @@
+"""The objects a running app owns, created in the lifespan and reached from the edges."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from starlette.applications import Starlette
+from starlette.templating import Jinja2Templates
+
+from live.hub import Hub
+from live.identity import Devices
+from live.service import Service
+from live.settings import Settings
+from live.store import Store
+
+
+@dataclass(slots=True)
+class Runtime:
+    settings: Settings
+    store: Store
+    service: Service
+    hub: Hub
+    devices: Devices
+    templates: Jinja2Templates
+
+
+def runtime(app: Starlette) -> Runtime:
+    rt: Runtime = app.state.runtime
+    return rt

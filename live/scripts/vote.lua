@@ -1,0 +1,86 @@
+-- vote.lua: decide and record one vote in a single atomic step.
+-- Atomicity is the point: open check, caps, windows, idempotency, ledger append, tally and
+-- version all happen here so that no concurrent request can slip between a check and a write.
+--
+-- KEYS[1] category state hash (open, only)   KEYS[2] accepted vote_id index hash
+-- KEYS[3] per-device use hash (category)     KEYS[4] device window zset
+-- KEYS[5] ip window zset                     KEYS[6] subnet window zset
+-- KEYS[7] ledger stream                      KEYS[8] tally zset (category)
+-- KEYS[9] version counter
+-- ARGV[1] vote_id  ARGV[2] device  ARGV[3] ip  ARGV[4] subnet  ARGV[5] category
+-- ARGV[6] contestant  ARGV[7] now (ms)  ARGV[8] votes per device  ARGV[9] per contestant (0: none)
+-- ARGV[10] device window count ARGV[11] its ms  ARGV[12] ip count  ARGV[13] its ms
+-- ARGV[14] subnet count  ARGV[15] its ms
+-- Returns {status, reason, retry_after_ms, ledger_id, version}.
+-- Every decision except the replay of an accepted vote_id is appended to the ledger.
+
+local vid, dev, ip, net, cat, who = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local now = tonumber(ARGV[7])
+
+local function record(status, reason)
+  return redis.call('XADD', KEYS[7], '*', 'k', 'vote', 'st', status, 'why', reason,
+    'vid', vid, 'dev', dev, 'ip', ip, 'cat', cat, 'c', who, 't', ARGV[7])
+end
+
+local function refuse(status, reason, retry)
+  local id = record(status, reason)
+  return {status, reason, retry, id, redis.call('GET', KEYS[9]) or '0'}
+end
+
+local fingerprint = dev .. '\n' .. cat .. '\n' .. who
+local previous = redis.call('HGET', KEYS[2], vid)
+if previous then
+  if previous == fingerprint then
+    -- A retry of a vote already counted (e.g. the reply was lost): same answer, no new entry.
+    return {'accepted', 'replay', 0, '', redis.call('GET', KEYS[9]) or '0'}
+  end
+  return refuse('duplicate', 'vote_id_reused', 0)
+end
+
+if redis.call('HGET', KEYS[1], 'open') ~= '1' then
+  return refuse('closed', 'category_closed', 0)
+end
+local only = redis.call('HGET', KEYS[1], 'only')
+if only and only ~= '' and only ~= who then
+  return refuse('closed', 'contestant_not_open', 0)
+end
+
+local used = tonumber(redis.call('HGET', KEYS[3], dev) or '0')
+if used >= tonumber(ARGV[8]) then
+  return refuse('duplicate', 'cap_reached', 0)
+end
+local per = tonumber(ARGV[9])
+local pair = dev .. '\n' .. who
+if per > 0 and tonumber(redis.call('HGET', KEYS[3], pair) or '0') >= per then
+  return refuse('duplicate', 'contestant_cap_reached', 0)
+end
+
+-- Sliding logs: drop what left the window, then compare what remains with the limit.
+local retry = 0
+local reason = ''
+local windows = {{KEYS[4], 10, 'device_rate'}, {KEYS[5], 12, 'ip_rate'}, {KEYS[6], 14, 'subnet_rate'}}
+for _, w in ipairs(windows) do
+  local count, span = tonumber(ARGV[w[2]]), tonumber(ARGV[w[2] + 1])
+  redis.call('ZREMRANGEBYSCORE', w[1], '-inf', now - span)
+  if redis.call('ZCARD', w[1]) >= count then
+    local oldest = redis.call('ZRANGE', w[1], 0, 0, 'WITHSCORES')
+    local wait = tonumber(oldest[2]) + span - now
+    if wait < 1 then wait = 1 end
+    if wait > retry then retry = wait; reason = w[3] end
+  end
+end
+if retry > 0 then
+  return refuse('limited', reason, retry)
+end
+
+for _, w in ipairs(windows) do
+  redis.call('ZADD', w[1], now, vid)
+  redis.call('PEXPIRE', w[1], tonumber(ARGV[w[2] + 1]))
+end
+redis.call('HINCRBY', KEYS[3], dev, 1)
+if per > 0 then redis.call('HINCRBY', KEYS[3], pair, 1) end
+redis.call('HSET', KEYS[2], vid, fingerprint)
+local id = record('accepted', '')
+redis.call('ZINCRBY', KEYS[8], 1, who)
+local version = redis.call('INCR', KEYS[9])
+return {'accepted', '', 0, id, tostring(version)}

@@ -1,0 +1,90 @@
+"""One immutable settings object, read once from the environment.
+
+Every variable is documented in the README; nothing else in the package reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from live.errors import ConfigError
+
+DEMO_SHOW = Path(__file__).parent / "shows" / "demo.toml"
+
+
+def _int(env: Mapping[str, str], name: str, default: int, lo: int = 1) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+    if value < lo:
+        raise ConfigError(f"{name} must be at least {lo}, got {value}")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Configuration of one server process (and of the CLI commands beside it)."""
+
+    redis_url: str | None = None
+    """``REDIS_URL``: an external Redis. Unset: the embedded redis-server in ``data_dir``."""
+    data_dir: Path = Path(".live")
+    """``LIVE_DATA_DIR``: where the embedded Redis keeps its AOF and where secrets are kept."""
+    show_files: tuple[Path, ...] = (DEMO_SHOW,)
+    """``LIVE_SHOW_FILES``: comma-separated TOML show files served by this process."""
+    key_prefix: str = "live"
+    """``LIVE_KEY_PREFIX``: prefix of every Redis key (tests use a unique one each)."""
+    secret_key: str | None = None
+    """``LIVE_SECRET_KEY``: signs device cookies. Unset: a random key kept in ``data_dir``."""
+    push_interval_ms: int = 250
+    """``LIVE_PUSH_INTERVAL_MS``: the ticker period; tallies are pushed at most this often."""
+    like_flush_ms: int = 200
+    """``LIVE_LIKE_FLUSH_MS``: likes are merged in memory this long before one Redis write."""
+    slow_client_ms: int = 5000
+    """``LIVE_SLOW_CLIENT_MS``: a socket whose send is stuck this long is closed (4008)."""
+    redis_timeout_ms: int = 1000
+    """``LIVE_REDIS_TIMEOUT_MS``: budget of one Redis call; past it the request gets a 503."""
+    redis_pool_size: int = 64
+    """``LIVE_REDIS_POOL_SIZE``: connections per process (a blocking pool)."""
+    max_body_bytes: int = 4096
+    """``LIVE_MAX_BODY_BYTES``: larger JSON bodies are refused with 413."""
+    ws_max_bytes: int = 4096
+    """``LIVE_WS_MAX_BYTES``: larger websocket frames close the socket with 1009."""
+    cookie_secure: bool = False
+    """``LIVE_COOKIE_SECURE``: mark cookies Secure (set to 1 behind TLS)."""
+    trusted_proxies: str = ""
+    """``LIVE_TRUSTED_PROXIES``: addresses whose X-Forwarded-For is believed (``live serve``)."""
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        shows = env.get("LIVE_SHOW_FILES", "")
+        show_files = (
+            tuple(Path(p.strip()) for p in shows.split(",") if p.strip()) if shows else (DEMO_SHOW,)
+        )
+        prefix = env.get("LIVE_KEY_PREFIX", "live")
+        if not prefix or any(c in prefix for c in "{}: \t"):
+            raise ConfigError(f"LIVE_KEY_PREFIX must be a plain word, got {prefix!r}")
+        return cls(
+            redis_url=env.get("REDIS_URL") or None,
+            data_dir=Path(env.get("LIVE_DATA_DIR") or ".live"),
+            show_files=show_files,
+            key_prefix=prefix,
+            secret_key=env.get("LIVE_SECRET_KEY") or None,
+            push_interval_ms=_int(env, "LIVE_PUSH_INTERVAL_MS", 250, lo=10),
+            like_flush_ms=_int(env, "LIVE_LIKE_FLUSH_MS", 200, lo=10),
+            slow_client_ms=_int(env, "LIVE_SLOW_CLIENT_MS", 5000, lo=100),
+            redis_timeout_ms=_int(env, "LIVE_REDIS_TIMEOUT_MS", 1000, lo=50),
+            redis_pool_size=_int(env, "LIVE_REDIS_POOL_SIZE", 64),
+            max_body_bytes=_int(env, "LIVE_MAX_BODY_BYTES", 4096, lo=256),
+            ws_max_bytes=_int(env, "LIVE_WS_MAX_BYTES", 4096, lo=256),
+            cookie_secure=env.get("LIVE_COOKIE_SECURE", "") in {"1", "true", "yes"},
+            trusted_proxies=env.get("LIVE_TRUSTED_PROXIES", ""),
+        )

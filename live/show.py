@@ -1,0 +1,181 @@
+"""A show: contestants, running order and award categories, loaded from a TOML file.
+
+Loading is all-or-nothing: a malformed file raises :class:`ShowFileError` listing every problem
+(file, field, why) and nothing is half-loaded. Pure: no I/O beyond reading the file.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from live.errors import Problem, ShowFileError, UnknownCategory, UnknownContestant
+
+Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")]
+Text = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class Window(_Strict):
+    """A sliding-window rate limit: at most ``count`` votes in any ``seconds``."""
+
+    count: Annotated[int, Field(ge=1, le=1_000_000)]
+    seconds: Annotated[int, Field(ge=1, le=86_400)]
+
+
+class Limits(_Strict):
+    """Rate limits on the vote path, enforced atomically in Redis."""
+
+    device: Window = Window(count=20, seconds=10)
+    ip: Window = Window(count=600, seconds=10)
+    subnet: Window = Window(count=3000, seconds=10)
+
+
+class Likes(_Strict):
+    cap_per_second: Annotated[int, Field(ge=1, le=1000)] = 20
+    """Likes counted per device per second; taps above it are received but not counted."""
+    max_per_message: Annotated[int, Field(ge=1, le=10_000)] = 200
+    """A single ``+n`` larger than this is malformed."""
+
+
+class Contestant(_Strict):
+    id: Slug
+    name: Text
+    name_en: Text
+    organisation: Text
+    organisation_en: Text
+    field: Slug
+    """A field such as ``aerospace``; the pages translate it."""
+    innovation: Text
+    innovation_en: Text
+    order: Annotated[int, Field(ge=1, le=10_000)]
+
+
+class Category(_Strict):
+    id: Slug
+    name: Text
+    name_en: Text
+    votes_per_device: Annotated[int, Field(ge=1, le=10_000)] = 1
+    """How many votes one device may cast in this category (the per-device cap)."""
+    per_contestant: Annotated[int, Field(ge=0, le=10_000)] = 0
+    """How many of those may go to one contestant; 0 means no separate limit."""
+    open: bool = False
+    """Whether voting is open when the show is first loaded."""
+    hide_tallies: bool = False
+    contestants: Annotated[tuple[Slug, ...], Field(strict=False)] = ()
+    """Who can be voted for; empty means every contestant."""
+
+
+class Show(_Strict):
+    id: Slug
+    title: Text
+    title_en: Text
+    limits: Limits = Limits()
+    likes: Likes = Likes()
+    contestants: Annotated[
+        tuple[Contestant, ...], Field(min_length=1, max_length=1000, strict=False)
+    ]
+    categories: Annotated[tuple[Category, ...], Field(min_length=1, max_length=50, strict=False)]
+
+    def running_order(self) -> list[Contestant]:
+        return sorted(self.contestants, key=lambda c: c.order)
+
+    def category(self, category_id: str) -> Category:
+        for cat in self.categories:
+            if cat.id == category_id:
+                return cat
+        raise UnknownCategory(f"no category {category_id!r} in show {self.id!r}")
+
+    def eligible(self, category: Category) -> tuple[str, ...]:
+        """Ids of the contestants one can vote for in ``category``, in running order."""
+        if category.contestants:
+            return category.contestants
+        return tuple(c.id for c in self.running_order())
+
+    def check_vote_target(self, category_id: str, contestant_id: str) -> Category:
+        cat = self.category(category_id)
+        if contestant_id not in self.eligible(cat):
+            raise UnknownContestant(f"no contestant {contestant_id!r} in category {category_id!r}")
+        return cat
+
+
+def _semantic_problems(show: Show, file: str) -> list[Problem]:
+    problems: list[Problem] = []
+    ids = [c.id for c in show.contestants]
+    for dup in sorted({i for i in ids if ids.count(i) > 1}):
+        problems.append(Problem(file, "contestants.id", f"duplicate id {dup!r}"))
+    orders = [c.order for c in show.contestants]
+    for dup_order in sorted({o for o in orders if orders.count(o) > 1}):
+        problems.append(Problem(file, "contestants.order", f"duplicate order {dup_order}"))
+    cat_ids = [c.id for c in show.categories]
+    for dup in sorted({i for i in cat_ids if cat_ids.count(i) > 1}):
+        problems.append(Problem(file, "categories.id", f"duplicate id {dup!r}"))
+    known = set(ids)
+    for i, cat in enumerate(show.categories):
+        for name in cat.contestants:
+            if name not in known:
+                problems.append(
+                    Problem(file, f"categories.{i}.contestants", f"unknown contestant {name!r}")
+                )
+        if cat.per_contestant > cat.votes_per_device:
+            problems.append(
+                Problem(
+                    file,
+                    f"categories.{i}.per_contestant",
+                    "cannot exceed votes_per_device",
+                )
+            )
+    return problems
+
+
+def parse_show(data: dict[str, Any], file: str = "<show>") -> Show:
+    """Validate a decoded TOML document into a :class:`Show`, or raise with every problem."""
+    try:
+        show = Show.model_validate(data)
+    except ValidationError as exc:
+        problems = [
+            Problem(file, ".".join(str(p) for p in err["loc"]) or "(top)", err["msg"])
+            for err in exc.errors()
+        ]
+        raise ShowFileError(problems) from None
+    problems = _semantic_problems(show, file)
+    if problems:
+        raise ShowFileError(problems)
+    return show
+
+
+def load_show(path: Path) -> Show:
+    """Read and validate one show file."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ShowFileError([Problem(str(path), "(file)", exc.strerror or str(exc))]) from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ShowFileError([Problem(str(path), "(syntax)", str(exc))]) from None
+    return parse_show(data, str(path))
+
+
+def load_shows(paths: tuple[Path, ...]) -> dict[str, Show]:
+    """Load every show file; problems of all files are reported together."""
+    shows: dict[str, Show] = {}
+    problems: list[Problem] = []
+    for path in paths:
+        try:
+            show = load_show(path)
+        except ShowFileError as exc:
+            problems.extend(exc.problems)
+            continue
+        if show.id in shows:
+            problems.append(Problem(str(path), "id", f"show id {show.id!r} is used twice"))
+        shows[show.id] = show
+    if problems:
+        raise ShowFileError(problems)
+    return shows

@@ -1,0 +1,250 @@
+"""The only module that issues Redis data commands.
+
+Every call runs inside a time budget; a Redis that is down, loading, frozen or slow surfaces as
+:class:`~live.errors.Unavailable` (HTTP 503) within that budget, never as a hang.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any, TypeVar
+
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import RedisError
+
+from live.ballot import Ballot
+from live.errors import Unavailable
+from live.keys import ShowKeys, events_channel
+from live.ledger import Recount, recount
+from live.show import Show
+
+T = TypeVar("T")
+
+
+def _script(name: str) -> str:
+    return (resources.files("live") / "scripts" / name).read_text(encoding="utf-8")
+
+
+@dataclass(frozen=True, slots=True)
+class VoteOutcome:
+    status: str
+    """``accepted``, ``duplicate``, ``limited`` or ``closed``."""
+    reason: str
+    retry_after_ms: int
+    ledger_id: str
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class LikeOutcome:
+    taps: int
+    counted: int
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class CategoryState:
+    open: bool
+    only: str
+
+
+@dataclass(frozen=True, slots=True)
+class ShowState:
+    """A consistent read of everything a viewer sees (taken in one MULTI)."""
+
+    version: int
+    stage: dict[str, str]
+    categories: dict[str, CategoryState]
+    tallies: dict[str, dict[str, int]]
+    taps: int
+    likes: int
+
+
+def make_client(url: str, pool_size: int, timeout_ms: int) -> aioredis.Redis:
+    """A client on a blocking pool (the default pool raises under load) with short timeouts."""
+    seconds = timeout_ms / 1000
+    pool = aioredis.BlockingConnectionPool.from_url(
+        url,
+        max_connections=pool_size,
+        timeout=seconds,
+        socket_timeout=seconds,
+        socket_connect_timeout=min(seconds, 0.5),
+        health_check_interval=0,
+        decode_responses=True,
+        # A retried vote is safe: the script is idempotent on vote_id (a replay says accepted).
+        retry=Retry(ExponentialBackoff(cap=0.05, base=0.005), 1),
+    )
+    return aioredis.Redis(connection_pool=pool)
+
+
+class Store:
+    def __init__(self, client: aioredis.Redis, prefix: str, timeout_ms: int) -> None:
+        self.client = client
+        self.prefix = prefix
+        self.budget = timeout_ms / 1000
+        self._vote = client.register_script(_script("vote.lua"))
+        self._likes = client.register_script(_script("likes.lua"))
+        self._keys: dict[str, ShowKeys] = {}
+
+    def keys(self, show: str) -> ShowKeys:
+        k = self._keys.get(show)
+        if k is None:
+            k = self._keys[show] = ShowKeys(self.prefix, show)
+        return k
+
+    async def _run(self, aw: Awaitable[T]) -> T:
+        try:
+            async with asyncio.timeout(self.budget):
+                return await aw
+        except (RedisError, OSError, TimeoutError) as exc:
+            raise Unavailable(f"the vote store is unavailable ({type(exc).__name__})") from None
+
+    async def ping(self) -> None:
+        await self._run(self.client.ping())
+
+    async def init_show(self, show: Show) -> None:
+        """Seed the live state of a show unless it is already there (a restart keeps it)."""
+        k = self.keys(show.id)
+        first = show.running_order()[0].id
+        pipe = self.client.pipeline(transaction=True)
+        pipe.hsetnx(k.stage, "phase", "presenting")
+        pipe.hsetnx(k.stage, "contestant", first)
+        pipe.hsetnx(k.stage, "since", str(int(time.time() * 1000)))
+        for cat in show.categories:
+            pipe.hsetnx(k.category(cat.id), "open", "1" if cat.open else "0")
+            pipe.hsetnx(k.category(cat.id), "only", "")
+        pipe.setnx(k.version, "0")
+        await self._run(pipe.execute())
+
+    async def cast_vote(self, ballot: Ballot, now_ms: int, show: Show) -> VoteOutcome:
+        k = self.keys(ballot.show)
+        cat = ballot.category
+        lim = show.limits
+        keys = [
+            k.category(cat.id),
+            k.vote_ids,
+            k.used(cat.id),
+            k.window_device(ballot.device),
+            k.window_ip(ballot.ip),
+            k.window_subnet(ballot.subnet),
+            k.ledger,
+            k.tally(cat.id),
+            k.version,
+        ]
+        args: list[str | int] = [
+            ballot.vote_id,
+            ballot.device,
+            ballot.ip,
+            ballot.subnet,
+            cat.id,
+            ballot.contestant,
+            now_ms,
+            cat.votes_per_device,
+            cat.per_contestant,
+            lim.device.count,
+            lim.device.seconds * 1000,
+            lim.ip.count,
+            lim.ip.seconds * 1000,
+            lim.subnet.count,
+            lim.subnet.seconds * 1000,
+        ]
+        raw: list[Any] = await self._run(self._vote(keys=keys, args=args))
+        return VoteOutcome(str(raw[0]), str(raw[1]), int(raw[2]), str(raw[3]), int(raw[4]))
+
+    async def add_likes(self, show: Show, batch: dict[str, int], now_ms: int) -> LikeOutcome:
+        k = self.keys(show.id)
+        args: list[str | int] = [show.likes.cap_per_second, now_ms]
+        for device, n in batch.items():
+            args += [device, n]
+        keys = [k.like_budget(now_ms // 1000), k.likes, k.version, k.ledger]
+        raw: list[Any] = await self._run(self._likes(keys=keys, args=args))
+        return LikeOutcome(int(raw[0]), int(raw[1]), int(raw[2]))
+
+    async def versions(self, shows: list[str]) -> list[int]:
+        """The version of each show, in one round trip."""
+        raw: list[Any] = await self._run(self.client.mget([self.keys(s).version for s in shows]))
+        return [int(v or 0) for v in raw]
+
+    async def read_state(self, show: Show) -> ShowState:
+        k = self.keys(show.id)
+        pipe = self.client.pipeline(transaction=True)
+        pipe.get(k.version)
+        pipe.hgetall(k.stage)
+        pipe.hgetall(k.likes)
+        for cat in show.categories:
+            pipe.hgetall(k.category(cat.id))
+            pipe.zrange(k.tally(cat.id), 0, -1, withscores=True)
+        raw: list[Any] = await self._run(pipe.execute())
+        categories: dict[str, CategoryState] = {}
+        tallies: dict[str, dict[str, int]] = {}
+        for i, cat in enumerate(show.categories):
+            state = raw[3 + 2 * i]
+            categories[cat.id] = CategoryState(state.get("open") == "1", state.get("only", ""))
+            tallies[cat.id] = {member: int(score) for member, score in raw[4 + 2 * i]}
+        likes = raw[2]
+        return ShowState(
+            version=int(raw[0] or 0),
+            stage=dict(raw[1]),
+            categories=categories,
+            tallies=tallies,
+            taps=int(likes.get("taps", 0)),
+            likes=int(likes.get("counted", 0)),
+        )
+
+    async def set_voting(self, show: Show, category: str, is_open: bool, only: str = "") -> int:
+        """Open or close voting in a category (optionally for one contestant); announce it."""
+        k = self.keys(show.id)
+        now = str(int(time.time() * 1000))
+        pipe = self.client.pipeline(transaction=True)
+        pipe.hset(k.category(category), mapping={"open": "1" if is_open else "0", "only": only})
+        pipe.xadd(
+            k.ledger,
+            {
+                "k": "voting",
+                "cat": category,
+                "open": "1" if is_open else "0",
+                "only": only,
+                "t": now,
+            },
+        )
+        pipe.incr(k.version)
+        pipe.publish(events_channel(self.prefix), show.id)
+        raw: list[Any] = await self._run(pipe.execute())
+        return int(raw[2])
+
+    async def set_stage(self, show: Show, phase: str, contestant: str) -> int:
+        """Put a contestant on stage; announce it so every process pushes at once."""
+        k = self.keys(show.id)
+        now = str(int(time.time() * 1000))
+        pipe = self.client.pipeline(transaction=True)
+        pipe.hset(k.stage, mapping={"phase": phase, "contestant": contestant, "since": now})
+        pipe.xadd(k.ledger, {"k": "stage", "phase": phase, "c": contestant, "t": now})
+        pipe.incr(k.version)
+        pipe.publish(events_channel(self.prefix), show.id)
+        raw: list[Any] = await self._run(pipe.execute())
+        return int(raw[2])
+
+    async def ledger_entries(
+        self, show: str, batch: int = 10_000
+    ) -> AsyncIterator[tuple[str, dict[str, str]]]:
+        """Every ledger entry, oldest first, read in batches."""
+        key = self.keys(show).ledger
+        start = "-"
+        while True:
+            reply: Any = await self._run(self.client.xrange(key, min=start, max="+", count=batch))
+            rows: list[Any] = reply or []
+            for entry_id, fields in rows:
+                yield entry_id, fields
+            if len(rows) < batch:
+                return
+            start = "(" + rows[-1][0]
+
+    async def recount(self, show: str) -> Recount:
+        entries = [fields async for _, fields in self.ledger_entries(show)]
+        return recount(entries)

@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable
 
 from starlette.websockets import WebSocket
@@ -110,11 +110,15 @@ class Hub:
         self.latest: dict[str, tuple[int, str]] = {}
         self._poke = asyncio.Event()
         self._forced: set[str] = set()
+        self.closed_by_server: Counter[int] = Counter()
+        """How many sockets this process closed, by close code (4008: too slow, ...)."""
 
     def add(self, conn: Connection) -> None:
         self.connections.setdefault(conn.show, set()).add(conn)
 
     def remove(self, conn: Connection) -> None:
+        if conn.close_code is not None:
+            self.closed_by_server[conn.close_code] += 1
         conns = self.connections.get(conn.show)
         if conns is not None:
             conns.discard(conn)

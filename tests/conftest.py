@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from live.embedded import EmbeddedRedis
+from live.settings import Settings
+from tests.helpers import SECRET, SHOW, LiveServer, serve
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real redis-server for the whole run (``LIVE_TEST_REDIS_URL``, else one started here)."""
+    given = os.environ.get("LIVE_TEST_REDIS_URL")
+    if given:
+        yield given
+        return
+    redis = EmbeddedRedis(tmp_path_factory.mktemp("redis"))
+    redis.start()
+    try:
+        yield redis.url
+    finally:
+        redis.stop()
+
+
+@pytest.fixture
+def prefix() -> str:
+    return "t" + uuid.uuid4().hex[:12]
+
+
+def make_settings(redis_url: str, prefix: str, data: Path, *shows: Path, **kw: object) -> Settings:
+    base = Settings(
+        redis_url=redis_url,
+        data_dir=data,
+        show_files=shows or (SHOW,),
+        key_prefix=prefix,
+        secret_key=SECRET,
+        push_interval_ms=50,
+        like_flush_ms=50,
+    )
+    return replace(base, **kw)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+async def server(redis_url: str, prefix: str, tmp_path: Path) -> AsyncIterator[LiveServer]:
+    async with serve(make_settings(redis_url, prefix, tmp_path)) as live:
+        yield live

@@ -1,0 +1,137 @@
+"""Test helpers: a real uvicorn server in the test's event loop, clients, recount checks."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+import websockets
+from starlette.applications import Starlette
+
+from live.app import create_app
+from live.identity import COOKIE, Devices
+from live.runtime import Runtime, runtime
+from live.settings import Settings
+
+DATA = Path(__file__).parent / "data"
+SHOW = DATA / "show.toml"
+RATE_LIMITED = DATA / "ratelimited.toml"
+BIG = DATA / "big.toml"
+SECRET = "test-secret-key"
+
+
+def bound_socket() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+@dataclass
+class LiveServer:
+    app: Starlette
+    port: int
+    settings: Settings
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def ws_url(self, show: str) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws/shows/{show}"
+
+    @property
+    def rt(self) -> Runtime:
+        return runtime(self.app)
+
+    def cookie(self) -> str:
+        """A fresh device cookie, as the show page would set it."""
+        return Devices(SECRET).issue()[1]
+
+    def client(self, cookie: str | None = None, **kw: Any) -> httpx.AsyncClient:
+        cookies = {COOKIE: cookie} if cookie else None
+        kw.setdefault("timeout", 10)
+        return httpx.AsyncClient(base_url=self.url, cookies=cookies, **kw)
+
+    async def state(self, show: str = "t") -> dict[str, Any]:
+        async with self.client() as http:
+            reply = await http.get(f"/api/shows/{show}")
+        assert reply.status_code == 200
+        return dict(reply.json())
+
+    def connect(self, show: str, cookie: str | None = None, **kw: Any) -> Any:
+        headers = {"Cookie": f"{COOKIE}={cookie}"} if cookie else None
+        return websockets.connect(
+            self.ws_url(show), additional_headers=headers, compression=None, **kw
+        )
+
+
+@contextlib.asynccontextmanager
+async def serve(settings: Settings) -> AsyncIterator[LiveServer]:
+    """A real uvicorn server on a free port, in this event loop; checks the recount at the end."""
+    app = create_app(settings)
+    sock = bound_socket()
+    config = uvicorn.Config(
+        app,
+        ws="websockets-sansio",
+        ws_max_size=settings.ws_max_bytes,
+        ws_per_message_deflate=False,
+        log_level="warning",
+        lifespan="on",
+        timeout_graceful_shutdown=2,
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    live = LiveServer(app, sock.getsockname()[1], settings)
+    try:
+        yield live
+        await assert_recount(live)
+    finally:
+        server.should_exit = True
+        await task
+        sock.close()
+
+
+async def assert_recount(live: LiveServer) -> None:
+    """Rebuilding every tally from the ledger gives exactly the live tallies."""
+    rt = live.rt
+    for show in rt.service.shows.values():
+        counted = await rt.store.recount(show.id)
+        state = await rt.store.read_state(show)
+        live_tallies = {cat: {c: n for c, n in t.items() if n} for cat, t in state.tallies.items()}
+        assert counted.tally_dict() == {c: t for c, t in live_tallies.items() if t}
+        assert counted.likes_counted == state.likes
+        assert counted.likes_taps == state.taps
+
+
+async def next_snapshot(ws: Any, wait: float = 5.0) -> dict[str, Any]:
+    import json
+
+    while True:
+        msg = json.loads(await asyncio.wait_for(ws.recv(), wait))
+        if msg["type"] == "snapshot":
+            return dict(msg)
+
+
+async def snapshot_where(ws: Any, pred: Any, wait: float = 5.0) -> dict[str, Any]:
+    """Read snapshots until one satisfies ``pred``."""
+    async with asyncio.timeout(wait):
+        while True:
+            snap = await next_snapshot(ws, wait)
+            if pred(snap):
+                return snap
+
+
+def vote_body(category: str, contestant: str, vote_id: str) -> dict[str, str]:
+    return {"category": category, "contestant": contestant, "vote_id": vote_id}

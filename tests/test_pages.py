@@ -1,0 +1,83 @@
+"""The viewer page: first paint without a socket, the device cookie, languages, escaping."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from live.identity import COOKIE
+from tests.conftest import make_settings
+from tests.helpers import LiveServer, serve
+
+FRONTEND = Path(__file__).resolve().parent.parent / "frontend"
+
+
+async def test_first_visit_gets_a_signed_httponly_samesite_device_cookie(
+    server: LiveServer,
+) -> None:
+    async with server.client() as http:
+        page = await http.get("/s/t")
+        cookie_header = page.headers["set-cookie"]
+        again = await http.get("/s/t")  # the cookie is kept, not replaced
+    assert page.status_code == 200
+    assert cookie_header.startswith(f"{COOKIE}=")
+    assert "HttpOnly" in cookie_header
+    assert "SameSite=lax" in cookie_header
+    assert "set-cookie" not in again.headers
+    server.rt.devices.verify(cookie_header.split(";")[0].split("=", 1)[1])
+
+
+async def test_page_renders_the_current_state_before_any_socket(server: LiveServer) -> None:
+    async with server.client() as http:
+        page = await http.get("/s/t")
+    html = page.text
+    assert '<html lang="zh-CN">' in html
+    assert "选手1" in html and "正在路演" in html
+    state = json.loads(re.search(r'id="initial-state">(.*?)</script>', html, re.S).group(1))  # type: ignore[union-attr]
+    assert state["type"] == "snapshot" and state["stage"]["contestant"] == "p1"
+
+
+async def test_english_switch(server: LiveServer) -> None:
+    async with server.client() as http:
+        page = await http.get("/s/t?lang=en")
+    assert '<html lang="en">' in page.text
+    assert "Player 1" in page.text and "On stage" in page.text
+
+
+async def test_unknown_show_page_is_404_json(server: LiveServer) -> None:
+    async with server.client() as http:
+        page = await http.get("/s/nope")
+    assert page.status_code == 404
+    assert page.json()["error"]["code"] == "unknown_show"
+
+
+async def test_text_from_the_show_file_is_escaped(
+    redis_url: str, prefix: str, tmp_path: Path
+) -> None:
+    show = (Path(__file__).parent / "data" / "show.toml").read_text()
+    show = show.replace('name = "选手1"', 'name = "<script>alert(1)</script>"')
+    path = tmp_path / "xss.toml"
+    path.write_text(show)
+    async with serve(make_settings(redis_url, prefix, tmp_path, path)) as live:
+        async with live.client() as http:
+            page = await http.get("/s/t")
+    assert "<script>alert(1)</script>" not in page.text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
+    assert "\\u003cscript\\u003e" in page.text  # inside the JSON state block too
+
+
+def test_every_viewer_string_exists_in_both_languages() -> None:
+    text = (FRONTEND / "static" / "i18n.js").read_text()
+    blocks = re.findall(r'(?:"zh-CN"|en): \{(.*?)\n  \}', text, re.S)
+    keys = [set(re.findall(r"^\s+(\w+):", block, re.M)) for block in blocks]
+    assert len(keys) == 2 and keys[0] and keys[0] == keys[1]
+    used = set(re.findall(r"\bt\.(\w+)", (FRONTEND / "static" / "viewer.js").read_text()))
+    assert used <= keys[0]
+
+
+async def test_healthz_answers_200_while_redis_answers(server: LiveServer) -> None:
+    async with server.client() as http:
+        reply = await http.get("/healthz")
+    assert reply.status_code == 200
+    assert reply.json() == {"status": "ok", "redis": "ok"}

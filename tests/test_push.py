@@ -1,0 +1,91 @@
+"""The push path: snapshots on connect and on change, stage pushes at once, ws votes and likes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+from tests.conftest import make_settings
+from tests.helpers import LiveServer, next_snapshot, serve, snapshot_where, vote_body
+
+
+async def test_first_message_is_a_full_snapshot(server: LiveServer) -> None:
+    async with server.connect("t") as ws:
+        snap = await next_snapshot(ws)
+    assert snap["type"] == "snapshot"
+    assert isinstance(snap["version"], int)
+    assert snap["stage"]["contestant"] == "p1"
+    assert [c["id"] for c in snap["contestants"]] == ["p1", "p2", "p3", "p4", "p5"]
+    assert [c["id"] for c in snap["categories"]] == ["cap1", "cap20", "shut"]
+    assert snap["tallies"]["cap1"] == {f"p{i}": 0 for i in range(1, 6)}
+    assert snap["likes"] == {"taps": 0, "counted": 0}
+
+
+async def test_a_vote_arrives_as_a_new_snapshot_with_a_higher_version(server: LiveServer) -> None:
+    async with server.connect("t") as ws:
+        first = await next_snapshot(ws)
+        async with server.client(server.cookie()) as http:
+            reply = await http.post(
+                "/api/shows/t/votes", json=vote_body("cap20", "p3", "push-0001")
+            )
+        assert reply.json()["status"] == "accepted"
+        snap = await snapshot_where(ws, lambda s: s["tallies"]["cap20"]["p3"] == 1)
+    assert snap["version"] > first["version"]
+
+
+async def test_stage_change_is_pushed_at_once_not_on_the_next_tick(
+    redis_url: str, prefix: str, tmp_path: Path
+) -> None:
+    # With a one-minute ticker only the pub/sub path can deliver within the wait below.
+    settings = make_settings(redis_url, prefix, tmp_path, push_interval_ms=60_000)
+    async with serve(settings) as live, live.connect("t") as ws:
+        await next_snapshot(ws)
+        await asyncio.sleep(0.1)
+        await live.rt.store.set_stage(live.rt.service.show("t"), "presenting", "p4")
+        snap = await next_snapshot(ws, wait=5)
+    assert snap["stage"]["contestant"] == "p4"
+
+
+async def test_vote_over_websocket_gets_the_same_answers(server: LiveServer) -> None:
+    async with server.connect("t", server.cookie()) as ws:
+        await next_snapshot(ws)
+        answers = []
+        for contestant, vid in (("p1", "wsvote-001"), ("p1", "wsvote-001"), ("p2", "wsvote-002")):
+            await ws.send(json.dumps({"type": "vote", **vote_body("cap1", contestant, vid)}))
+            while True:
+                msg = json.loads(await asyncio.wait_for(ws.recv(), 5))
+                if msg["type"] == "vote_result":
+                    answers.append((msg["vote_id"], msg["status"], msg["reason"]))
+                    break
+    assert answers == [
+        ("wsvote-001", "accepted", ""),
+        ("wsvote-001", "accepted", "replay"),
+        ("wsvote-002", "duplicate", "cap_reached"),
+    ]
+
+
+async def test_likes_are_capped_per_device_per_second_and_both_counts_shown(
+    server: LiveServer,
+) -> None:
+    cookie = server.cookie()
+    async with server.connect("t", cookie) as ws:
+        await next_snapshot(ws)
+        for _ in range(5):  # 100 taps within well under a second; the cap is 20 per second
+            await ws.send(json.dumps({"type": "like", "n": 20}))
+        snap = await snapshot_where(ws, lambda s: s["likes"]["taps"] == 100)
+    assert 20 <= snap["likes"]["counted"] <= 40  # 20 per second; the burst may straddle a second
+    async with server.client(cookie) as http:
+        reply = await http.post("/api/shows/t/likes", json={"n": 3})
+    assert reply.status_code == 202
+    assert reply.json() == {"status": "received", "n": 3}
+
+
+async def test_reconnecting_viewer_resyncs_from_the_snapshot(server: LiveServer) -> None:
+    async with server.connect("t") as ws:
+        await next_snapshot(ws)
+    async with server.client(server.cookie()) as http:
+        await http.post("/api/shows/t/votes", json=vote_body("cap20", "p5", "while-away-1"))
+    async with server.connect("t") as ws:
+        snap = await snapshot_where(ws, lambda s: s["tallies"]["cap20"]["p5"] == 1)
+    assert snap["tallies"]["cap20"]["p5"] == 1

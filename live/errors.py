@@ -10,6 +10,7 @@ code  meaning
 1011  keepalive ping timeout (the client stopped answering pings)
 1012  the server is restarting (going away)
 4401  the device cookie is forged or tampered with
+4403  the Origin header names another site (or ``null``)
 4008  the client fell behind: its send stayed blocked past ``LIVE_SLOW_CLIENT_MS``
 4029  too many messages in flight on one socket
 ====  =====================================================================
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 WS_UNKNOWN_SHOW = 1008
 WS_GOING_AWAY = 1012
 WS_FORGED_DEVICE = 4401
+WS_FORBIDDEN_ORIGIN = 4403
 WS_TOO_SLOW = 4008
 WS_FLOODING = 4029
 
@@ -62,6 +64,13 @@ class DeviceRequired(LiveError):
 
     code = "device_required"
     status = 401
+
+
+class ForbiddenOrigin(LiveError):
+    """A browser request from a page of another site."""
+
+    code = "forbidden_origin"
+    status = 403
 
 
 class NotFound(LiveError):

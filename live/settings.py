@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from live.errors import ConfigError
@@ -60,7 +60,9 @@ class Settings:
     """``LIVE_COOKIE_SECURE``: mark cookies Secure (set to 1 behind TLS)."""
     trusted_proxies: str = ""
     """``LIVE_TRUSTED_PROXIES``: addresses whose X-Forwarded-For is believed (``live serve``)."""
-    extra: Mapping[str, str] = field(default_factory=dict)
+    allowed_origins: tuple[str, ...] = ()
+    """``LIVE_ALLOWED_ORIGINS``: comma-separated origins allowed for websockets and POSTs
+    (e.g. ``https://vote.example.com``). Empty: only the server's own host."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -87,4 +89,9 @@ class Settings:
             ws_max_bytes=_int(env, "LIVE_WS_MAX_BYTES", 4096, lo=256),
             cookie_secure=env.get("LIVE_COOKIE_SECURE", "") in {"1", "true", "yes"},
             trusted_proxies=env.get("LIVE_TRUSTED_PROXIES", ""),
+            allowed_origins=tuple(
+                o.strip().lower().rstrip("/")
+                for o in env.get("LIVE_ALLOWED_ORIGINS", "").split(",")
+                if o.strip()
+            ),
         )

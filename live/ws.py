@@ -14,6 +14,7 @@ from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from live.errors import (
+    WS_FORBIDDEN_ORIGIN,
     WS_FORGED_DEVICE,
     WS_UNKNOWN_SHOW,
     BadRequest,
@@ -22,6 +23,7 @@ from live.errors import (
 )
 from live.hub import Connection
 from live.identity import COOKIE
+from live.origin import origin_allowed
 from live.protocol import decode, encode, error_message
 from live.runtime import Runtime, runtime
 
@@ -79,6 +81,11 @@ async def endpoint(ws: WebSocket) -> None:
     rt = runtime(ws.app)
     show = ws.path_params["show"]
     await ws.accept()
+    if not origin_allowed(
+        ws.headers.get("origin"), ws.headers.get("host"), rt.settings.allowed_origins
+    ):
+        await ws.close(WS_FORBIDDEN_ORIGIN, "origin not allowed")
+        return
     if show not in rt.service.shows:
         await ws.close(WS_UNKNOWN_SHOW, "unknown show")
         return

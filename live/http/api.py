@@ -25,7 +25,7 @@ async def post_vote(request: Request) -> JSONResponse:
     rt = runtime(request.app)
     show_id = request.path_params["show"]
     rt.service.show(show_id)
-    device = device_of(request, rt.devices)
+    device = device_of(request, rt.devices, rt.settings.allowed_origins)
     body = await read_body(request, rt.settings.max_body_bytes)
     vote_id, outcome = await rt.service.vote(show_id, body, device, client_ip(request))
     payload: dict[str, Any] = {
@@ -51,7 +51,7 @@ async def post_like(request: Request) -> JSONResponse:
     rt = runtime(request.app)
     show_id = request.path_params["show"]
     rt.service.show(show_id)
-    device = device_of(request, rt.devices)
+    device = device_of(request, rt.devices, rt.settings.allowed_origins)
     body = await read_body(request, rt.settings.max_body_bytes)
     n = rt.service.like(show_id, body, device)
     return JSONResponse({"status": "received", "n": n}, status_code=202)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
-from live.errors import PayloadTooLarge
+from live.errors import ForbiddenOrigin, PayloadTooLarge
 from live.identity import COOKIE, Devices
+from live.origin import origin_allowed
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -32,5 +33,8 @@ def client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def device_of(request: Request, devices: Devices) -> str:
+def device_of(request: Request, devices: Devices, allowed: tuple[str, ...]) -> str:
+    """The device behind a state-changing request, after the Origin check (CSRF)."""
+    if not origin_allowed(request.headers.get("origin"), request.headers.get("host"), allowed):
+        raise ForbiddenOrigin("requests from another site are not accepted")
     return devices.verify(request.cookies.get(COOKIE))

@@ -75,7 +75,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         client = make_client(url, settings.redis_pool_size, settings.redis_timeout_ms)
         store = Store(client, settings.key_prefix, settings.redis_timeout_ms)
         service = Service(shows, store)
-        hub = Hub(service.encoded_state, store.versions, settings.push_interval_ms / 1000)
+        hub = Hub(service.load, service.encode, store.versions, settings.push_interval_ms / 1000)
         likes = LikeBuffer(service.flush_likes, settings.like_flush_ms / 1000)
         service.hub, service.likes = hub, likes
         broker = Broker(client, events_channel(settings.key_prefix), hub.poke)
@@ -86,6 +86,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             asyncio.create_task(hub.run(), name="hub"),
             asyncio.create_task(likes.run(), name="likes"),
             asyncio.create_task(broker.run(), name="broker"),
+            asyncio.create_task(service.run_stage_clock(), name="stage-clock"),
         ]
         try:
             yield

@@ -2,7 +2,7 @@
 
 - ``live serve``: serve shows (host, port, show files, workers).
 - ``live demo``: what ``make run`` calls: the demo show on http://127.0.0.1:8000.
-- ``live stage``: put a contestant on stage (pushed to every viewer at once).
+- ``live stage ACTION``: move the stage (present, next, open_voting, ...), pushed at once.
 - ``live voting open|close``: open or close voting in a category.
 - ``live recount``: rebuild every tally from the ledger and compare it with the live one.
 
@@ -21,8 +21,10 @@ from pathlib import Path
 
 from live.embedded import EmbeddedRedis, find_running
 from live.errors import ConfigError, LiveError
+from live.service import Service
 from live.settings import DEMO_SHOW, Settings
 from live.show import Show, load_shows
+from live.stage import ACTIONS, Action
 from live.store import Store, make_client
 
 
@@ -125,13 +127,15 @@ def main(argv: list[str] | None = None) -> int:
     p_demo.add_argument("--port", type=int, default=8000)
     p_demo.add_argument("--data-dir")
 
-    for name, text in (("stage", "put a contestant on stage"),):
-        p = sub.add_parser(name, help=text)
-        p.add_argument("--show", default="demo")
-        p.add_argument("--contestant", required=True)
-        p.add_argument("--phase", default="presenting")
-        p.add_argument("--show-file", action="append")
-        p.add_argument("--data-dir")
+    p_stage = sub.add_parser("stage", help="move the show's stage (the same rules as the console)")
+    p_stage.add_argument("action", choices=ACTIONS)
+    p_stage.add_argument("--show", default="demo")
+    p_stage.add_argument("--contestant", default="")
+    p_stage.add_argument("--category", default="")
+    p_stage.add_argument("--for-contestant", action="store_true")
+    p_stage.add_argument("--seconds", type=int, default=0)
+    p_stage.add_argument("--show-file", action="append")
+    p_stage.add_argument("--data-dir")
 
     p_vote = sub.add_parser("voting", help="open or close voting in a category")
     p_vote.add_argument("action", choices=["open", "close"])
@@ -164,9 +168,11 @@ def _dispatch(args: argparse.Namespace) -> int:
 
     async def stage(store: Store, shows: dict[str, Show]) -> int:
         show = _pick(shows, args.show)
-        if args.contestant not in {c.id for c in show.contestants}:
-            raise ConfigError(f"no contestant {args.contestant!r} in {show.id!r}")
-        print("version", await store.set_stage(show, args.phase, args.contestant))
+        action = Action(
+            args.action, args.contestant, args.category, args.for_contestant, args.seconds
+        )
+        new = await Service(shows, store).stage_action(show.id, action, actor="cli")
+        print(f"{new.phase} {new.contestant} {new.category}".strip())
         return 0
 
     async def voting(store: Store, shows: dict[str, Show]) -> int:

@@ -22,10 +22,12 @@ from collections.abc import Awaitable, Callable
 from starlette.websockets import WebSocket
 
 from live.errors import WS_FLOODING, WS_TOO_SLOW, LiveError
+from live.store import ShowState
 
 log = logging.getLogger("live.hub")
 
-Loader = Callable[[str], Awaitable[tuple[int, str]]]
+Loader = Callable[[str], Awaitable[ShowState]]
+Encoder = Callable[[str, ShowState, str], str]
 Versions = Callable[[list[str]], Awaitable[list[int]]]
 
 
@@ -36,18 +38,31 @@ class Connection:
         "_replies",
         "_snapshot",
         "_wake",
+        "audience",
         "close_code",
         "done",
         "max_replies",
         "send_started",
         "show",
         "slow_after",
+        "staff",
         "ws",
     )
 
-    def __init__(self, ws: WebSocket, show: str, slow_after: float, max_replies: int = 32) -> None:
+    def __init__(
+        self,
+        ws: WebSocket,
+        show: str,
+        slow_after: float,
+        audience: str = "viewer",
+        staff: str = "",
+        max_replies: int = 32,
+    ) -> None:
         self.ws = ws
         self.show = show
+        self.audience = audience
+        self.staff = staff
+        """The staff member behind a staff socket (empty for viewers and overlays)."""
         self.slow_after = slow_after
         self.max_replies = max_replies
         self._snapshot: str | None = None
@@ -102,12 +117,14 @@ class Connection:
 class Hub:
     """Owns the per-process ticker and the registry of local connections."""
 
-    def __init__(self, load: Loader, versions: Versions, interval: float) -> None:
+    def __init__(self, load: Loader, encode: Encoder, versions: Versions, interval: float):
         self._load = load
+        self._encode = encode
         self._versions = versions
         self.interval = interval
         self.connections: dict[str, set[Connection]] = {}
-        self.latest: dict[str, tuple[int, str]] = {}
+        self.latest: dict[tuple[str, str], str] = {}
+        self._seen: dict[str, int] = {}
         self._poke = asyncio.Event()
         self._forced: set[str] = set()
         self.closed_by_server: Counter[int] = Counter()
@@ -124,26 +141,37 @@ class Hub:
             conns.discard(conn)
             if not conns:
                 del self.connections[conn.show]
-                self.latest.pop(conn.show, None)
+                self._seen.pop(conn.show, None)
+                for key in [k for k in self.latest if k[0] == conn.show]:
+                    del self.latest[key]
+
+    def close_where(self, show: str, pred: Callable[[Connection], bool], code: int) -> int:
+        """Close every local connection of ``show`` that ``pred`` selects."""
+        chosen = [c for c in self.connections.get(show, ()) if pred(c)]
+        for conn in chosen:
+            conn.close(code)
+        return len(chosen)
 
     def poke(self, show: str) -> None:
         """Push ``show`` now rather than on the next tick (a stage change)."""
         self._forced.add(show)
         self._poke.set()
 
-    async def first_snapshot(self, show: str) -> str:
+    async def first_snapshot(self, show: str, audience: str) -> str:
         """The snapshot a new connection starts with: the ticker's latest, else a fresh read."""
-        cached = self.latest.get(show)
+        cached = self.latest.get((show, audience))
         if cached is not None:
-            return cached[1]
-        version, text = await self._load(show)
-        self.latest[show] = (version, text)
-        return text
+            return cached
+        return self._encode(show, await self._load(show), audience)
 
-    def fan_out(self, show: str, text: str) -> None:
+    def fan_out(self, show: str, state: ShowState) -> None:
         now = time.monotonic()
-        for conn in list(self.connections.get(show, ())):
-            conn.offer_snapshot(text, now)
+        conns = self.connections.get(show, set())
+        for audience in {c.audience for c in conns}:
+            text = self._encode(show, state, audience)  # once per audience, not per socket
+            self.latest[(show, audience)] = text
+            for conn in [c for c in conns if c.audience == audience]:
+                conn.offer_snapshot(text, now)
 
     async def tick(self) -> None:
         shows = list(self.connections)
@@ -152,13 +180,12 @@ class Hub:
         versions = await self._versions(shows)
         forced, self._forced = self._forced, set()
         for show, version in zip(shows, versions, strict=True):
-            seen = self.latest.get(show)
-            if seen is not None and seen[0] == version and show not in forced:
+            if self._seen.get(show) == version and show not in forced:
                 continue
-            version, text = await self._load(show)
+            state = await self._load(show)
             if show in self.connections:
-                self.latest[show] = (version, text)
-                self.fan_out(show, text)
+                self._seen[show] = state.version
+                self.fan_out(show, state)
 
     async def run(self) -> None:
         while True:

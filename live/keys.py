@@ -25,8 +25,13 @@ class ShowKeys:
 
     @property
     def stage(self) -> str:
-        """Hash: ``phase``, ``contestant`` (on stage), ``since`` (ms)."""
+        """Hash: the fields of :class:`live.stage.Stage` (``phase``, ``rev``, ...)."""
         return f"{self.base}:stage"
+
+    @property
+    def display(self) -> str:
+        """Hash: ``revealed`` (JSON list), ``overlay_category``, ``frozen`` (JSON tallies)."""
+        return f"{self.base}:display"
 
     @property
     def ledger(self) -> str:
@@ -44,7 +49,7 @@ class ShowKeys:
         return f"{self.base}:likes"
 
     def category(self, cat: str) -> str:
-        """Hash: ``open`` ("1"/"0") and ``only`` (a contestant, or empty for all)."""
+        """Hash: ``open`` ("1"/"0"), ``only`` (one contestant or empty), ``until``, ``started``."""
         return f"{self.base}:cat:{cat}"
 
     def tally(self, cat: str) -> str:

@@ -65,12 +65,23 @@ def show_static(show: Show) -> dict[str, Any]:
     }
 
 
-def snapshot(show: Show, state: ShowState, static: dict[str, Any]) -> dict[str, Any]:
-    """The viewer snapshot. Tallies of a category that hides them are left out."""
+AUDIENCES = ("viewer", "staff", "overlay")
+"""Who a snapshot is for: staff see hidden tallies live; the overlay honours a freeze."""
+
+
+def snapshot(
+    show: Show, state: ShowState, static: dict[str, Any], audience: str, now_ms: int
+) -> dict[str, Any]:
+    """The snapshot for one audience. A hidden category's tallies are left out until revealed."""
+    display = state.display
+    source = state.tallies
+    if audience == "overlay" and display.frozen is not None:
+        source = display.frozen
     categories = []
     tallies: dict[str, dict[str, int]] = {}
     for cat in show.categories:
         cs = state.categories.get(cat.id)
+        hidden = cat.hide_tallies and cat.id not in display.revealed
         categories.append(
             {
                 "id": cat.id,
@@ -78,24 +89,37 @@ def snapshot(show: Show, state: ShowState, static: dict[str, Any]) -> dict[str, 
                 "name_en": cat.name_en,
                 "open": bool(cs and cs.open),
                 "only": cs.only if cs else "",
+                "until": cs.until if cs else 0,
                 "votes_per_device": cat.votes_per_device,
-                "hidden": cat.hide_tallies,
+                "hidden": hidden,
                 "contestants": list(show.eligible(cat)),
             }
         )
-        if not cat.hide_tallies:
-            counts = state.tallies.get(cat.id, {})
+        if audience == "staff" or not hidden:
+            counts = source.get(cat.id, {})
             tallies[cat.id] = {c: counts.get(c, 0) for c in show.eligible(cat)}
-    return {
+    stage = state.stage
+    message: dict[str, Any] = {
         "type": "snapshot",
         "version": state.version,
         **static,
         "stage": {
-            "phase": state.stage.get("phase", "waiting"),
-            "contestant": state.stage.get("contestant", ""),
-            "since": int(state.stage.get("since", 0) or 0),
+            "phase": stage.phase,
+            "contestant": stage.contestant,
+            "category": stage.category,
+            "only": stage.only,
+            "deadline": stage.deadline,
+            "since": stage.since,
         },
+        "server_time": now_ms,
         "categories": categories,
         "tallies": tallies,
         "likes": {"taps": state.taps, "counted": state.likes},
+        "revealed": sorted(display.revealed),
     }
+    if audience != "viewer":
+        message["overlay"] = {
+            "category": display.overlay_category or show.categories[0].id,
+            "frozen": display.frozen is not None,
+        }
+    return message

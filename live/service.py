@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
 
 from live.ballot import make_ballot, parse_like, parse_vote
-from live.errors import UnknownShow
+from live.errors import LiveError, UnknownShow
 from live.hub import Hub
 from live.likes import LikeBuffer
 from live.protocol import encode, show_static, snapshot
 from live.show import Show
-from live.store import LikeOutcome, Store, VoteOutcome
+from live.stage import Action, Stage, StageConflict, apply, category_changes, expired
+from live.store import LikeOutcome, ShowState, Store, VoteOutcome
+
+log = logging.getLogger("live.service")
 
 
 def wall_ms() -> int:
@@ -62,11 +68,65 @@ class Service:
     async def flush_likes(self, show_id: str, batch: dict[str, int]) -> LikeOutcome:
         return await self.store.add_likes(self.show(show_id), batch, self.clock())
 
-    async def state(self, show_id: str) -> dict[str, Any]:
+    async def load(self, show_id: str) -> ShowState:
+        return await self.store.read_state(self.show(show_id))
+
+    def encode(self, show_id: str, state: ShowState, audience: str) -> str:
+        show = self.show(show_id)
+        return encode(snapshot(show, state, self._static[show.id], audience, self.clock()))
+
+    async def state(self, show_id: str, audience: str = "viewer") -> dict[str, Any]:
         show = self.show(show_id)
         state = await self.store.read_state(show)
-        return snapshot(show, state, self._static[show.id])
+        return snapshot(show, state, self._static[show.id], audience, self.clock())
 
-    async def encoded_state(self, show_id: str) -> tuple[int, str]:
-        message = await self.state(show_id)
-        return int(message["version"]), encode(message)
+    async def stage_action(self, show_id: str, action: Action, actor: str) -> Stage:
+        """Apply one stage action; of racing actions on the same stage exactly one wins."""
+        show = self.show(show_id)
+        for _ in range(5):
+            old = await self.store.read_stage(show.id)
+            new = apply(old, action, show, self.clock())
+            if await self.store.apply_stage(show, old, new, category_changes(old, new), actor):
+                if new.phase == "results":
+                    await self.reveal(show.id, new.category, True, actor)
+                return new
+        raise StageConflict("the stage kept changing; read it again and retry")
+
+    async def close_expired(self) -> None:
+        """Close every voting window whose countdown has run out (any process may do it)."""
+        now = self.clock()
+        for show in self.shows.values():
+            old = await self.store.read_stage(show.id)
+            if expired(old, now):
+                new = apply(old, Action("close_voting"), show, now)
+                await self.store.apply_stage(show, old, new, category_changes(old, new), "clock")
+
+    async def reveal(self, show_id: str, category: str, shown: bool, actor: str) -> int:
+        show = self.show(show_id)
+        show.category(category)
+        state = await self.store.read_state(show)
+        revealed = set(state.display.revealed)
+        (revealed.add if shown else revealed.discard)(category)
+        return await self.store.set_display(show, {"revealed": json.dumps(sorted(revealed))}, actor)
+
+    async def set_overlay_category(self, show_id: str, category: str, actor: str) -> int:
+        show = self.show(show_id)
+        show.category(category)
+        return await self.store.set_display(show, {"overlay_category": category}, actor)
+
+    async def freeze(self, show_id: str, frozen: bool, actor: str) -> int:
+        """Hold the overlay's numbers at what they are now (or let them move again)."""
+        show = self.show(show_id)
+        value = ""
+        if frozen:
+            state = await self.store.read_state(show)
+            value = json.dumps(state.tallies, separators=(",", ":"))
+        return await self.store.set_display(show, {"frozen": value}, actor)
+
+    async def run_stage_clock(self, interval: float = 0.2) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.close_expired()
+            except LiveError as exc:
+                log.warning("stage clock skipped: %s", exc.message)

@@ -7,6 +7,7 @@ Every call runs inside a time budget; a Redis that is down, loading, frozen or s
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from live.errors import Unavailable
 from live.keys import ShowKeys, events_channel
 from live.ledger import Recount, recount
 from live.show import Show
+from live.stage import CategoryChange, Stage
 
 T = TypeVar("T")
 
@@ -52,6 +54,26 @@ class LikeOutcome:
 class CategoryState:
     open: bool
     only: str
+    until: int = 0
+    started: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Display:
+    """What the admin chose to show: revealed categories, the overlay's category, a freeze."""
+
+    revealed: frozenset[str] = frozenset()
+    overlay_category: str = ""
+    frozen: dict[str, dict[str, int]] | None = None
+
+    @classmethod
+    def from_redis(cls, raw: dict[str, str]) -> Display:
+        frozen = raw.get("frozen")
+        return cls(
+            revealed=frozenset(json.loads(raw.get("revealed") or "[]")),
+            overlay_category=raw.get("overlay_category", ""),
+            frozen=json.loads(frozen) if frozen else None,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,11 +81,12 @@ class ShowState:
     """A consistent read of everything a viewer sees (taken in one MULTI)."""
 
     version: int
-    stage: dict[str, str]
+    stage: Stage
     categories: dict[str, CategoryState]
     tallies: dict[str, dict[str, int]]
     taps: int
     likes: int
+    display: Display = Display()
 
 
 def make_client(url: str, pool_size: int, timeout_ms: int) -> aioredis.Redis:
@@ -90,6 +113,7 @@ class Store:
         self.budget = timeout_ms / 1000
         self._vote = client.register_script(_script("vote.lua"))
         self._likes = client.register_script(_script("likes.lua"))
+        self._stage = client.register_script(_script("stage.lua"))
         self._keys: dict[str, ShowKeys] = {}
 
     def keys(self, show: str) -> ShowKeys:
@@ -111,14 +135,16 @@ class Store:
     async def init_show(self, show: Show) -> None:
         """Seed the live state of a show unless it is already there (a restart keeps it)."""
         k = self.keys(show.id)
-        first = show.running_order()[0].id
+        stage = Stage(contestant=show.running_order()[0].id, since=int(time.time() * 1000))
         pipe = self.client.pipeline(transaction=True)
-        pipe.hsetnx(k.stage, "phase", "presenting")
-        pipe.hsetnx(k.stage, "contestant", first)
-        pipe.hsetnx(k.stage, "since", str(int(time.time() * 1000)))
+        for name, value in stage.to_redis().items():
+            pipe.hsetnx(k.stage, name, value)
         for cat in show.categories:
             pipe.hsetnx(k.category(cat.id), "open", "1" if cat.open else "0")
             pipe.hsetnx(k.category(cat.id), "only", "")
+            pipe.hsetnx(k.category(cat.id), "until", "0")
+            if cat.open:
+                pipe.hsetnx(k.category(cat.id), "started", "1")
         pipe.setnx(k.version, "0")
         await self._run(pipe.execute())
 
@@ -177,6 +203,7 @@ class Store:
         pipe.get(k.version)
         pipe.hgetall(k.stage)
         pipe.hgetall(k.likes)
+        pipe.hgetall(k.display)
         for cat in show.categories:
             pipe.hgetall(k.category(cat.id))
             pipe.zrange(k.tally(cat.id), 0, -1, withscores=True)
@@ -184,33 +211,56 @@ class Store:
         categories: dict[str, CategoryState] = {}
         tallies: dict[str, dict[str, int]] = {}
         for i, cat in enumerate(show.categories):
-            state = raw[3 + 2 * i]
-            categories[cat.id] = CategoryState(state.get("open") == "1", state.get("only", ""))
-            tallies[cat.id] = {member: int(score) for member, score in raw[4 + 2 * i]}
+            st = raw[4 + 2 * i]
+            categories[cat.id] = CategoryState(
+                st.get("open") == "1",
+                st.get("only", ""),
+                int(st.get("until", 0) or 0),
+                st.get("started") == "1",
+            )
+            tallies[cat.id] = {member: int(score) for member, score in raw[5 + 2 * i]}
         likes = raw[2]
         return ShowState(
             version=int(raw[0] or 0),
-            stage=dict(raw[1]),
+            stage=Stage.from_redis(raw[1]),
             categories=categories,
             tallies=tallies,
             taps=int(likes.get("taps", 0)),
             likes=int(likes.get("counted", 0)),
+            display=Display.from_redis(raw[3]),
         )
 
-    async def set_voting(self, show: Show, category: str, is_open: bool, only: str = "") -> int:
-        """Open or close voting in a category (optionally for one contestant); announce it."""
+    async def read_stage(self, show: str) -> Stage:
+        raw: Any = await self._run(self.client.hgetall(self.keys(show).stage))
+        return Stage.from_redis(raw)
+
+    async def apply_stage(
+        self, show: Show, old: Stage, new: Stage, changes: list[CategoryChange], actor: str
+    ) -> int:
+        """Write ``new`` if the stage is still ``old`` (by rev); the new version, or 0."""
         k = self.keys(show.id)
-        now = str(int(time.time() * 1000))
+        fields = {**new.to_redis(), "by": actor}
+        args: list[str | int] = [old.rev, events_channel(self.prefix), show.id, new.since]
+        args.append(len(fields))
+        for name, value in fields.items():
+            args += [name, value]
+        for change in changes:
+            args += ["1" if change.open else "0", change.only, change.until]
+        keys = [k.stage, k.version, k.ledger, *(k.category(c.category) for c in changes)]
+        return int(await self._run(self._stage(keys=keys, args=args)))
+
+    async def set_display(self, show: Show, fields: dict[str, str], actor: str) -> int:
+        """Change what is displayed (reveal, overlay category, freeze); announce it."""
+        k = self.keys(show.id)
         pipe = self.client.pipeline(transaction=True)
-        pipe.hset(k.category(category), mapping={"open": "1" if is_open else "0", "only": only})
+        pipe.hset(k.display, mapping=dict(fields))  # type: ignore[arg-type]
         pipe.xadd(
             k.ledger,
             {
-                "k": "voting",
-                "cat": category,
-                "open": "1" if is_open else "0",
-                "only": only,
-                "t": now,
+                "k": "display",
+                "by": actor,
+                "t": str(int(time.time() * 1000)),
+                **{f"set_{name}": value for name, value in fields.items()},
             },
         )
         pipe.incr(k.version)
@@ -218,13 +268,19 @@ class Store:
         raw: list[Any] = await self._run(pipe.execute())
         return int(raw[2])
 
-    async def set_stage(self, show: Show, phase: str, contestant: str) -> int:
-        """Put a contestant on stage; announce it so every process pushes at once."""
+    async def set_voting(self, show: Show, category: str, is_open: bool, only: str = "") -> int:
+        """Open or close voting in a category outside the stage's voting window; announce it."""
         k = self.keys(show.id)
         now = str(int(time.time() * 1000))
+        state = {"open": "1" if is_open else "0", "only": only, "until": "0"}
+        if is_open:
+            state["started"] = "1"
         pipe = self.client.pipeline(transaction=True)
-        pipe.hset(k.stage, mapping={"phase": phase, "contestant": contestant, "since": now})
-        pipe.xadd(k.ledger, {"k": "stage", "phase": phase, "c": contestant, "t": now})
+        pipe.hset(k.category(category), mapping=state)  # type: ignore[arg-type]
+        pipe.xadd(
+            k.ledger,
+            {"k": "voting", "cat": category, "open": state["open"], "only": only, "t": now},
+        )
         pipe.incr(k.version)
         pipe.publish(events_channel(self.prefix), show.id)
         raw: list[Any] = await self._run(pipe.execute())

@@ -100,7 +100,7 @@ async def endpoint(ws: WebSocket) -> None:
     ip = ws.client.host if ws.client else "unknown"
     conn = Connection(ws, show, rt.settings.slow_client_ms / 1000)
     try:
-        first = await rt.hub.first_snapshot(show)
+        first = await rt.hub.first_snapshot(show, "viewer")
     except LiveError:
         await ws.close(1013, "try again later")
         return

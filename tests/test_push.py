@@ -6,6 +6,7 @@ import asyncio
 import json
 from pathlib import Path
 
+from live.stage import Action
 from tests.conftest import make_settings
 from tests.helpers import LiveServer, next_snapshot, serve, snapshot_where, vote_body
 
@@ -42,7 +43,7 @@ async def test_stage_change_is_pushed_at_once_not_on_the_next_tick(
     async with serve(settings) as live, live.connect("t") as ws:
         await next_snapshot(ws)
         await asyncio.sleep(0.1)
-        await live.rt.store.set_stage(live.rt.service.show("t"), "presenting", "p4")
+        await live.rt.service.stage_action("t", Action("present", "p4"), "test")
         snap = await next_snapshot(ws, wait=5)
     assert snap["stage"]["contestant"] == "p4"
 

@@ -88,6 +88,7 @@ async def test_stage_change_from_the_cli_reaches_a_server_process(
             "-m",
             "live",
             "stage",
+            "present",
             "--show",
             "t",
             "--contestant",

@@ -2,7 +2,7 @@
 -- Atomicity is the point: open check, caps, windows, idempotency, ledger append, tally and
 -- version all happen here so that no concurrent request can slip between a check and a write.
 --
--- KEYS[1] category state hash (open, only)   KEYS[2] accepted vote_id index hash
+-- KEYS[1] category state hash (open, only, until)   KEYS[2] accepted vote_id index hash
 -- KEYS[3] per-device use hash (category)     KEYS[4] device window zset
 -- KEYS[5] ip window zset                     KEYS[6] subnet window zset
 -- KEYS[7] ledger stream                      KEYS[8] tally zset (category)
@@ -39,6 +39,11 @@ end
 
 if redis.call('HGET', KEYS[1], 'open') ~= '1' then
   return refuse('closed', 'category_closed', 0)
+end
+local deadline = tonumber(redis.call('HGET', KEYS[1], 'until') or '0')
+if deadline > 0 and now >= deadline then
+  -- The window's countdown ran out: closed from that instant, whenever the stage catches up.
+  return refuse('closed', 'window_ended', 0)
 end
 local only = redis.call('HGET', KEYS[1], 'only')
 if only and only ~= '' and only ~= who then

@@ -10,23 +10,26 @@ from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from live import ws
+from live import guard, ws
 from live.broker import Broker
 from live.embedded import EmbeddedRedis, find_running
 from live.errors import LiveError
-from live.http import api, pages
+from live.http import api, pages, staff
+from live.http.headers import SecurityHeaders
 from live.hub import Hub
 from live.identity import Devices, load_or_create_secret
 from live.keys import events_channel
 from live.likes import LikeBuffer
 from live.runtime import Runtime
 from live.service import Service
+from live.sessions import Sessions
 from live.settings import Settings
 from live.show import load_shows
 from live.store import Store, make_client
@@ -81,12 +84,16 @@ def create_app(settings: Settings | None = None) -> Starlette:
         broker = Broker(client, events_channel(settings.key_prefix), hub.poke)
         for show in shows.values():
             await store.init_show(show)
-        app.state.runtime = Runtime(settings, store, service, hub, Devices(secret), templates)
+        sessions = Sessions(store)
+        app.state.runtime = Runtime(
+            settings, store, service, hub, Devices(secret), templates, sessions
+        )
         tasks = [
             asyncio.create_task(hub.run(), name="hub"),
             asyncio.create_task(likes.run(), name="likes"),
             asyncio.create_task(broker.run(), name="broker"),
             asyncio.create_task(service.run_stage_clock(), name="stage-clock"),
+            asyncio.create_task(guard.run(hub, sessions), name="socket-guard"),
         ]
         try:
             yield
@@ -105,10 +112,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes=[
             *api.routes,
             *pages.routes,
+            *staff.routes,
             *ws.routes,
             Mount("/static", StaticFiles(directory=str(FRONTEND / "static")), name="static"),
         ],
         lifespan=lifespan,
+        middleware=[Middleware(SecurityHeaders)],
         exception_handlers={
             LiveError: on_live_error,
             HTTPException: on_http_error,

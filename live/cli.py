@@ -5,6 +5,8 @@
 - ``live stage ACTION``: move the stage (present, next, open_voting, ...), pushed at once.
 - ``live voting open|close``: open or close voting in a category.
 - ``live recount``: rebuild every tally from the ledger and compare it with the live one.
+- ``live staff invite|list|role|revoke``: staff and their one-time login links.
+- ``live overlay-key [--rotate]``: the overlay URL for OBS.
 
 Commands run beside a server find its embedded Redis through the data folder.
 """
@@ -18,10 +20,13 @@ import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
+from urllib.parse import urlencode
 
+from live.access import ROLES
 from live.embedded import EmbeddedRedis, find_running
 from live.errors import ConfigError, LiveError
 from live.service import Service
+from live.sessions import Sessions
 from live.settings import DEMO_SHOW, Settings
 from live.show import Show, load_shows
 from live.stage import ACTIONS, Action
@@ -37,7 +42,9 @@ def _settings(args: argparse.Namespace) -> Settings:
     return settings
 
 
-def serve(settings: Settings, host: str, port: int, workers: int, banner: bool) -> int:
+def serve(
+    settings: Settings, host: str, port: int, workers: int, banner: bool, admin_link: bool = False
+) -> int:
     import uvicorn
 
     shows = load_shows(settings.show_files)  # fail before starting anything
@@ -57,6 +64,7 @@ def serve(settings: Settings, host: str, port: int, workers: int, banner: bool) 
     os.environ["LIVE_SHOW_FILES"] = ",".join(str(p) for p in settings.show_files)
     if banner:
         base = f"http://{host}:{port}"
+        admin_links = [asyncio.run(demo_links(settings, sid, base)) for sid in shows if admin_link]
         print("live is serving:")
         print(f"  show index      {base}/")
         for sid in shows:
@@ -65,6 +73,9 @@ def serve(settings: Settings, host: str, port: int, workers: int, banner: bool) 
             print(f"  vote (POST)     {base}/api/shows/{sid}/votes")
             print(f"  likes (POST)    {base}/api/shows/{sid}/likes")
             print(f"  websocket       ws://{host}:{port}/ws/shows/{sid}")
+        for sid, (login, overlay) in zip(shows, admin_links, strict=False):
+            print(f"  admin login     {login}   (one-time link for {sid})")
+            print(f"  overlay (OBS)   {overlay}")
         print(f"  health          {base}/healthz")
         print("Ctrl-C stops the server" + (" and its Redis." if embedded else "."), flush=True)
     try:
@@ -106,6 +117,34 @@ async def _with_store(
         await client.connection_pool.disconnect()
 
 
+def login_link(base_url: str, show: str, token: str) -> str:
+    query = urlencode({"show": show, "token": token})
+    return f"{base_url.rstrip('/')}/staff/login?{query}"
+
+
+async def _id_by_name(sessions: Sessions, show: str, name: str) -> str:
+    matches = [m.id for m in await sessions.members(show) if m.name == name]
+    if len(matches) != 1:
+        raise ConfigError(f"give --id: {len(matches)} staff members are called {name!r}")
+    return matches[0]
+
+
+async def demo_links(settings: Settings, show_id: str, base_url: str) -> tuple[str, str]:
+    """A one-time admin login link and the overlay URL, made before the server starts."""
+    url = settings.redis_url or find_running(settings.data_dir)
+    assert url is not None
+    client = make_client(url, 2, settings.redis_timeout_ms)
+    try:
+        sessions = Sessions(Store(client, settings.key_prefix, settings.redis_timeout_ms))
+        _, token = await sessions.invite(show_id, "admin", "Demo admin")
+        key = await sessions.overlay_key(show_id)
+    finally:
+        await client.aclose()
+        await client.connection_pool.disconnect()
+    overlay = f"{base_url}/overlay/{show_id}?{urlencode({'key': key})}"
+    return login_link(base_url, show_id, token), overlay
+
+
 def _pick(shows: dict[str, Show], show_id: str) -> Show:
     if show_id not in shows:
         raise ConfigError(f"no show {show_id!r}; known: {', '.join(sorted(shows))}")
@@ -145,6 +184,23 @@ def main(argv: list[str] | None = None) -> int:
     p_vote.add_argument("--show-file", action="append")
     p_vote.add_argument("--data-dir")
 
+    p_staff = sub.add_parser("staff", help="invite, list, change or revoke staff")
+    p_staff.add_argument("op", choices=["invite", "list", "role", "revoke"])
+    p_staff.add_argument("--show", default="demo")
+    p_staff.add_argument("--role", choices=list(ROLES))
+    p_staff.add_argument("--name", default="")
+    p_staff.add_argument("--id", default="", help="the staff id (see `live staff list`)")
+    p_staff.add_argument("--base-url", default="http://127.0.0.1:8000")
+    p_staff.add_argument("--show-file", action="append")
+    p_staff.add_argument("--data-dir")
+
+    p_key = sub.add_parser("overlay-key", help="print (or rotate) the overlay URL")
+    p_key.add_argument("--show", default="demo")
+    p_key.add_argument("--rotate", action="store_true")
+    p_key.add_argument("--base-url", default="http://127.0.0.1:8000")
+    p_key.add_argument("--show-file", action="append")
+    p_key.add_argument("--data-dir")
+
     p_rc = sub.add_parser("recount", help="rebuild tallies from the ledger and compare")
     p_rc.add_argument("--show", default="demo")
     p_rc.add_argument("--show-file", action="append")
@@ -164,7 +220,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         return serve(settings, args.host, args.port, args.workers, banner=True)
     if args.command == "demo":
         settings = replace(settings, show_files=(DEMO_SHOW,))
-        return serve(settings, "127.0.0.1", args.port, 1, banner=True)
+        return serve(settings, "127.0.0.1", args.port, 1, banner=True, admin_link=True)
 
     async def stage(store: Store, shows: dict[str, Show]) -> int:
         show = _pick(shows, args.show)
@@ -201,5 +257,42 @@ def _dispatch(args: argparse.Namespace) -> int:
         print("recount matches" if ok else "RECOUNT MISMATCH")
         return 0 if ok else 1
 
-    work = {"stage": stage, "voting": voting, "recount": recount}[args.command]
+    async def staff(store: Store, shows: dict[str, Show]) -> int:
+        show = _pick(shows, args.show)
+        sessions = Sessions(store)
+        if args.op == "invite":
+            if not args.role or not args.name:
+                raise ConfigError("invite needs --role and --name")
+            member, token = await sessions.invite(show.id, args.role, args.name)
+            print(f"{member.id} {member.role} {member.name}")
+            print(login_link(args.base_url, show.id, token))
+            return 0
+        if args.op == "list":
+            for m in await sessions.members(show.id):
+                print(f"{m.id}  {m.role:10} {'active ' if m.active else 'revoked'}  {m.name}")
+            return 0
+        staff_id = args.id or await _id_by_name(sessions, show.id, args.name)
+        if args.op == "role":
+            if not args.role:
+                raise ConfigError("role needs --role")
+            member = await sessions.set_role(show.id, staff_id, args.role)
+        else:
+            member = await sessions.revoke(show.id, staff_id)
+        state = "active" if member.active else "revoked"
+        print(f"{member.id} {member.role} {state} {member.name}")
+        return 0
+
+    async def overlay_key(store: Store, shows: dict[str, Show]) -> int:
+        show = _pick(shows, args.show)
+        key = await Sessions(store).overlay_key(show.id, rotate=args.rotate)
+        print(f"{args.base_url.rstrip('/')}/overlay/{show.id}?{urlencode({'key': key})}")
+        return 0
+
+    work = {
+        "stage": stage,
+        "voting": voting,
+        "recount": recount,
+        "staff": staff,
+        "overlay-key": overlay_key,
+    }[args.command]
     return asyncio.run(_with_store(settings, work))

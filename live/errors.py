@@ -9,8 +9,9 @@ code  meaning
 1009  a frame larger than ``LIVE_WS_MAX_BYTES`` (sent by the server library)
 1011  keepalive ping timeout (the client stopped answering pings)
 1012  the server is restarting (going away)
-4401  the device cookie is forged or tampered with
-4403  the Origin header names another site (or ``null``)
+4401  the device cookie is forged, or the staff session ended (revoked, logged out, expired)
+4003  the role may not use this socket any more (downgraded), or the overlay key was rotated
+4403  the Origin header names another site (or ``null``; staff sockets: or is missing)
 4008  the client fell behind: its send stayed blocked past ``LIVE_SLOW_CLIENT_MS``
 4029  too many messages in flight on one socket
 ====  =====================================================================
@@ -24,6 +25,7 @@ WS_UNKNOWN_SHOW = 1008
 WS_GOING_AWAY = 1012
 WS_FORGED_DEVICE = 4401
 WS_FORBIDDEN_ORIGIN = 4403
+WS_FORBIDDEN = 4003
 WS_TOO_SLOW = 4008
 WS_FLOODING = 4029
 
@@ -64,6 +66,24 @@ class DeviceRequired(LiveError):
 
     code = "device_required"
     status = 401
+
+
+class NotSignedIn(LiveError):
+    """A staff route without a live staff session."""
+
+    code = "not_signed_in"
+    status = 401
+
+
+class Forbidden(LiveError):
+    """A staff session whose role may not do this, or a missing or wrong CSRF token."""
+
+    code = "forbidden"
+    status = 403
+
+
+class CsrfFailed(Forbidden):
+    code = "csrf_failed"
 
 
 class ForbiddenOrigin(LiveError):

@@ -10,6 +10,7 @@ from starlette.templating import Jinja2Templates
 from live.hub import Hub
 from live.identity import Devices
 from live.service import Service
+from live.sessions import Sessions
 from live.settings import Settings
 from live.store import Store
 
@@ -22,6 +23,7 @@ class Runtime:
     hub: Hub
     devices: Devices
     templates: Jinja2Templates
+    sessions: Sessions
 
 
 def runtime(app: Starlette) -> Runtime:

@@ -1,7 +1,13 @@
-"""``WS /ws/shows/{show}``: snapshots out; votes, likes and pings in.
+"""Websocket endpoints: snapshots out; a few operations in.
 
-Without a device cookie a socket may watch but not vote or like; a forged cookie is closed
-with 4401; an unknown show with 4404. See :mod:`live.errors` for every close code.
+- ``WS /ws/shows/{show}``: viewers. Without a device cookie a socket may watch but not vote or
+  like; a forged cookie is closed with 4401.
+- ``WS /ws/staff/{show}``: staff consoles (staff snapshots show hidden tallies live). Needs a
+  staff session whose role the access table allows, and an allowed Origin (a missing Origin is
+  refused here: the session cookie is ambient authority).
+- ``WS /ws/overlay/{show}?key=...``: the streamer overlay (honours the freeze).
+
+Who may send which operation is :data:`live.access.WS_OPS`. Close codes: :mod:`live.errors`.
 """
 
 from __future__ import annotations
@@ -13,34 +19,45 @@ from typing import Any
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from live.access import SOCKETS, op_allowed, same_secret
 from live.errors import (
+    WS_FORBIDDEN,
     WS_FORBIDDEN_ORIGIN,
     WS_FORGED_DEVICE,
     WS_UNKNOWN_SHOW,
     BadRequest,
     DeviceRequired,
+    Forbidden,
     LiveError,
 )
+from live.http.staff import STAFF_COOKIE
 from live.hub import Connection
 from live.identity import COOKIE
 from live.origin import origin_allowed
 from live.protocol import decode, encode, error_message
 from live.runtime import Runtime, runtime
 
+VIEWER, STAFF, OVERLAY = "/ws/shows/{show}", "/ws/staff/{show}", "/ws/overlay/{show}"
 
-async def _handle(rt: Runtime, show: str, device: str | None, ip: str, text: str) -> dict[str, Any]:
+
+async def _handle(
+    rt: Runtime, endpoint: str, who: str, show: str, device: str | None, ip: str, text: str
+) -> dict[str, Any]:
     """Answer one incoming message; every failure becomes a typed ``error`` message."""
     try:
         kind, body = decode(text)
     except LiveError as exc:
         return error_message(exc)
     try:
+        if kind not in ("vote", "like", "ping"):
+            raise BadRequest(f"unknown message type {kind!r}")
+        if not op_allowed(endpoint, kind, who):
+            if endpoint == VIEWER and who == "viewer":
+                raise DeviceRequired("no device cookie: open the show page first")
+            raise Forbidden(f"{kind!r} is not allowed on this socket")
         if kind == "ping":
             return {"type": "pong"}
-        if kind not in ("vote", "like"):
-            raise BadRequest(f"unknown message type {kind!r}")
-        if device is None:
-            raise DeviceRequired("no device cookie: open the show page first")
+        assert device is not None  # the table allows vote/like to "device" only
         if kind == "vote":
             vote_id, outcome = await rt.service.vote(show, body, device, ip)
             return {
@@ -59,7 +76,9 @@ async def _handle(rt: Runtime, show: str, device: str | None, ip: str, text: str
         return reply
 
 
-async def _read(rt: Runtime, conn: Connection, show: str, device: str | None, ip: str) -> None:
+async def _read(
+    rt: Runtime, conn: Connection, endpoint: str, who: str, device: str | None, ip: str
+) -> None:
     ws = conn.ws
     try:
         while not conn.done.is_set():
@@ -70,44 +89,36 @@ async def _read(rt: Runtime, conn: Connection, show: str, device: str | None, ip
             if text is None:
                 conn.reply(encode(error_message(BadRequest("send text frames with JSON"))))
                 continue
-            conn.reply(encode(await _handle(rt, show, device, ip, text)))
+            reply = await _handle(rt, endpoint, who, conn.show, device, ip, text)
+            conn.reply(encode(reply))
     except WebSocketDisconnect:
         pass
     finally:
         conn.done.set()
 
 
-async def endpoint(ws: WebSocket) -> None:
-    rt = runtime(ws.app)
+async def _run(
+    rt: Runtime,
+    ws: WebSocket,
+    endpoint: str,
+    who: str,
+    audience: str,
+    credential: str = "",
+    device: str | None = None,
+) -> None:
+    """Serve an accepted, authorised socket until either side ends it."""
     show = ws.path_params["show"]
-    await ws.accept()
-    if not origin_allowed(
-        ws.headers.get("origin"), ws.headers.get("host"), rt.settings.allowed_origins
-    ):
-        await ws.close(WS_FORBIDDEN_ORIGIN, "origin not allowed")
-        return
-    if show not in rt.service.shows:
-        await ws.close(WS_UNKNOWN_SHOW, "unknown show")
-        return
-    device: str | None = None
-    cookie = ws.cookies.get(COOKIE)
-    if cookie:
-        try:
-            device = rt.devices.verify(cookie)
-        except DeviceRequired:
-            await ws.close(WS_FORGED_DEVICE, "device cookie is not valid")
-            return
     ip = ws.client.host if ws.client else "unknown"
-    conn = Connection(ws, show, rt.settings.slow_client_ms / 1000)
+    conn = Connection(ws, show, rt.settings.slow_client_ms / 1000, audience, credential)
     try:
-        first = await rt.hub.first_snapshot(show, "viewer")
+        first = await rt.hub.first_snapshot(show, audience)
     except LiveError:
         await ws.close(1013, "try again later")
         return
     rt.hub.add(conn)
     conn.offer_snapshot(first, 0.0)
     sender = asyncio.create_task(conn.run_sender())
-    reader = asyncio.create_task(_read(rt, conn, show, device, ip))
+    reader = asyncio.create_task(_read(rt, conn, endpoint, who, device, ip))
     try:
         await conn.done.wait()
     finally:
@@ -122,4 +133,77 @@ async def endpoint(ws: WebSocket) -> None:
                 await ws.close(conn.close_code)
 
 
-routes = [WebSocketRoute("/ws/shows/{show}", endpoint)]
+async def _open(ws: WebSocket, require_origin: bool) -> Runtime | None:
+    """Accept, then check Origin and the show; None when the socket was closed."""
+    rt = runtime(ws.app)
+    await ws.accept()
+    origin = ws.headers.get("origin")
+    if (require_origin and origin is None) or not origin_allowed(
+        origin, ws.headers.get("host"), rt.settings.allowed_origins
+    ):
+        await ws.close(WS_FORBIDDEN_ORIGIN, "origin not allowed")
+        return None
+    if ws.path_params["show"] not in rt.service.shows:
+        await ws.close(WS_UNKNOWN_SHOW, "unknown show")
+        return None
+    return rt
+
+
+async def viewer_endpoint(ws: WebSocket) -> None:
+    rt = await _open(ws, require_origin=False)
+    if rt is None:
+        return
+    device: str | None = None
+    cookie = ws.cookies.get(COOKIE)
+    if cookie:
+        try:
+            device = rt.devices.verify(cookie)
+        except DeviceRequired:
+            await ws.close(WS_FORGED_DEVICE, "device cookie is not valid")
+            return
+    await _run(rt, ws, VIEWER, "device" if device else "viewer", "viewer", device=device)
+
+
+async def staff_endpoint(ws: WebSocket) -> None:
+    rt = await _open(ws, require_origin=True)
+    if rt is None:
+        return
+    show = ws.path_params["show"]
+    raw = ws.cookies.get(STAFF_COOKIE, "")
+    cookie_show, _, sid = raw.partition(".")
+    session = await rt.sessions.session(show, sid) if cookie_show == show else None
+    if session is None:
+        await ws.close(WS_FORGED_DEVICE, "no staff session")
+        return
+    if session.role not in SOCKETS[STAFF]:
+        await ws.close(WS_FORBIDDEN, "role not allowed")
+        return
+    await _run(rt, ws, STAFF, session.role, "staff", credential="session:" + session.key)
+
+
+async def overlay_endpoint(ws: WebSocket) -> None:
+    rt = await _open(ws, require_origin=False)
+    if rt is None:
+        return
+    show = ws.path_params["show"]
+    key = ws.query_params.get("key")
+    if key:
+        if not same_secret(key, await rt.sessions.overlay_key(show)):
+            await ws.close(WS_FORBIDDEN, "wrong overlay key")
+            return
+        await _run(rt, ws, OVERLAY, "overlay-key", "overlay", credential="key:" + key)
+        return
+    raw = ws.cookies.get(STAFF_COOKIE, "")
+    cookie_show, _, sid = raw.partition(".")
+    session = await rt.sessions.session(show, sid) if cookie_show == show else None
+    if session is None or session.role not in SOCKETS[OVERLAY]:
+        await ws.close(WS_FORBIDDEN, "overlay key or streamer session required")
+        return
+    await _run(rt, ws, OVERLAY, session.role, "overlay", credential="session:" + session.key)
+
+
+routes = [
+    WebSocketRoute(VIEWER, viewer_endpoint),
+    WebSocketRoute(STAFF, staff_endpoint),
+    WebSocketRoute(OVERLAY, overlay_endpoint),
+]

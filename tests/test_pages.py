@@ -33,7 +33,7 @@ async def test_page_renders_the_current_state_before_any_socket(server: LiveServ
         page = await http.get("/s/t")
     html = page.text
     assert '<html lang="zh-CN">' in html
-    assert "选手1" in html and "正在路演" in html
+    assert "选手1" in html and "即将登场" in html  # waiting: the first contestant is up next
     state = json.loads(re.search(r'id="initial-state">(.*?)</script>', html, re.S).group(1))  # type: ignore[union-attr]
     assert state["type"] == "snapshot" and state["stage"]["contestant"] == "p1"
 
@@ -42,7 +42,7 @@ async def test_english_switch(server: LiveServer) -> None:
     async with server.client() as http:
         page = await http.get("/s/t?lang=en")
     assert '<html lang="en">' in page.text
-    assert "Player 1" in page.text and "On stage" in page.text
+    assert "Player 1" in page.text and "Up next" in page.text
 
 
 async def test_unknown_show_page_is_404_json(server: LiveServer) -> None:

@@ -1,5 +1,6 @@
 // The viewer page: renders snapshots, votes, batches likes, reconnects with jittered backoff.
 import { STRINGS, pickLang } from "./i18n.js";
+import { formatClock, keepConnected, remainingSeconds } from "./socket.js";
 
 const app = document.getElementById("app");
 const showId = app.dataset.show;
@@ -8,7 +9,6 @@ let t = STRINGS[lang];
 let state = JSON.parse(document.getElementById("initial-state").textContent);
 let socket = null;
 let pendingTaps = 0;
-let attempt = 0;
 
 const el = (tag, cls, text) => {
   const node = document.createElement(tag);
@@ -42,7 +42,9 @@ function render() {
 
   const stage = document.getElementById("stage");
   const cur = people[state.stage.contestant];
-  stage.replaceChildren(el("div", "label", t.on_stage));
+  const label = state.stage.phase === "waiting" ? t.up_next : t["phase_" + state.stage.phase] || t.on_stage;
+  stage.replaceChildren(el("div", "label", label), el("div", "countdown", ""));
+  stage.lastChild.id = "countdown";
   if (cur) {
     stage.append(el("div", "now-name", local(cur, "name")));
     stage.append(el("div", "now-org", local(cur, "organisation")));
@@ -130,8 +132,7 @@ async function vote(category, contestant, button) {
 function flushLikes() {
   if (!pendingTaps) return;
   const n = Math.min(pendingTaps, 200);
-  if (socket && socket.readyState === WebSocket.OPEN) {
-    socket.send(JSON.stringify({ type: "like", n }));
+  if (socket && socket.send({ type: "like", n })) {
     pendingTaps -= n;
   } else {
     pendingTaps -= n;
@@ -152,29 +153,10 @@ function setConn(kind) {
   node.textContent = kind === "open" ? "" : kind === "connecting" ? t.connecting : t.offline;
 }
 
-function connect() {
-  const scheme = location.protocol === "https:" ? "wss" : "ws";
-  socket = new WebSocket(`${scheme}://${location.host}/ws/shows/${encodeURIComponent(showId)}`);
-  setConn(attempt ? "offline" : "connecting");
-  socket.addEventListener("open", () => {
-    attempt = 0;
-    setConn("open");
-  });
-  socket.addEventListener("message", (event) => {
-    const msg = JSON.parse(event.data);
-    // Snapshots carry the whole state; an older version than ours is ignored.
-    if (msg.type === "snapshot" && msg.version >= state.version) {
-      state = msg;
-      render();
-    }
-  });
-  socket.addEventListener("close", () => {
-    setConn("offline");
-    // Capped exponential backoff with full jitter: a restart does not bring a thundering herd.
-    const cap = Math.min(30000, 500 * 2 ** attempt);
-    attempt += 1;
-    setTimeout(connect, Math.random() * cap);
-  });
+function tickCountdown() {
+  const node = document.getElementById("countdown");
+  const left = remainingSeconds(state);
+  node.textContent = left === null ? "" : `${t.countdown} ${formatClock(left)}`;
 }
 
 document.getElementById("like").addEventListener("click", () => {
@@ -192,4 +174,11 @@ document.getElementById("lang").addEventListener("click", () => {
 });
 
 render();
-connect();
+socket = keepConnected(`/ws/shows/${encodeURIComponent(showId)}`, {
+  onStatus: setConn,
+  onSnapshot: (msg) => {
+    state = msg;
+    render();
+  },
+});
+setInterval(tickCountdown, 250);

@@ -6,7 +6,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from live.errors import DeviceRequired
+from live.access import SOCKETS, same_secret
+from live.errors import DeviceRequired, Forbidden
+from live.http.staff import session_of
 from live.identity import COOKIE, MAX_AGE
 from live.runtime import runtime
 
@@ -42,7 +44,29 @@ async def viewer(request: Request) -> Response:
     return response
 
 
+async def overlay(request: Request) -> Response:
+    """The OBS overlay: the show's overlay key in the URL, or an admin/streamer session."""
+    rt = runtime(request.app)
+    show = rt.service.show(request.path_params["show"])
+    key = request.query_params.get("key", "")
+    if key:
+        if not same_secret(key, await rt.sessions.overlay_key(show.id)):
+            raise Forbidden("wrong overlay key")
+    else:
+        session = await session_of(request, rt, show.id)
+        if session is None or session.role not in SOCKETS["/ws/overlay/{show}"]:
+            raise Forbidden("an overlay key or a streamer session is required")
+    lang = "en" if request.query_params.get("lang") == "en" else "zh-CN"
+    state = await rt.service.state(show.id, "overlay")
+    response = rt.templates.TemplateResponse(
+        request, "overlay.html", {"show": show, "state": state, "key": key, "lang": lang}
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 routes = [
     Route("/", index, methods=["GET"]),
     Route("/s/{show}", viewer, methods=["GET"]),
+    Route("/overlay/{show}", overlay, methods=["GET"]),
 ]

@@ -1,0 +1,79 @@
+// The streamer overlay: current contestant, countdown, live bars of the chosen category, likes,
+// results when revealed. Numbers animate; a freeze (server side) simply stops them moving.
+import { STRINGS } from "./i18n.js";
+import { formatClock, keepConnected, remainingSeconds } from "./socket.js";
+
+const body = document.body;
+const showId = body.dataset.show;
+const key = body.dataset.key;
+const lang = body.dataset.lang in STRINGS ? body.dataset.lang : "zh-CN";
+const t = STRINGS[lang];
+let state = JSON.parse(document.getElementById("initial-state").textContent);
+const local = (obj, k) => (lang === "en" ? obj[k + "_en"] : obj[k]);
+const rows = new Map();
+const shown = new Map();
+
+function animateNumber(node, from, to) {
+  const start = performance.now();
+  const step = (now) => {
+    const p = Math.min(1, (now - start) / 600);
+    node.textContent = Math.round(from + (to - from) * (1 - (1 - p) ** 3)).toLocaleString();
+    if (p < 1) requestAnimationFrame(step);
+  };
+  requestAnimationFrame(step);
+}
+
+function setNumber(id, node, value) {
+  const before = shown.get(id) ?? 0;
+  if (before !== value) animateNumber(node, before, value);
+  else node.textContent = value.toLocaleString();
+  shown.set(id, value);
+}
+
+function render() {
+  const people = Object.fromEntries(state.contestants.map((c) => [c.id, c]));
+  const cur = people[state.stage.contestant];
+  document.getElementById("ov-label").textContent =
+    state.stage.phase === "waiting" ? t.up_next : t["phase_" + state.stage.phase] || "";
+  document.getElementById("ov-name").textContent = cur ? local(cur, "name") : "";
+  document.getElementById("ov-sub").textContent = cur ? `${local(cur, "organisation")} · ${local(cur, "innovation")}` : "";
+
+  const catId = state.stage.phase === "results" ? state.stage.category : state.overlay.category;
+  const cat = state.categories.find((c) => c.id === catId) || state.categories[0];
+  const counts = state.tallies[cat.id];
+  const results = state.stage.phase === "results" && counts;
+  document.getElementById("ov-title").textContent = `${local(cat, "name")} · ${results ? t.ov_results : t.ov_live}`;
+  const list = document.getElementById("ov-bars");
+  const ids = counts ? cat.contestants : [];
+  const ordered = results ? [...ids].sort((a, b) => counts[b] - counts[a]) : ids;
+  const top = counts ? Math.max(1, ...Object.values(counts)) : 1;
+  for (const id of [...rows.keys()]) if (!ids.includes(id)) { rows.get(id).remove(); rows.delete(id); }
+  ordered.forEach((id, i) => {
+    let row = rows.get(id);
+    if (!row) {
+      row = document.createElement("li");
+      row.className = "ov-row";
+      row.innerHTML = '<span class="n"></span><span class="ov-track"><span class="ov-fill"></span></span><span class="ov-num"></span>';
+      rows.set(id, row);
+    }
+    row.querySelector(".n").textContent = people[id] ? local(people[id], "name") : id;
+    row.querySelector(".ov-fill").style.width = (100 * counts[id]) / top + "%";
+    setNumber(`bar:${cat.id}:${id}`, row.querySelector(".ov-num"), counts[id]);
+    row.classList.toggle("win", Boolean(results) && i < 3);
+    list.append(row);
+  });
+  setNumber("likes", document.getElementById("ov-likes"), state.likes.counted);
+  document.getElementById("ov-likes-label").textContent = t.ov_likes;
+}
+
+const path = `/ws/overlay/${encodeURIComponent(showId)}` + (key ? `?key=${encodeURIComponent(key)}` : "");
+keepConnected(path, {
+  onSnapshot: (msg) => {
+    state = msg;
+    render();
+  },
+});
+render();
+setInterval(() => {
+  document.getElementById("ov-clock").textContent = formatClock(remainingSeconds(state));
+}, 250);

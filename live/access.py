@@ -44,11 +44,12 @@ PUBLIC: frozenset[tuple[str, str]] = frozenset(
 )
 
 SOCKETS: dict[str, frozenset[str]] = {
-    "/ws/shows/{show}": frozenset({"viewer", *ROLES}),
+    "/ws/shows/{show}": frozenset({"viewer"}),
     "/ws/staff/{show}": CONSOLE,
     "/ws/overlay/{show}": frozenset({"overlay-key", "admin", "streamer"}),
 }
-"""Websocket endpoint -> who may connect (``viewer``: anyone; ``overlay-key``: the key)."""
+"""Websocket endpoint -> who may connect. ``viewer``: anyone, seen as an anonymous viewer (or as
+``device`` with a device cookie); ``overlay-key``: whoever has the show's overlay key."""
 
 WS_OPS: dict[str, dict[str, frozenset[str]]] = {
     "/ws/shows/{show}": {

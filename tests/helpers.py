@@ -66,6 +66,17 @@ class LiveServer:
         assert reply.status_code == 200
         return dict(reply.json())
 
+    def connect_staff(self, cookie: str, origin: str | None, **kw: Any) -> Any:
+        headers = {"Cookie": f"live_staff={cookie}"}
+        if origin is not None:
+            headers["Origin"] = origin
+        return websockets.connect(
+            f"ws://127.0.0.1:{self.port}/ws/staff/t",
+            additional_headers=headers,
+            compression=None,
+            **kw,
+        )
+
     def connect(self, show: str, cookie: str | None = None, **kw: Any) -> Any:
         headers = {"Cookie": f"{COOKIE}={cookie}"} if cookie else None
         return websockets.connect(
@@ -135,3 +146,20 @@ async def snapshot_where(ws: Any, pred: Any, wait: float = 5.0) -> dict[str, Any
 
 def vote_body(category: str, contestant: str, vote_id: str) -> dict[str, str]:
     return {"category": category, "contestant": contestant, "vote_id": vote_id}
+
+
+async def staff_login(live: LiveServer, role: str, name: str = "") -> tuple[str, str]:
+    """Sign a staff member in through the real login form: (cookie value, CSRF token)."""
+    _, token = await live.rt.sessions.invite("t", role, name or f"{role} one")
+    async with live.client() as http:
+        reply = await http.post("/staff/login", data={"show": "t", "token": token})
+    assert reply.status_code == 303, reply.text
+    cookie = reply.cookies["live_staff"]
+    session = await live.rt.sessions.session("t", cookie.split(".", 1)[1])
+    assert session is not None
+    return cookie, session.csrf
+
+
+def staff_client(live: LiveServer, cookie: str, **kw: Any) -> httpx.AsyncClient:
+    kw.setdefault("timeout", 10)
+    return httpx.AsyncClient(base_url=live.url, cookies={"live_staff": cookie}, **kw)

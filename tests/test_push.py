@@ -18,7 +18,7 @@ async def test_first_message_is_a_full_snapshot(server: LiveServer) -> None:
     assert isinstance(snap["version"], int)
     assert snap["stage"]["contestant"] == "p1"
     assert [c["id"] for c in snap["contestants"]] == ["p1", "p2", "p3", "p4", "p5"]
-    assert [c["id"] for c in snap["categories"]] == ["cap1", "cap20", "shut"]
+    assert [c["id"] for c in snap["categories"]] == ["cap1", "cap20", "shut", "secret"]
     assert snap["tallies"]["cap1"] == {f"p{i}": 0 for i in range(1, 6)}
     assert snap["likes"] == {"taps": 0, "counted": 0}
 

@@ -1,0 +1,124 @@
+"""Walk every route and websocket operation for every role and check it against the table."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+import websockets
+from starlette.routing import Mount, Route, WebSocketRoute
+from websockets.exceptions import ConnectionClosed
+
+from live.access import PUBLIC, ROLES, ROUTES, SOCKETS, WS_OPS, allowed, op_allowed
+from tests.helpers import LiveServer, staff_client, staff_login
+
+BODIES: dict[tuple[str, str], dict[str, Any]] = {
+    ("POST", "/api/shows/{show}/stage"): {"action": "countdown", "seconds": 30},
+    ("POST", "/api/shows/{show}/display"): {"op": "reveal", "category": "secret"},
+    ("POST", "/api/shows/{show}/overlay-key"): {},
+    ("POST", "/staff/logout"): {},
+}
+
+
+def test_every_route_of_the_app_is_in_the_table(server: LiveServer) -> None:
+    seen = set()
+    for route in server.app.routes:
+        if isinstance(route, Route):
+            for method in route.methods or ():
+                if method != "HEAD":
+                    seen.add((method, route.path))
+        elif isinstance(route, WebSocketRoute):
+            assert route.path in SOCKETS
+        else:
+            assert isinstance(route, Mount) and route.path == "/static"
+    assert seen == set(ROUTES) | set(PUBLIC)
+
+
+@pytest.mark.parametrize("role", [*ROLES, None])
+async def test_every_staff_route_for_every_role(server: LiveServer, role: str | None) -> None:
+    results = {}
+    for (method, path), _roles in sorted(ROUTES.items()):
+        cookie, csrf = await staff_login(server, role) if role else ("", "")
+        async with staff_client(server, cookie, headers={"X-CSRF-Token": csrf}) as http:
+            url = path.format(show="t")
+            if method == "GET":
+                reply = await http.get(url)
+            else:
+                reply = await http.post(url, json=BODIES[(method, path)])
+        results[(method, path)] = reply.status_code
+        if allowed(method, path, role):
+            assert reply.status_code < 400 or reply.status_code == 409, (method, path, reply.text)
+        else:
+            expected = 401 if role is None else 403
+            assert reply.status_code == expected, (method, path, role, reply.status_code)
+            assert reply.json()["error"]["code"] in ("not_signed_in", "forbidden")
+    assert len(results) == len(ROUTES)
+
+
+async def _socket_for(server: LiveServer, who: str) -> tuple[str, dict[str, str]]:
+    """The socket URL and headers for each kind of client in the tables."""
+    origin = f"http://127.0.0.1:{server.port}"
+    if who == "viewer":
+        return "/ws/shows/t", {"Origin": origin}
+    if who == "device":
+        return "/ws/shows/t", {"Origin": origin, "Cookie": f"live_device={server.cookie()}"}
+    if who == "overlay-key":
+        key = await server.rt.sessions.overlay_key("t")
+        return f"/ws/overlay/t?key={key}", {"Origin": origin}
+    cookie, _ = await staff_login(server, who)
+    return "", {"Origin": origin, "Cookie": f"live_staff={cookie}"}
+
+
+WHO = ["viewer", "device", "overlay-key", *ROLES]
+OPS = sorted({op for ops in WS_OPS.values() for op in ops})
+MESSAGES: dict[str, dict[str, Any]] = {
+    "ping": {"type": "ping"},
+    "like": {"type": "like", "n": 1},
+    "vote": {"type": "vote", "category": "cap20", "contestant": "p1", "vote_id": "walk-vote-1"},
+}
+
+
+@pytest.mark.parametrize("who", WHO)
+async def test_every_socket_and_operation_for_every_client(server: LiveServer, who: str) -> None:
+    for endpoint in SOCKETS:
+        path, headers = await _socket_for(server, who)
+        if not path or (who in ("viewer", "device") and endpoint != "/ws/shows/{show}"):
+            path = endpoint.format(show="t")
+        if who == "overlay-key" and endpoint != "/ws/overlay/{show}":
+            path = endpoint.format(show="t")
+        if "viewer" in SOCKETS[endpoint]:  # public: everyone is seen as a viewer or a device
+            seen_as: str | None = "device" if who == "device" else "viewer"
+        else:
+            seen_as = who if who in SOCKETS[endpoint] else None
+        may_connect = seen_as is not None
+        async with websockets.connect(
+            f"ws://127.0.0.1:{server.port}{path}", additional_headers=headers
+        ) as ws:
+            try:
+                first = json.loads(await asyncio.wait_for(ws.recv(), 3))
+            except ConnectionClosed as closed:
+                assert not may_connect, (endpoint, who, closed.rcvd)
+                assert closed.rcvd is not None and closed.rcvd.code in (4401, 4003)
+                continue
+            assert may_connect, (endpoint, who)
+            assert first["type"] == "snapshot"
+            for op in OPS:
+                await ws.send(
+                    json.dumps(
+                        {**MESSAGES[op], "vote_id": f"walk-{who}-{op}"}
+                        if op == "vote"
+                        else MESSAGES[op]
+                    )
+                )
+                while (reply := json.loads(await asyncio.wait_for(ws.recv(), 3)))[
+                    "type"
+                ] == "snapshot":
+                    pass
+                refused = reply["type"] == "error" and reply["code"] in (
+                    "forbidden",
+                    "device_required",
+                )
+                assert seen_as is not None
+                assert refused is not op_allowed(endpoint, op, seen_as), (endpoint, who, op, reply)

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 from live.identity import COOKIE
+from live.stage import PHASES
 from tests.conftest import make_settings
 from tests.helpers import LiveServer, serve
 
@@ -72,8 +73,11 @@ def test_every_viewer_string_exists_in_both_languages() -> None:
     blocks = re.findall(r'(?:"zh-CN"|en): \{(.*?)\n  \}', text, re.S)
     keys = [set(re.findall(r"^\s+(\w+):", block, re.M)) for block in blocks]
     assert len(keys) == 2 and keys[0] and keys[0] == keys[1]
-    used = set(re.findall(r"\bt\.(\w+)", (FRONTEND / "static" / "viewer.js").read_text()))
-    assert used <= keys[0]
+    for page in ("viewer.js", "overlay.js"):
+        script = (FRONTEND / "static" / page).read_text()
+        used = set(re.findall(r"\bt\.(\w+)", script))
+        used |= {f"phase_{p}" for p in PHASES if '"phase_"' in script}
+        assert used <= keys[0], (page, used - keys[0])
 
 
 async def test_healthz_answers_200_while_redis_answers(server: LiveServer) -> None:

@@ -137,7 +137,7 @@ async def test_pages_send_security_headers(server: LiveServer, path: str, frame:
     assert "script-src 'self'" in csp and "unsafe-inline" not in csp
     assert f"frame-ancestors {frame}" in csp
     assert reply.headers["x-content-type-options"] == "nosniff"
-    assert reply.headers["referrer-policy"] == "no-referrer"
+    assert reply.headers["referrer-policy"] == "same-origin"
     assert ("x-frame-options" in reply.headers) is (frame == "'none'")
 
 

@@ -21,8 +21,9 @@ def headers_for(path: str) -> list[tuple[bytes, bytes]]:
     out = [
         (b"content-security-policy", csp.encode()),
         (b"x-content-type-options", b"nosniff"),
-        # Login links and overlay URLs carry secrets in the query: never leak them onward.
-        (b"referrer-policy", b"no-referrer"),
+        # Login links and overlay URLs carry secrets in the query: never send them to another
+        # site. ("no-referrer" would also make Chromium send `Origin: null` on our own forms.)
+        (b"referrer-policy", b"same-origin"),
     ]
     if not embeddable:
         out.append((b"x-frame-options", b"DENY"))

@@ -1,0 +1,171 @@
+"""Tested as a person would: Debian's Chromium, driven by Playwright, against a real server.
+
+Screenshots of the viewer, the overlay (both layouts) and the console go to ``artifacts/``.
+A missing browser fails these tests (CI installs it); they never skip.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Browser, Page, ViewportSize, async_playwright, expect
+
+from live.stage import Action
+from tests.helpers import LiveServer, vote_body
+
+CHROMIUM = os.environ.get("LIVE_CHROMIUM", "/usr/lib/chromium/chromium")
+ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
+PHONE: ViewportSize = {"width": 390, "height": 844}
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Debian's Chromium; its absence fails the browser tests (CI installs it)."""
+    assert Path(CHROMIUM).exists(), (
+        f"no Chromium at {CHROMIUM}: run .ci/run or apt-get install chromium"
+    )
+    return CHROMIUM
+
+
+@pytest.fixture
+async def browser(tmp_path: Path, chromium: str) -> AsyncIterator[Browser]:
+    home = tmp_path / "home"
+    home.mkdir()
+    env: dict[str, str | float | bool] = {**os.environ, "HOME": str(home), "TMPDIR": str(tmp_path)}
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(
+            executable_path=chromium,
+            env=env,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
+            ],
+        )
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+async def shot(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+
+
+async def admin_page(browser: Browser, server: LiveServer) -> Page:
+    _, token = await server.rt.sessions.invite("t", "admin", "Browser admin")
+    page = await browser.new_page(viewport={"width": 1280, "height": 900})
+    await page.goto(f"{server.url}/staff/login?show=t&token={token}")
+    await page.click("#sign-in")
+    await page.wait_for_url(re.compile(r"/admin/t$"))
+    return page
+
+
+async def test_phone_viewer_votes_likes_and_sees_the_bars_move(
+    server: LiveServer, browser: Browser
+) -> None:
+    page = await browser.new_page(viewport=PHONE, is_mobile=True)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    await page.goto(f"{server.url}/s/t")
+    await expect(page.locator("#conn")).to_have_attribute("data-state", "open")
+    count = page.locator('[data-category="cap20"] li.row').nth(1).locator(".count")
+    await expect(count).to_have_text("0")
+    await page.locator('[data-category="cap20"] button[data-contestant="p2"]').click()
+    await expect(page.locator("#toast")).to_have_text("投票成功")
+    await expect(count).to_have_text("1")
+    for _ in range(7):
+        await page.locator("#like").click()
+    await expect(page.locator("#likes-counted")).to_have_text("7", timeout=5000)
+    # Another phone's vote moves this phone's bars too.
+    async with server.client(server.cookie()) as http:
+        await http.post("/api/shows/t/votes", json=vote_body("cap20", "p2", "other-phone-1"))
+    await expect(count).to_have_text("2")
+    await page.locator("#lang").click()
+    await expect(page.locator('[data-category="cap20"] h2')).to_contain_text("cap20 award")
+    await shot(page, "viewer-phone")
+    assert errors == []
+
+
+async def test_overlay_follows_votes_in_both_layouts(server: LiveServer, browser: Browser) -> None:
+    key = await server.rt.sessions.overlay_key("t")
+    for name, size in (("overlay-1920x1080", (1920, 1080)), ("overlay-1080x1920", (1080, 1920))):
+        viewport: ViewportSize = {"width": size[0], "height": size[1]}
+        page = await browser.new_page(viewport=viewport)
+        await page.goto(f"{server.url}/overlay/t?key={key}")
+        row = page.locator("#ov-bars li").first
+        await expect(row.locator(".ov-num")).to_have_text(re.compile(r"^\d"))
+        before = int((await row.locator(".ov-num").text_content() or "0").replace(",", ""))
+        async with server.client(server.cookie()) as http:
+            await http.post("/api/shows/t/votes", json=vote_body("cap1", "p1", f"ov-{name}"))
+        await expect(row.locator(".ov-num")).to_have_text(str(before + 1), timeout=5000)
+        background = await page.evaluate("getComputedStyle(document.body).backgroundColor")
+        assert background == "rgba(0, 0, 0, 0)"  # transparent for OBS
+        await shot(page, name)
+        await page.close()
+
+
+async def test_admin_moves_the_stage_and_viewer_and_overlay_follow(
+    server: LiveServer, browser: Browser
+) -> None:
+    admin = await admin_page(browser, server)
+    viewer = await browser.new_page(viewport=PHONE)
+    await viewer.goto(f"{server.url}/s/t")
+    key = await server.rt.sessions.overlay_key("t")
+    overlay = await browser.new_page(viewport={"width": 1920, "height": 1080})
+    await overlay.goto(f"{server.url}/overlay/t?key={key}")
+    await expect(viewer.locator("#conn")).to_have_attribute("data-state", "open")
+
+    await admin.click('button[data-action="next"]')  # waiting -> presenting p1
+    await expect(admin.locator("#phase")).to_have_text("presenting")
+    await admin.click('button[data-action="next"]')  # p2
+    await expect(viewer.locator("#stage .now-name")).to_have_text("选手2")
+    await expect(overlay.locator("#ov-name")).to_have_text("选手2")
+
+    await admin.select_option("#vote-category", "shut")
+    await admin.fill("#seconds", "90")
+    await admin.click('button[data-action="open_voting"]')
+    await expect(viewer.locator("#stage .label")).to_have_text("投票进行中")
+    await expect(viewer.locator("#countdown")).to_contain_text("1:")
+    await expect(overlay.locator("#ov-clock")).to_have_text(re.compile(r"^1:[23]\d$"))
+    vote_button = viewer.locator('[data-category="shut"] button[data-contestant="p2"]')
+    await expect(vote_button).to_be_enabled()
+    await expect(
+        viewer.locator('[data-category="shut"] button[data-contestant="p1"]')
+    ).to_be_disabled()
+    await shot(admin, "console")
+    await shot(overlay, "overlay-voting")
+
+
+@pytest.mark.parametrize("role", ["judge", "moderator", "streamer"])
+async def test_other_roles_cannot_open_the_admin_console(
+    server: LiveServer, browser: Browser, role: str
+) -> None:
+    _, token = await server.rt.sessions.invite("t", role, f"A {role}")
+    page = await browser.new_page()
+    await page.goto(f"{server.url}/staff/login?show=t&token={token}")
+    await page.click("#sign-in")
+    await page.wait_for_load_state()
+    response = await page.goto(f"{server.url}/admin/t")
+    assert response is not None and response.status == 403
+    assert "forbidden" in await page.content()
+
+
+async def test_stage_change_from_the_server_reaches_an_open_phone(
+    server: LiveServer, browser: Browser
+) -> None:
+    page = await browser.new_page(viewport=PHONE)
+    await page.goto(f"{server.url}/s/t?lang=en")
+    await expect(page.locator("#conn")).to_have_attribute("data-state", "open")
+    await server.rt.service.stage_action("t", Action("present", "p5"), "test")
+    await expect(page.locator("#stage .now-name")).to_have_text("Player 5")

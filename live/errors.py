@@ -86,6 +86,20 @@ class CsrfFailed(Forbidden):
     code = "csrf_failed"
 
 
+class RulesFrozen(LiveError):
+    """A category's rules cannot change once voting has started in it."""
+
+    code = "rules_frozen"
+    status = 409
+
+
+class ShowStarted(LiveError):
+    """Contestant details and the running order change only before the show starts."""
+
+    code = "show_started"
+    status = 409
+
+
 class ForbiddenOrigin(LiveError):
     """A browser request from a page of another site."""
 

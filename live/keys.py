@@ -34,6 +34,11 @@ class ShowKeys:
         return f"{self.base}:display"
 
     @property
+    def contestants(self) -> str:
+        """Hash: contestant -> JSON of the details edited before the show."""
+        return f"{self.base}:contestants"
+
+    @property
     def ledger(self) -> str:
         """Stream: the append-only ledger; tallies are a projection of it."""
         return f"{self.base}:ledger"
@@ -49,7 +54,7 @@ class ShowKeys:
         return f"{self.base}:likes"
 
     def category(self, cat: str) -> str:
-        """Hash: ``open`` ("1"/"0"), ``only`` (one contestant or empty), ``until``, ``started``."""
+        """Hash: ``open``, ``only``, ``until``, ``started``; rules ``cap``, ``per``, ``hide``."""
         return f"{self.base}:cat:{cat}"
 
     def tally(self, cat: str) -> str:

@@ -69,10 +69,12 @@ AUDIENCES = ("viewer", "staff", "overlay")
 """Who a snapshot is for: staff see hidden tallies live; the overlay honours a freeze."""
 
 
-def snapshot(
-    show: Show, state: ShowState, static: dict[str, Any], audience: str, now_ms: int
-) -> dict[str, Any]:
-    """The snapshot for one audience. A hidden category's tallies are left out until revealed."""
+def snapshot(show: Show, state: ShowState, audience: str, now_ms: int) -> dict[str, Any]:
+    """The snapshot for one audience. A hidden category's tallies are left out until revealed.
+
+    ``show`` is the effective show (with the edits made before it started).
+    """
+    static = show_static(show)
     display = state.display
     source = state.tallies
     if audience == "overlay" and display.frozen is not None:
@@ -81,7 +83,8 @@ def snapshot(
     tallies: dict[str, dict[str, int]] = {}
     for cat in show.categories:
         cs = state.categories.get(cat.id)
-        hidden = cat.hide_tallies and cat.id not in display.revealed
+        hide = cs.hide if cs else cat.hide_tallies
+        hidden = hide and cat.id not in display.revealed
         categories.append(
             {
                 "id": cat.id,
@@ -90,8 +93,11 @@ def snapshot(
                 "open": bool(cs and cs.open),
                 "only": cs.only if cs else "",
                 "until": cs.until if cs else 0,
-                "votes_per_device": cat.votes_per_device,
+                "votes_per_device": cs.cap if cs else cat.votes_per_device,
+                "per_contestant": cs.per if cs else cat.per_contestant,
+                "rules_frozen": bool(cs and cs.started),
                 "hidden": hidden,
+                "hide_tallies": hide,
                 "contestants": list(show.eligible(cat)),
             }
         )
@@ -105,7 +111,10 @@ def snapshot(
         **static,
         "stage": {
             "phase": stage.phase,
-            "contestant": stage.contestant,
+            # While waiting, "up next" is the head of the (possibly edited) running order.
+            "contestant": (
+                show.running_order()[0].id if stage.phase == "waiting" else stage.contestant
+            ),
             "category": stage.category,
             "only": stage.only,
             "deadline": stage.deadline,

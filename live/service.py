@@ -10,11 +10,18 @@ from collections.abc import Callable
 from typing import Any
 
 from live.ballot import make_ballot, parse_like, parse_vote
-from live.errors import LiveError, UnknownShow
+from live.errors import (
+    BadRequest,
+    LiveError,
+    RulesFrozen,
+    ShowStarted,
+    UnknownContestant,
+    UnknownShow,
+)
 from live.hub import Hub
 from live.likes import LikeBuffer
-from live.protocol import encode, show_static, snapshot
-from live.show import Show
+from live.protocol import encode, snapshot
+from live.show import ContestantEdit, RulesEdit, Show, check_running_order, effective
 from live.stage import Action, Stage, StageConflict, apply, category_changes, expired
 from live.store import LikeOutcome, ShowState, Store, VoteOutcome
 
@@ -39,7 +46,6 @@ class Service:
         self.hub = hub
         self.likes = likes
         self.clock = clock
-        self._static = {sid: show_static(show) for sid, show in shows.items()}
 
     def show(self, show_id: str) -> Show:
         show = self.shows.get(show_id)
@@ -72,18 +78,70 @@ class Service:
         return await self.store.read_state(self.show(show_id))
 
     def encode(self, show_id: str, state: ShowState, audience: str) -> str:
-        show = self.show(show_id)
-        return encode(snapshot(show, state, self._static[show.id], audience, self.clock()))
+        show = effective(self.show(show_id), state.edits)
+        return encode(snapshot(show, state, audience, self.clock()))
 
     async def state(self, show_id: str, audience: str = "viewer") -> dict[str, Any]:
         show = self.show(show_id)
         state = await self.store.read_state(show)
-        return snapshot(show, state, self._static[show.id], audience, self.clock())
+        return snapshot(effective(show, state.edits), state, audience, self.clock())
+
+    async def current(self, show_id: str) -> Show:
+        """The show with the edits made before it started (running order, details)."""
+        return effective(self.show(show_id), await self.store.read_edits(show_id))
+
+    async def edit_rules(self, show_id: str, category: str, rules: RulesEdit, actor: str) -> int:
+        show = self.show(show_id)
+        show.category(category)
+        fields = {}
+        if rules.votes_per_device is not None:
+            fields["cap"] = str(rules.votes_per_device)
+        if rules.per_contestant is not None:
+            fields["per"] = str(rules.per_contestant)
+        if rules.hide_tallies is not None:
+            fields["hide"] = "1" if rules.hide_tallies else "0"
+        if not fields:
+            raise BadRequest("give at least one of votes_per_device, per_contestant, hide_tallies")
+        key = self.store.keys(show.id).category(category)
+        version = await self.store.edit(
+            show, (key, "started", "1", ""), key, fields, f"rules:{category}", actor
+        )
+        if not version:
+            raise RulesFrozen(f"voting has started in {category!r}: its rules are frozen")
+        return version
+
+    async def _edit_contestants(
+        self, show: Show, fields: dict[str, str], what: str, actor: str
+    ) -> int:
+        keys = self.store.keys(show.id)
+        version = await self.store.edit(
+            show, (keys.stage, "phase", "", "waiting"), keys.contestants, fields, what, actor
+        )
+        if not version:
+            raise ShowStarted("the show has started: details and running order are fixed")
+        return version
+
+    async def edit_contestant(
+        self, show_id: str, contestant: str, change: ContestantEdit, actor: str
+    ) -> int:
+        show = self.show(show_id)
+        if contestant not in {c.id for c in show.contestants}:
+            raise UnknownContestant(f"no contestant {contestant!r}")
+        fields = {f"{contestant}:{k}": v for k, v in change.model_dump(exclude_none=True).items()}
+        if not fields:
+            raise BadRequest("give at least one field to change")
+        return await self._edit_contestants(show, fields, f"contestant:{contestant}", actor)
+
+    async def set_running_order(self, show_id: str, order: tuple[str, ...], actor: str) -> int:
+        show = self.show(show_id)
+        check_running_order(show, order)
+        fields = {f"{cid}:order": str(i) for i, cid in enumerate(order, start=1)}
+        return await self._edit_contestants(show, fields, "running_order", actor)
 
     async def stage_action(self, show_id: str, action: Action, actor: str) -> Stage:
         """Apply one stage action; of racing actions on the same stage exactly one wins."""
-        show = self.show(show_id)
         for _ in range(5):
+            show = await self.current(show_id)
             old = await self.store.read_stage(show.id)
             new = apply(old, action, show, self.clock())
             if await self.store.apply_stage(show, old, new, category_changes(old, new), actor):

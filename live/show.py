@@ -12,7 +12,13 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from live.errors import Problem, ShowFileError, UnknownCategory, UnknownContestant
+from live.errors import (
+    BadRequest,
+    Problem,
+    ShowFileError,
+    UnknownCategory,
+    UnknownContestant,
+)
 
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")]
 Text = Annotated[str, Field(min_length=1, max_length=200)]
@@ -103,6 +109,52 @@ class Show(_Strict):
         if contestant_id not in self.eligible(cat):
             raise UnknownContestant(f"no contestant {contestant_id!r} in category {category_id!r}")
         return cat
+
+
+EDITABLE = ("name", "name_en", "organisation", "organisation_en", "innovation", "innovation_en")
+
+
+class ContestantEdit(_Strict):
+    """Details an admin may change before the show (each optional)."""
+
+    name: Text | None = None
+    name_en: Text | None = None
+    organisation: Text | None = None
+    organisation_en: Text | None = None
+    innovation: Text | None = None
+    innovation_en: Text | None = None
+
+
+class RulesEdit(_Strict):
+    """A category's audience rules, changeable until voting starts in it."""
+
+    votes_per_device: Annotated[int, Field(ge=1, le=10_000)] | None = None
+    per_contestant: Annotated[int, Field(ge=0, le=10_000)] | None = None
+    hide_tallies: bool | None = None
+
+
+class RunningOrder(_Strict):
+    order: Annotated[tuple[Slug, ...], Field(min_length=1, max_length=1000, strict=False)]
+
+
+def check_running_order(show: Show, order: tuple[str, ...]) -> None:
+    """A new running order must name every contestant exactly once."""
+    ids = [c.id for c in show.contestants]
+    if sorted(order) != sorted(ids):
+        raise BadRequest("order: name every contestant exactly once")
+
+
+def effective(show: Show, edits: dict[str, dict[str, str]]) -> Show:
+    """The show with the details and running order edited before it started."""
+    if not edits:
+        return show
+    people = []
+    for c in show.contestants:
+        change: dict[str, object] = {k: v for k, v in edits.get(c.id, {}).items() if k in EDITABLE}
+        if "order" in edits.get(c.id, {}):
+            change["order"] = int(edits[c.id]["order"])
+        people.append(c.model_copy(update=change) if change else c)
+    return show.model_copy(update={"contestants": tuple(people)})
 
 
 def _semantic_problems(show: Show, file: str) -> list[Problem]:

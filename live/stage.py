@@ -143,8 +143,8 @@ def apply(stage: Stage, action: Action, show: Show, now_ms: int) -> Stage:
             if action.contestant not in order:
                 raise BadRequest(f"contestant: no contestant {action.contestant!r}")
             who = action.contestant
-        elif stage.phase == "waiting" and stage.contestant in order:
-            who = stage.contestant
+        elif stage.phase == "waiting":
+            who = order[0]  # the running order may have been edited while waiting
         else:
             at = order.index(stage.contestant) if stage.contestant in order else -1
             if at + 1 >= len(order):

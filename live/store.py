@@ -10,7 +10,7 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Awaitable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any, TypeVar
 
@@ -56,6 +56,9 @@ class CategoryState:
     only: str
     until: int = 0
     started: bool = False
+    cap: int = 1
+    per: int = 0
+    hide: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +90,18 @@ class ShowState:
     taps: int
     likes: int
     display: Display = Display()
+    edits: dict[str, dict[str, str]] = field(default_factory=dict)
+    """Contestant details edited before the show: contestant -> field -> value."""
+
+
+def parse_edits(raw: dict[str, str]) -> dict[str, dict[str, str]]:
+    """``{"c01:name": "X"}`` -> ``{"c01": {"name": "X"}}`` (one hash field per edited value,
+    so two admins editing different fields never overwrite each other)."""
+    out: dict[str, dict[str, str]] = {}
+    for key, value in raw.items():
+        who, _, name = key.partition(":")
+        out.setdefault(who, {})[name] = value
+    return out
 
 
 def make_client(url: str, pool_size: int, timeout_ms: int) -> aioredis.Redis:
@@ -114,6 +129,7 @@ class Store:
         self._vote = client.register_script(_script("vote.lua"))
         self._likes = client.register_script(_script("likes.lua"))
         self._stage = client.register_script(_script("stage.lua"))
+        self._edit = client.register_script(_script("edit.lua"))
         self._keys: dict[str, ShowKeys] = {}
 
     def keys(self, show: str) -> ShowKeys:
@@ -143,6 +159,9 @@ class Store:
             pipe.hsetnx(k.category(cat.id), "open", "1" if cat.open else "0")
             pipe.hsetnx(k.category(cat.id), "only", "")
             pipe.hsetnx(k.category(cat.id), "until", "0")
+            pipe.hsetnx(k.category(cat.id), "cap", str(cat.votes_per_device))
+            pipe.hsetnx(k.category(cat.id), "per", str(cat.per_contestant))
+            pipe.hsetnx(k.category(cat.id), "hide", "1" if cat.hide_tallies else "0")
             if cat.open:
                 pipe.hsetnx(k.category(cat.id), "started", "1")
         pipe.setnx(k.version, "0")
@@ -204,6 +223,7 @@ class Store:
         pipe.hgetall(k.stage)
         pipe.hgetall(k.likes)
         pipe.hgetall(k.display)
+        pipe.hgetall(k.contestants)
         for cat in show.categories:
             pipe.hgetall(k.category(cat.id))
             pipe.zrange(k.tally(cat.id), 0, -1, withscores=True)
@@ -211,14 +231,17 @@ class Store:
         categories: dict[str, CategoryState] = {}
         tallies: dict[str, dict[str, int]] = {}
         for i, cat in enumerate(show.categories):
-            st = raw[4 + 2 * i]
+            st = raw[5 + 2 * i]
             categories[cat.id] = CategoryState(
                 st.get("open") == "1",
                 st.get("only", ""),
                 int(st.get("until", 0) or 0),
                 st.get("started") == "1",
+                int(st.get("cap", cat.votes_per_device)),
+                int(st.get("per", cat.per_contestant)),
+                st.get("hide", "1" if cat.hide_tallies else "0") == "1",
             )
-            tallies[cat.id] = {member: int(score) for member, score in raw[5 + 2 * i]}
+            tallies[cat.id] = {member: int(score) for member, score in raw[6 + 2 * i]}
         likes = raw[2]
         return ShowState(
             version=int(raw[0] or 0),
@@ -228,7 +251,34 @@ class Store:
             taps=int(likes.get("taps", 0)),
             likes=int(likes.get("counted", 0)),
             display=Display.from_redis(raw[3]),
+            edits=parse_edits(raw[4]),
         )
+
+    async def read_edits(self, show: str) -> dict[str, dict[str, str]]:
+        raw: Any = await self._run(self.client.hgetall(self.keys(show).contestants))
+        return parse_edits(raw)
+
+    async def edit(
+        self,
+        show: Show,
+        guard: tuple[str, str, str, str],
+        target: str,
+        fields: dict[str, str],
+        what: str,
+        actor: str,
+    ) -> int:
+        """Write ``fields`` into ``target`` if the guard allows it; the new version, or 0.
+
+        ``guard`` is (key, field, forbidden value, required value): the edit is refused when the
+        field holds the forbidden value (if given) or differs from the required one (if not).
+        """
+        k = self.keys(show.id)
+        key, name, forbid, require = guard
+        args: list[str | int] = [name, forbid, require, events_channel(self.prefix), show.id]
+        args += [what, actor, int(time.time() * 1000)]
+        for f, v in fields.items():
+            args += [f, v]
+        return int(await self._run(self._edit(keys=[key, target, k.version, k.ledger], args=args)))
 
     async def read_stage(self, show: str) -> Stage:
         raw: Any = await self._run(self.client.hgetall(self.keys(show).stage))

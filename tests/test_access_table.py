@@ -18,6 +18,9 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/shows/{show}/stage"): {"action": "countdown", "seconds": 30},
     ("POST", "/api/shows/{show}/display"): {"op": "reveal", "category": "secret"},
     ("POST", "/api/shows/{show}/overlay-key"): {},
+    ("POST", "/api/shows/{show}/categories/{category}/rules"): {"hide_tallies": True},
+    ("POST", "/api/shows/{show}/contestants/{contestant}"): {"name": "新名字"},
+    ("POST", "/api/shows/{show}/running-order"): {"order": ["p5", "p4", "p3", "p2", "p1"]},
     ("POST", "/staff/logout"): {},
 }
 
@@ -42,7 +45,7 @@ async def test_every_staff_route_for_every_role(server: LiveServer, role: str | 
     for (method, path), _roles in sorted(ROUTES.items()):
         cookie, csrf = await staff_login(server, role) if role else ("", "")
         async with staff_client(server, cookie, headers={"X-CSRF-Token": csrf}) as http:
-            url = path.format(show="t")
+            url = path.format(show="t", category="shut", contestant="p1")
             if method == "GET":
                 reply = await http.get(url)
             else:

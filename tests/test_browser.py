@@ -147,6 +147,22 @@ async def test_admin_moves_the_stage_and_viewer_and_overlay_follow(
     await shot(overlay, "overlay-voting")
 
 
+async def test_admin_edits_the_running_order_and_the_phone_follows(
+    server: LiveServer, browser: Browser
+) -> None:
+    admin = await admin_page(browser, server)
+    viewer = await browser.new_page(viewport=PHONE)
+    await viewer.goto(f"{server.url}/s/t")
+    await expect(viewer.locator("#conn")).to_have_attribute("data-state", "open")
+    await admin.locator("#running-order li").first.locator("button", has_text="▼").click()
+    await expect(viewer.locator("#order li").first).to_contain_text("选手2")
+    await expect(viewer.locator("#stage .now-name")).to_have_text("选手2")  # up next
+    await admin.select_option("#edit-who", "p1")
+    await admin.fill("#edit-name", "李 <i>明</i>")
+    await admin.click("#save-details")
+    await expect(viewer.locator("#order li").nth(1)).to_contain_text("李 <i>明</i>")
+
+
 @pytest.mark.parametrize("role", ["judge", "moderator", "streamer"])
 async def test_other_roles_cannot_open_the_admin_console(
     server: LiveServer, browser: Browser, role: str

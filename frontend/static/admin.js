@@ -58,3 +58,75 @@ staff.onState((s) => {
   byId("frozen-state").textContent = s.overlay.frozen ? "frozen" : "live";
   byId("overlay-category").value = s.overlay.category;
 });
+
+// Before the show: running order (up/down), contestant details, category rules.
+function renderOrder(s) {
+  const list = byId("running-order");
+  const ids = s.contestants.map((c) => c.id);
+  list.replaceChildren(
+    ...s.contestants.map((c, i) => {
+      const li = document.createElement("li");
+      li.textContent = `${c.name} · ${c.organisation} · ${c.innovation} `;
+      for (const [label, delta] of [["▲", -1], ["▼", 1]]) {
+        const b = document.createElement("button");
+        b.type = "button";
+        b.textContent = label;
+        b.disabled = s.stage.phase !== "waiting" || i + delta < 0 || i + delta >= ids.length;
+        b.addEventListener("click", () => {
+          const order = [...ids];
+          [order[i], order[i + delta]] = [order[i + delta], order[i]];
+          staff.command(api("/running-order"), { order });
+        });
+        li.append(b);
+      }
+      return li;
+    }),
+  );
+}
+
+function fillDetails(s) {
+  const c = s.contestants.find((x) => x.id === byId("edit-who").value);
+  if (!c) return;
+  byId("edit-name").value = c.name;
+  byId("edit-name-en").value = c.name_en;
+  byId("edit-org").value = c.organisation;
+  byId("edit-org-en").value = c.organisation_en;
+  byId("edit-innovation").value = c.innovation;
+  byId("edit-innovation-en").value = c.innovation_en;
+}
+
+function fillRules(s) {
+  const cat = s.categories.find((x) => x.id === byId("rules-category").value);
+  if (!cat) return;
+  byId("rules-cap").value = cat.votes_per_device;
+  byId("rules-per").value = cat.per_contestant;
+  byId("rules-hide").checked = cat.hide_tallies;
+  byId("save-rules").disabled = cat.rules_frozen;
+}
+
+byId("edit-who").addEventListener("change", () => fillDetails(staff.state));
+byId("rules-category").addEventListener("change", () => fillRules(staff.state));
+byId("save-details").addEventListener("click", async () => {
+  const { ok } = await staff.command(api(`/contestants/${encodeURIComponent(byId("edit-who").value)}`), {
+    name: byId("edit-name").value,
+    name_en: byId("edit-name-en").value,
+    organisation: byId("edit-org").value,
+    organisation_en: byId("edit-org-en").value,
+    innovation: byId("edit-innovation").value,
+    innovation_en: byId("edit-innovation-en").value,
+  });
+  if (ok) staff.toast("✓ saved");
+});
+byId("save-rules").addEventListener("click", async () => {
+  const { ok } = await staff.command(api(`/categories/${encodeURIComponent(byId("rules-category").value)}/rules`), {
+    votes_per_device: Number(byId("rules-cap").value),
+    per_contestant: Number(byId("rules-per").value),
+    hide_tallies: byId("rules-hide").checked,
+  });
+  if (ok) staff.toast("✓ saved");
+});
+staff.onState((s) => {
+  renderOrder(s);
+  fillRules(s);
+});
+fillDetails(staff.state);

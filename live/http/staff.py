@@ -17,6 +17,7 @@ from live.http.common import read_body
 from live.origin import origin_allowed
 from live.runtime import Runtime, runtime
 from live.sessions import Session
+from live.show import ContestantEdit, RulesEdit, RunningOrder
 from live.stage import MAX_SECONDS, Action
 
 STAFF_COOKIE = "live_staff"
@@ -154,6 +155,27 @@ async def post_display(request: Request, rt: Runtime, session: Session) -> Respo
     return JSONResponse({"status": "ok", "version": version})
 
 
+async def post_rules(request: Request, rt: Runtime, session: Session) -> Response:
+    body = _model(RulesEdit, await read_body(request, rt.settings.max_body_bytes))
+    p = request.path_params
+    version = await rt.service.edit_rules(p["show"], p["category"], body, actor(session))
+    return JSONResponse({"status": "ok", "version": version})
+
+
+async def post_contestant(request: Request, rt: Runtime, session: Session) -> Response:
+    body = _model(ContestantEdit, await read_body(request, rt.settings.max_body_bytes))
+    p = request.path_params
+    version = await rt.service.edit_contestant(p["show"], p["contestant"], body, actor(session))
+    return JSONResponse({"status": "ok", "version": version})
+
+
+async def post_running_order(request: Request, rt: Runtime, session: Session) -> Response:
+    body = _model(RunningOrder, await read_body(request, rt.settings.max_body_bytes * 4))
+    show = request.path_params["show"]
+    version = await rt.service.set_running_order(show, body.order, actor(session))
+    return JSONResponse({"status": "ok", "version": version})
+
+
 def overlay_url(request: Request, show: str, key: str) -> str:
     return str(request.base_url).rstrip("/") + f"/overlay/{show}?" + urlencode({"key": key})
 
@@ -223,6 +245,9 @@ routes = [
     staff_route("GET", "/api/shows/{show}/staff-state", staff_state),
     staff_route("POST", "/api/shows/{show}/stage", post_stage),
     staff_route("POST", "/api/shows/{show}/display", post_display),
+    staff_route("POST", "/api/shows/{show}/categories/{category}/rules", post_rules),
+    staff_route("POST", "/api/shows/{show}/contestants/{contestant}", post_contestant),
+    staff_route("POST", "/api/shows/{show}/running-order", post_running_order),
     staff_route("GET", "/api/shows/{show}/overlay-key", get_overlay_key),
     staff_route("POST", "/api/shows/{show}/overlay-key", rotate_overlay_key),
     staff_route("POST", "/staff/logout", logout),

@@ -2,13 +2,15 @@
 -- Atomicity is the point: open check, caps, windows, idempotency, ledger append, tally and
 -- version all happen here so that no concurrent request can slip between a check and a write.
 --
--- KEYS[1] category state hash (open, only, until)   KEYS[2] accepted vote_id index hash
+-- KEYS[1] category state hash (open, only, until, cap, per)   KEYS[2] accepted vote_id index hash
 -- KEYS[3] per-device use hash (category)     KEYS[4] device window zset
 -- KEYS[5] ip window zset                     KEYS[6] subnet window zset
 -- KEYS[7] ledger stream                      KEYS[8] tally zset (category)
 -- KEYS[9] version counter
 -- ARGV[1] vote_id  ARGV[2] device  ARGV[3] ip  ARGV[4] subnet  ARGV[5] category
 -- ARGV[6] contestant  ARGV[7] now (ms)  ARGV[8] votes per device  ARGV[9] per contestant (0: none)
+-- (ARGV[8] and ARGV[9] are the show file's; the category hash's cap/per, set at load and by an
+-- edit before voting starts, win when present)
 -- ARGV[10] device window count ARGV[11] its ms  ARGV[12] ip count  ARGV[13] its ms
 -- ARGV[14] subnet count  ARGV[15] its ms
 -- Returns {status, reason, retry_after_ms, ledger_id, version}.
@@ -51,10 +53,11 @@ if only and only ~= '' and only ~= who then
 end
 
 local used = tonumber(redis.call('HGET', KEYS[3], dev) or '0')
-if used >= tonumber(ARGV[8]) then
+local cap = tonumber(redis.call('HGET', KEYS[1], 'cap') or ARGV[8])
+if used >= cap then
   return refuse('duplicate', 'cap_reached', 0)
 end
-local per = tonumber(ARGV[9])
+local per = tonumber(redis.call('HGET', KEYS[1], 'per') or ARGV[9])
 local pair = dev .. '\n' .. who
 if per > 0 and tonumber(redis.call('HGET', KEYS[3], pair) or '0') >= per then
   return refuse('duplicate', 'contestant_cap_reached', 0)

@@ -115,6 +115,35 @@ async def test_overlay_follows_votes_in_both_layouts(server: LiveServer, browser
         await page.close()
 
 
+async def test_overlay_layout_does_not_move_when_numbers_grow(
+    server: LiveServer, browser: Browser
+) -> None:
+    key = await server.rt.sessions.overlay_key("t")
+    page = await browser.new_page(viewport={"width": 1920, "height": 1080})
+    await page.goto(f"{server.url}/overlay/t?key={key}")
+    track = page.locator("#ov-bars li").nth(1).locator(".ov-track")
+    likes_label = page.locator("#ov-likes-label")
+    await expect(track).to_be_visible()
+    before = (await track.bounding_box(), await likes_label.bounding_box())
+    # Display-only change, undone below, so the ledger recount at the end still holds.
+    store = server.rt.store
+    keys = store.keys("t")
+    await store.client.zincrby(keys.tally("cap1"), 10_000_000, "p2")
+    await store.client.hincrby(keys.likes, "counted", 10_000_000)
+    await store.client.incr(keys.version)
+    try:
+        await expect(page.locator("#ov-bars li").nth(1).locator(".ov-num")).to_have_text(
+            "10,000,000", timeout=5000
+        )
+        await expect(page.locator("#ov-likes")).to_have_text("10,000,000")
+        after = (await track.bounding_box(), await likes_label.bounding_box())
+        await shot(page, "overlay-10-million")
+    finally:
+        await store.client.zincrby(keys.tally("cap1"), -10_000_000, "p2")
+        await store.client.hincrby(keys.likes, "counted", -10_000_000)
+    assert before == after
+
+
 async def test_admin_moves_the_stage_and_viewer_and_overlay_follow(
     server: LiveServer, browser: Browser
 ) -> None:

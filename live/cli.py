@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -42,6 +43,26 @@ def _settings(args: argparse.Namespace) -> Settings:
     return settings
 
 
+def _print_banner(
+    settings: Settings, shows: list[str], host: str, port: int, admin_link: bool, own_redis: bool
+) -> None:
+    base = f"http://{host}:{port}"
+    print("live is serving:")
+    print(f"  show index      {base}/")
+    for sid in shows:
+        print(f"  viewer page     {base}/s/{sid}")
+        print(f"  show state      {base}/api/shows/{sid}")
+        print(f"  vote (POST)     {base}/api/shows/{sid}/votes")
+        print(f"  likes (POST)    {base}/api/shows/{sid}/likes")
+        print(f"  websocket       ws://{host}:{port}/ws/shows/{sid}")
+        if admin_link:
+            login, overlay = asyncio.run(demo_links(settings, sid, base))
+            print(f"  admin login     {login}   (one-time link for {sid})")
+            print(f"  overlay (OBS)   {overlay}")
+    print(f"  health          {base}/healthz")
+    print("Ctrl-C stops the server" + (" and its Redis." if own_redis else "."), flush=True)
+
+
 def serve(
     settings: Settings, host: str, port: int, workers: int, banner: bool, admin_link: bool = False
 ) -> int:
@@ -49,36 +70,27 @@ def serve(
 
     shows = load_shows(settings.show_files)  # fail before starting anything
     embedded: EmbeddedRedis | None = None
-    if not settings.redis_url:
-        url = find_running(settings.data_dir)
-        if url is None:
-            embedded = EmbeddedRedis(settings.data_dir)
-            embedded.start()
-            url = embedded.url
-            print(
-                f"embedded redis-server on 127.0.0.1:{embedded.port}, data in {settings.data_dir}"
-            )
-        # Workers are separate processes: they inherit the address through the environment.
-        os.environ["REDIS_URL"] = url
-    os.environ["LIVE_DATA_DIR"] = str(settings.data_dir)
-    os.environ["LIVE_SHOW_FILES"] = ",".join(str(p) for p in settings.show_files)
-    if banner:
-        base = f"http://{host}:{port}"
-        admin_links = [asyncio.run(demo_links(settings, sid, base)) for sid in shows if admin_link]
-        print("live is serving:")
-        print(f"  show index      {base}/")
-        for sid in shows:
-            print(f"  viewer page     {base}/s/{sid}")
-            print(f"  show state      {base}/api/shows/{sid}")
-            print(f"  vote (POST)     {base}/api/shows/{sid}/votes")
-            print(f"  likes (POST)    {base}/api/shows/{sid}/likes")
-            print(f"  websocket       ws://{host}:{port}/ws/shows/{sid}")
-        for sid, (login, overlay) in zip(shows, admin_links, strict=False):
-            print(f"  admin login     {login}   (one-time link for {sid})")
-            print(f"  overlay (OBS)   {overlay}")
-        print(f"  health          {base}/healthz")
-        print("Ctrl-C stops the server" + (" and its Redis." if embedded else "."), flush=True)
-    try:
+    try:  # from here on, whatever happens (Ctrl-C included), the Redis we started is stopped
+        if not settings.redis_url:
+            url = find_running(settings.data_dir)
+            if url is None:
+                embedded = EmbeddedRedis(settings.data_dir)
+                embedded.start()
+                url = embedded.url
+                print(
+                    f"embedded redis-server on 127.0.0.1:{embedded.port}, "
+                    f"data in {settings.data_dir}"
+                )
+            # Workers are separate processes: they inherit the address through the environment.
+            os.environ["REDIS_URL"] = url
+            settings = replace(settings, redis_url=url)
+        os.environ["LIVE_DATA_DIR"] = str(settings.data_dir)
+        os.environ["LIVE_SHOW_FILES"] = ",".join(str(p) for p in settings.show_files)
+        if banner:
+            _print_banner(settings, list(shows), host, port, admin_link, embedded is not None)
+        # uvicorn re-raises the signal that stopped it; SIGTERM's default action would end the
+        # process before `finally` could stop our Redis, so make it a normal exit instead.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
         uvicorn.run(
             "live.app:create_app",
             factory=True,
@@ -131,9 +143,9 @@ async def _id_by_name(sessions: Sessions, show: str, name: str) -> str:
 
 async def demo_links(settings: Settings, show_id: str, base_url: str) -> tuple[str, str]:
     """A one-time admin login link and the overlay URL, made before the server starts."""
-    url = settings.redis_url or find_running(settings.data_dir)
-    assert url is not None
-    client = make_client(url, 2, settings.redis_timeout_ms)
+    if settings.redis_url is None:
+        raise ConfigError("no Redis to write the demo links to")
+    client = make_client(settings.redis_url, 2, settings.redis_timeout_ms)
     try:
         sessions = Sessions(Store(client, settings.key_prefix, settings.redis_timeout_ms))
         _, token = await sessions.invite(show_id, "admin", "Demo admin")

@@ -21,21 +21,21 @@ NEEDS = {"staff": SOCKETS["/ws/staff/{show}"], "overlay": SOCKETS["/ws/overlay/{
 
 async def check(hub: Hub, sessions: Sessions) -> None:
     for show, conns in list(hub.connections.items()):
-        guarded = [c for c in conns if c.audience in NEEDS and c.staff]
+        guarded = [c for c in conns if c.audience in NEEDS and c.credential]
         if not guarded:
             continue
-        by_session = [c for c in guarded if c.staff.startswith("session:")]
-        roles = await sessions.valid_keys(show, [c.staff[8:] for c in by_session])
+        by_session = [c for c in guarded if c.credential.startswith("session:")]
+        roles = await sessions.valid_keys(show, [c.credential[8:] for c in by_session])
         for conn, role in zip(by_session, roles, strict=True):
             if role is None:
                 conn.close(WS_FORGED_DEVICE)
             elif role not in NEEDS[conn.audience]:
                 conn.close(WS_FORBIDDEN)
-        by_key = [c for c in guarded if c.staff.startswith("key:")]
+        by_key = [c for c in guarded if c.credential.startswith("key:")]
         if by_key:
             current = await sessions.overlay_key(show)
             for conn in by_key:
-                if not same_secret(conn.staff[4:], current):
+                if not same_secret(conn.credential[4:], current):
                     conn.close(WS_FORBIDDEN)
 
 

@@ -40,12 +40,12 @@ class Connection:
         "_wake",
         "audience",
         "close_code",
+        "credential",
         "done",
         "max_replies",
         "send_started",
         "show",
         "slow_after",
-        "staff",
         "ws",
     )
 
@@ -55,14 +55,15 @@ class Connection:
         show: str,
         slow_after: float,
         audience: str = "viewer",
-        staff: str = "",
+        credential: str = "",
         max_replies: int = 32,
     ) -> None:
         self.ws = ws
         self.show = show
         self.audience = audience
-        self.staff = staff
-        """The staff member behind a staff socket (empty for viewers and overlays)."""
+        self.credential = credential
+        """What let a staff or overlay socket in (``session:<hash>`` or ``key:<key>``), which
+        :mod:`live.guard` re-checks; empty for viewers."""
         self.slow_after = slow_after
         self.max_replies = max_replies
         self._snapshot: str | None = None

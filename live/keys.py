@@ -30,8 +30,13 @@ class ShowKeys:
 
     @property
     def display(self) -> str:
-        """Hash: ``revealed`` (JSON list), ``overlay_category``, ``frozen`` (JSON tallies)."""
+        """Hash: ``overlay_category``, ``frozen`` (JSON tallies held for the overlay)."""
         return f"{self.base}:display"
+
+    @property
+    def revealed(self) -> str:
+        """Set: categories whose hidden tallies the admin revealed to viewers."""
+        return f"{self.base}:revealed"
 
     @property
     def contestants(self) -> str:

@@ -162,10 +162,7 @@ class Service:
     async def reveal(self, show_id: str, category: str, shown: bool, actor: str) -> int:
         show = self.show(show_id)
         show.category(category)
-        state = await self.store.read_state(show)
-        revealed = set(state.display.revealed)
-        (revealed.add if shown else revealed.discard)(category)
-        return await self.store.set_display(show, {"revealed": json.dumps(sorted(revealed))}, actor)
+        return await self.store.set_revealed(show, category, shown, actor)
 
     async def set_overlay_category(self, show_id: str, category: str, actor: str) -> int:
         show = self.show(show_id)

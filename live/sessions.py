@@ -83,11 +83,11 @@ class Sessions:
                 "t": str(int(time.time() * 1000)),
             },
         )
-        await self.store._run(pipe.execute())
+        await self.store.call(pipe.execute())
         return member, token
 
     async def members(self, show: str) -> list[StaffMember]:
-        raw: Any = await self.store._run(self.client.hgetall(f"{self._k(show)}:staff"))
+        raw: Any = await self.store.call(self.client.hgetall(f"{self._k(show)}:staff"))
         out = []
         for sid, blob in raw.items():
             rec = json.loads(blob)
@@ -103,7 +103,7 @@ class Sessions:
     async def login(self, show: str, token: str, old_session: str | None) -> tuple[Session, str]:
         """Use a one-time token: a fresh session (any previous one in this browser ends)."""
         base = self._k(show)
-        staff: Any = await self.store._run(self.client.getdel(f"{base}:invite:{_hash(token)}"))
+        staff: Any = await self.store.call(self.client.getdel(f"{base}:invite:{_hash(token)}"))
         if not staff:
             raise InviteInvalid("this login link is used, expired or unknown")
         member = await self.member(show, staff)
@@ -128,7 +128,7 @@ class Sessions:
             f"{base}:ledger",
             {"k": "staff", "op": "login", "staff": member.id, "t": str(int(time.time() * 1000))},
         )
-        await self.store._run(pipe.execute())
+        await self.store.call(pipe.execute())
         return Session(show, key, member.id, member.name, member.role, csrf), sid
 
     async def session(self, show: str, sid: str | None) -> Session | None:
@@ -136,7 +136,7 @@ class Sessions:
         if not sid:
             return None
         key = _hash(sid)
-        raw: Any = await self.store._run(self.client.hgetall(f"{self._k(show)}:sess:{key}"))
+        raw: Any = await self.store.call(self.client.hgetall(f"{self._k(show)}:sess:{key}"))
         if not raw:
             return None
         return Session(show, key, raw["staff"], raw["name"], raw["role"], raw["csrf"])
@@ -146,26 +146,26 @@ class Sessions:
         pipe = self.client.pipeline(transaction=False)
         for key in keys:
             pipe.hget(f"{self._k(show)}:sess:{key}", "role")
-        raw: list[Any] = await self.store._run(pipe.execute())
+        raw: list[Any] = await self.store.call(pipe.execute())
         return [r if r else None for r in raw]
 
     async def logout(self, show: str, sid: str) -> None:
         key = _hash(sid)
         base = self._k(show)
-        staff: Any = await self.store._run(self.client.hget(f"{base}:sess:{key}", "staff"))
+        staff: Any = await self.store.call(self.client.hget(f"{base}:sess:{key}", "staff"))
         pipe = self.client.pipeline(transaction=True)
         pipe.delete(f"{base}:sess:{key}")
         if staff:
             pipe.srem(f"{base}:sessions:{staff}", key)
-        await self.store._run(pipe.execute())
+        await self.store.call(pipe.execute())
 
     async def _update(self, show: str, staff: str, **changes: Any) -> StaffMember:
         base = self._k(show)
-        raw: Any = await self.store._run(self.client.hget(f"{base}:staff", staff))
+        raw: Any = await self.store.call(self.client.hget(f"{base}:staff", staff))
         if not raw:
             raise NotFound(f"no staff member {staff!r}")
         rec = {**json.loads(raw), **changes}
-        keys: Any = await self.store._run(self.client.smembers(f"{base}:sessions:{staff}"))
+        keys: Any = await self.store.call(self.client.smembers(f"{base}:sessions:{staff}"))
         pipe = self.client.pipeline(transaction=True)
         pipe.hset(f"{base}:staff", staff, json.dumps(rec))
         for key in keys:
@@ -186,7 +186,7 @@ class Sessions:
                 "t": str(int(time.time() * 1000)),
             },
         )
-        await self.store._run(pipe.execute())
+        await self.store.call(pipe.execute())
         return StaffMember(staff, rec["name"], rec["role"], bool(rec["active"]))
 
     async def revoke(self, show: str, staff: str) -> StaffMember:
@@ -203,11 +203,11 @@ class Sessions:
         key = f"{self._k(show)}:overlay_key"
         if rotate:
             new = secrets.token_urlsafe(24)
-            await self.store._run(self.client.set(key, new))
+            await self.store.call(self.client.set(key, new))
             return new
-        current: Any = await self.store._run(self.client.get(key))
+        current: Any = await self.store.call(self.client.get(key))
         if current:
             return str(current)
         candidate = secrets.token_urlsafe(24)
-        await self.store._run(self.client.set(key, candidate, nx=True))
-        return str(await self.store._run(self.client.get(key)))
+        await self.store.call(self.client.set(key, candidate, nx=True))
+        return str(await self.store.call(self.client.get(key)))

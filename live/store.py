@@ -70,10 +70,10 @@ class Display:
     frozen: dict[str, dict[str, int]] | None = None
 
     @classmethod
-    def from_redis(cls, raw: dict[str, str]) -> Display:
+    def from_redis(cls, raw: dict[str, str], revealed: set[str]) -> Display:
         frozen = raw.get("frozen")
         return cls(
-            revealed=frozenset(json.loads(raw.get("revealed") or "[]")),
+            revealed=frozenset(revealed),
             overlay_category=raw.get("overlay_category", ""),
             frozen=json.loads(frozen) if frozen else None,
         )
@@ -138,7 +138,8 @@ class Store:
             k = self._keys[show] = ShowKeys(self.prefix, show)
         return k
 
-    async def _run(self, aw: Awaitable[T]) -> T:
+    async def call(self, aw: Awaitable[T]) -> T:
+        """Await one Redis operation within the budget; Redis trouble becomes ``Unavailable``."""
         try:
             async with asyncio.timeout(self.budget):
                 return await aw
@@ -146,7 +147,7 @@ class Store:
             raise Unavailable(f"the vote store is unavailable ({type(exc).__name__})") from None
 
     async def ping(self) -> None:
-        await self._run(self.client.ping())
+        await self.call(self.client.ping())
 
     async def init_show(self, show: Show) -> None:
         """Seed the live state of a show unless it is already there (a restart keeps it)."""
@@ -165,7 +166,7 @@ class Store:
             if cat.open:
                 pipe.hsetnx(k.category(cat.id), "started", "1")
         pipe.setnx(k.version, "0")
-        await self._run(pipe.execute())
+        await self.call(pipe.execute())
 
     async def cast_vote(self, ballot: Ballot, now_ms: int, show: Show) -> VoteOutcome:
         k = self.keys(ballot.show)
@@ -199,7 +200,7 @@ class Store:
             lim.subnet.count,
             lim.subnet.seconds * 1000,
         ]
-        raw: list[Any] = await self._run(self._vote(keys=keys, args=args))
+        raw: list[Any] = await self.call(self._vote(keys=keys, args=args))
         return VoteOutcome(str(raw[0]), str(raw[1]), int(raw[2]), str(raw[3]), int(raw[4]))
 
     async def add_likes(self, show: Show, batch: dict[str, int], now_ms: int) -> LikeOutcome:
@@ -208,12 +209,12 @@ class Store:
         for device, n in batch.items():
             args += [device, n]
         keys = [k.like_budget(now_ms // 1000), k.likes, k.version, k.ledger]
-        raw: list[Any] = await self._run(self._likes(keys=keys, args=args))
+        raw: list[Any] = await self.call(self._likes(keys=keys, args=args))
         return LikeOutcome(int(raw[0]), int(raw[1]), int(raw[2]))
 
     async def versions(self, shows: list[str]) -> list[int]:
         """The version of each show, in one round trip."""
-        raw: list[Any] = await self._run(self.client.mget([self.keys(s).version for s in shows]))
+        raw: list[Any] = await self.call(self.client.mget([self.keys(s).version for s in shows]))
         return [int(v or 0) for v in raw]
 
     async def read_state(self, show: Show) -> ShowState:
@@ -227,7 +228,8 @@ class Store:
         for cat in show.categories:
             pipe.hgetall(k.category(cat.id))
             pipe.zrange(k.tally(cat.id), 0, -1, withscores=True)
-        raw: list[Any] = await self._run(pipe.execute())
+        pipe.smembers(k.revealed)
+        raw: list[Any] = await self.call(pipe.execute())
         categories: dict[str, CategoryState] = {}
         tallies: dict[str, dict[str, int]] = {}
         for i, cat in enumerate(show.categories):
@@ -250,12 +252,12 @@ class Store:
             tallies=tallies,
             taps=int(likes.get("taps", 0)),
             likes=int(likes.get("counted", 0)),
-            display=Display.from_redis(raw[3]),
+            display=Display.from_redis(raw[3], raw[-1]),
             edits=parse_edits(raw[4]),
         )
 
     async def read_edits(self, show: str) -> dict[str, dict[str, str]]:
-        raw: Any = await self._run(self.client.hgetall(self.keys(show).contestants))
+        raw: Any = await self.call(self.client.hgetall(self.keys(show).contestants))
         return parse_edits(raw)
 
     async def edit(
@@ -278,10 +280,10 @@ class Store:
         args += [what, actor, int(time.time() * 1000)]
         for f, v in fields.items():
             args += [f, v]
-        return int(await self._run(self._edit(keys=[key, target, k.version, k.ledger], args=args)))
+        return int(await self.call(self._edit(keys=[key, target, k.version, k.ledger], args=args)))
 
     async def read_stage(self, show: str) -> Stage:
-        raw: Any = await self._run(self.client.hgetall(self.keys(show).stage))
+        raw: Any = await self.call(self.client.hgetall(self.keys(show).stage))
         return Stage.from_redis(raw)
 
     async def apply_stage(
@@ -297,7 +299,7 @@ class Store:
         for change in changes:
             args += ["1" if change.open else "0", change.only, change.until]
         keys = [k.stage, k.version, k.ledger, *(k.category(c.category) for c in changes)]
-        return int(await self._run(self._stage(keys=keys, args=args)))
+        return int(await self.call(self._stage(keys=keys, args=args)))
 
     async def set_display(self, show: Show, fields: dict[str, str], actor: str) -> int:
         """Change what is displayed (reveal, overlay category, freeze); announce it."""
@@ -315,7 +317,26 @@ class Store:
         )
         pipe.incr(k.version)
         pipe.publish(events_channel(self.prefix), show.id)
-        raw: list[Any] = await self._run(pipe.execute())
+        raw: list[Any] = await self.call(pipe.execute())
+        return int(raw[2])
+
+    async def set_revealed(self, show: Show, category: str, shown: bool, actor: str) -> int:
+        """Reveal a category's hidden tallies to viewers (or hide them again); announce it."""
+        k = self.keys(show.id)
+        pipe = self.client.pipeline(transaction=True)
+        (pipe.sadd if shown else pipe.srem)(k.revealed, category)
+        pipe.xadd(
+            k.ledger,
+            {
+                "k": "display",
+                "by": actor,
+                "t": str(int(time.time() * 1000)),
+                "reveal" if shown else "hide": category,
+            },
+        )
+        pipe.incr(k.version)
+        pipe.publish(events_channel(self.prefix), show.id)
+        raw: list[Any] = await self.call(pipe.execute())
         return int(raw[2])
 
     async def set_voting(self, show: Show, category: str, is_open: bool, only: str = "") -> int:
@@ -333,7 +354,7 @@ class Store:
         )
         pipe.incr(k.version)
         pipe.publish(events_channel(self.prefix), show.id)
-        raw: list[Any] = await self._run(pipe.execute())
+        raw: list[Any] = await self.call(pipe.execute())
         return int(raw[2])
 
     async def ledger_entries(
@@ -343,7 +364,7 @@ class Store:
         key = self.keys(show).ledger
         start = "-"
         while True:
-            reply: Any = await self._run(self.client.xrange(key, min=start, max="+", count=batch))
+            reply: Any = await self.call(self.client.xrange(key, min=start, max="+", count=batch))
             rows: list[Any] = reply or []
             for entry_id, fields in rows:
                 yield entry_id, fields

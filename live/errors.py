@@ -8,7 +8,7 @@ code  meaning
 1008  policy: unknown show
 1009  a frame larger than ``LIVE_WS_MAX_BYTES`` (sent by the server library)
 1011  keepalive ping timeout (the client stopped answering pings)
-1012  the server is restarting (going away)
+1012  the server is restarting (going away; sent by uvicorn on shutdown)
 4401  the device cookie is forged, or the staff session ended (revoked, logged out, expired)
 4003  the role may not use this socket any more (downgraded), or the overlay key was rotated
 4403  the Origin header names another site (or ``null``; staff sockets: or is missing)
@@ -22,7 +22,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 WS_UNKNOWN_SHOW = 1008
-WS_GOING_AWAY = 1012
 WS_FORGED_DEVICE = 4401
 WS_FORBIDDEN_ORIGIN = 4403
 WS_FORBIDDEN = 4003

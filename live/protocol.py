@@ -65,12 +65,9 @@ def show_static(show: Show) -> dict[str, Any]:
     }
 
 
-AUDIENCES = ("viewer", "staff", "overlay")
-"""Who a snapshot is for: staff see hidden tallies live; the overlay honours a freeze."""
-
-
 def snapshot(show: Show, state: ShowState, audience: str, now_ms: int) -> dict[str, Any]:
-    """The snapshot for one audience. A hidden category's tallies are left out until revealed.
+    """The snapshot for one audience: ``viewer``, ``staff`` (hidden tallies shown live) or
+    ``overlay`` (honours the freeze). A hidden category's tallies are left out until revealed.
 
     ``show`` is the effective show (with the edits made before it started).
     """

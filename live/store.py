@@ -15,6 +15,7 @@ from importlib import resources
 from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
+from redis.asyncio.client import Pipeline
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import RedisError
@@ -301,61 +302,46 @@ class Store:
         keys = [k.stage, k.version, k.ledger, *(k.category(c.category) for c in changes)]
         return int(await self.call(self._stage(keys=keys, args=args)))
 
-    async def set_display(self, show: Show, fields: dict[str, str], actor: str) -> int:
-        """Change what is displayed (reveal, overlay category, freeze); announce it."""
+    async def _announced(
+        self, show: Show, pipe: Pipeline, entry: dict[str, str], actor: str = ""
+    ) -> int:
+        """Finish a MULTI that changed what viewers see: ledger entry, version, pub/sub.
+
+        Returns the new version. Every process pushes the show at once on the announcement.
+        """
         k = self.keys(show.id)
-        pipe = self.client.pipeline(transaction=True)
-        pipe.hset(k.display, mapping=dict(fields))  # type: ignore[arg-type]
-        pipe.xadd(
-            k.ledger,
-            {
-                "k": "display",
-                "by": actor,
-                "t": str(int(time.time() * 1000)),
-                **{f"set_{name}": value for name, value in fields.items()},
-            },
-        )
+        fields = {**entry, "t": str(int(time.time() * 1000))}
+        if actor:
+            fields["by"] = actor
+        pipe.xadd(k.ledger, fields)  # type: ignore[arg-type]
         pipe.incr(k.version)
         pipe.publish(events_channel(self.prefix), show.id)
         raw: list[Any] = await self.call(pipe.execute())
-        return int(raw[2])
+        return int(raw[-2])
+
+    async def set_display(self, show: Show, fields: dict[str, str], actor: str) -> int:
+        """Change what is displayed (overlay category, freeze); announce it."""
+        pipe = self.client.pipeline(transaction=True)
+        pipe.hset(self.keys(show.id).display, mapping=dict(fields))  # type: ignore[arg-type]
+        entry = {"k": "display", **{f"set_{name}": value for name, value in fields.items()}}
+        return await self._announced(show, pipe, entry, actor)
 
     async def set_revealed(self, show: Show, category: str, shown: bool, actor: str) -> int:
         """Reveal a category's hidden tallies to viewers (or hide them again); announce it."""
-        k = self.keys(show.id)
         pipe = self.client.pipeline(transaction=True)
-        (pipe.sadd if shown else pipe.srem)(k.revealed, category)
-        pipe.xadd(
-            k.ledger,
-            {
-                "k": "display",
-                "by": actor,
-                "t": str(int(time.time() * 1000)),
-                "reveal" if shown else "hide": category,
-            },
-        )
-        pipe.incr(k.version)
-        pipe.publish(events_channel(self.prefix), show.id)
-        raw: list[Any] = await self.call(pipe.execute())
-        return int(raw[2])
+        (pipe.sadd if shown else pipe.srem)(self.keys(show.id).revealed, category)
+        entry = {"k": "display", "reveal" if shown else "hide": category}
+        return await self._announced(show, pipe, entry, actor)
 
     async def set_voting(self, show: Show, category: str, is_open: bool, only: str = "") -> int:
         """Open or close voting in a category outside the stage's voting window; announce it."""
-        k = self.keys(show.id)
-        now = str(int(time.time() * 1000))
         state = {"open": "1" if is_open else "0", "only": only, "until": "0"}
         if is_open:
             state["started"] = "1"
         pipe = self.client.pipeline(transaction=True)
-        pipe.hset(k.category(category), mapping=state)  # type: ignore[arg-type]
-        pipe.xadd(
-            k.ledger,
-            {"k": "voting", "cat": category, "open": state["open"], "only": only, "t": now},
-        )
-        pipe.incr(k.version)
-        pipe.publish(events_channel(self.prefix), show.id)
-        raw: list[Any] = await self.call(pipe.execute())
-        return int(raw[2])
+        pipe.hset(self.keys(show.id).category(category), mapping=state)  # type: ignore[arg-type]
+        entry = {"k": "voting", "cat": category, "open": state["open"], "only": only}
+        return await self._announced(show, pipe, entry)
 
     async def ledger_entries(
         self, show: str, batch: int = 10_000

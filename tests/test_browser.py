@@ -71,14 +71,23 @@ async def admin_page(browser: Browser, server: LiveServer) -> Page:
     return page
 
 
+async def open_phone(
+    browser: Browser, server: LiveServer, query: str = "", errors: list[str] | None = None
+) -> Page:
+    """A phone-sized viewer page whose live socket is open (script errors go to ``errors``)."""
+    page = await browser.new_page(viewport=PHONE, is_mobile=True)
+    if errors is not None:
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+    await page.goto(f"{server.url}/s/t{query}")
+    await expect(page.locator("#conn")).to_have_attribute("data-state", "open")
+    return page
+
+
 async def test_phone_viewer_votes_likes_and_sees_the_bars_move(
     server: LiveServer, browser: Browser
 ) -> None:
-    page = await browser.new_page(viewport=PHONE, is_mobile=True)
     errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    await page.goto(f"{server.url}/s/t")
-    await expect(page.locator("#conn")).to_have_attribute("data-state", "open")
+    page = await open_phone(browser, server, errors=errors)
     count = page.locator('[data-category="cap20"] li.row').nth(1).locator(".count")
     await expect(count).to_have_text("0")
     await page.locator('[data-category="cap20"] button[data-contestant="p2"]').click()
@@ -148,12 +157,10 @@ async def test_admin_moves_the_stage_and_viewer_and_overlay_follow(
     server: LiveServer, browser: Browser
 ) -> None:
     admin = await admin_page(browser, server)
-    viewer = await browser.new_page(viewport=PHONE)
-    await viewer.goto(f"{server.url}/s/t")
+    viewer = await open_phone(browser, server)
     key = await server.rt.sessions.overlay_key("t")
     overlay = await browser.new_page(viewport={"width": 1920, "height": 1080})
     await overlay.goto(f"{server.url}/overlay/t?key={key}")
-    await expect(viewer.locator("#conn")).to_have_attribute("data-state", "open")
 
     await admin.click('button[data-action="next"]')  # waiting -> presenting p1
     await expect(admin.locator("#phase")).to_have_text("presenting")
@@ -180,9 +187,7 @@ async def test_admin_edits_the_running_order_and_the_phone_follows(
     server: LiveServer, browser: Browser
 ) -> None:
     admin = await admin_page(browser, server)
-    viewer = await browser.new_page(viewport=PHONE)
-    await viewer.goto(f"{server.url}/s/t")
-    await expect(viewer.locator("#conn")).to_have_attribute("data-state", "open")
+    viewer = await open_phone(browser, server)
     await admin.locator("#running-order li").first.locator("button", has_text="▼").click()
     await expect(viewer.locator("#order li").first).to_contain_text("选手2")
     await expect(viewer.locator("#stage .now-name")).to_have_text("选手2")  # up next
@@ -209,8 +214,6 @@ async def test_other_roles_cannot_open_the_admin_console(
 async def test_stage_change_from_the_server_reaches_an_open_phone(
     server: LiveServer, browser: Browser
 ) -> None:
-    page = await browser.new_page(viewport=PHONE)
-    await page.goto(f"{server.url}/s/t?lang=en")
-    await expect(page.locator("#conn")).to_have_attribute("data-state", "open")
+    page = await open_phone(browser, server, "?lang=en")
     await server.rt.service.stage_action("t", Action("present", "p5"), "test")
     await expect(page.locator("#stage .now-name")).to_have_text("Player 5")

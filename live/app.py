@@ -100,7 +100,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
         finally:
             for task in reversed(tasks):
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            # Bounded: a task that does not stop must not hold the whole shutdown hostage.
+            _, stuck = await asyncio.wait(tasks, timeout=5)
+            for task in stuck:
+                log.error("background task %s did not stop within 5 s", task.get_name())
             with contextlib.suppress(LiveError):
                 await likes.flush()
             await client.aclose()

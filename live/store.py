@@ -145,6 +145,11 @@ class Store:
             async with asyncio.timeout(self.budget):
                 return await aw
         except (RedisError, OSError, TimeoutError) as exc:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                # A cancellation that surfaced as a connection or timeout error is still a
+                # cancellation: as Unavailable, a retrying loop would swallow it and never stop.
+                raise asyncio.CancelledError from exc
             raise Unavailable(f"the vote store is unavailable ({type(exc).__name__})") from None
 
     async def ping(self) -> None:

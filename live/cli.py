@@ -7,6 +7,8 @@
 - ``live recount``: rebuild every tally from the ledger and compare it with the live one.
 - ``live staff invite|list|role|revoke``: staff and their one-time login links.
 - ``live overlay-key [--rotate]``: the overlay URL for OBS.
+- ``live reconcile --preset eurovision --points FILE.csv --year Y --round R``: offline, rank a
+  points file (``place,entry,expert,audience,total``, best first) for auditors.
 
 Commands run beside a server find its embedded Redis through the data folder.
 """
@@ -15,6 +17,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import csv
+import json
 import os
 import signal
 import sys
@@ -26,6 +30,8 @@ from urllib.parse import urlencode
 from live.access import ROLES
 from live.embedded import EmbeddedRedis, find_running
 from live.errors import ConfigError, LiveError
+from live.reconcile import PRESETS, preset, reconcile
+from live.reconcile.eurovision import PointsFileError, contest_inputs, read_points
 from live.service import Service
 from live.sessions import Sessions
 from live.settings import DEMO_SHOW, Settings
@@ -157,6 +163,26 @@ async def demo_links(settings: Settings, show_id: str, base_url: str) -> tuple[s
     return login_link(base_url, show_id, token), overlay
 
 
+def reconcile_points(preset_name: str, path: Path, year: str, round_: str, fmt: str) -> int:
+    """``live reconcile``: print the ranking of one contest in a points file; 2 on bad input."""
+    try:
+        with path.open(encoding="utf-8", newline="") as fh:
+            rows = read_points(fh)
+        inputs = contest_inputs(rows, year, round_)
+    except OSError as exc:
+        print(f"live: {path}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except (PointsFileError, UnicodeDecodeError, csv.Error) as exc:
+        print(f"live: {path}: {exc}", file=sys.stderr)
+        return 2
+    result = reconcile(preset(preset_name), inputs)
+    if fmt == "json":
+        print(json.dumps(result.to_json(), ensure_ascii=False, indent=1))
+    else:
+        sys.stdout.write(result.to_csv())
+    return 0
+
+
 def _pick(shows: dict[str, Show], show_id: str) -> Show:
     if show_id not in shows:
         raise ConfigError(f"no show {show_id!r}; known: {', '.join(sorted(shows))}")
@@ -208,7 +234,16 @@ def main(argv: list[str] | None = None) -> int:
 
     sub.add_parser("recount", parents=[one_show], help="rebuild tallies from the ledger, compare")
 
+    p_rec = sub.add_parser("reconcile", help="rank a points file under a preset (offline)")
+    p_rec.add_argument("--preset", choices=sorted(PRESETS), default="eurovision")
+    p_rec.add_argument("--points", required=True, help="CSV: year, round, from_country, ...")
+    p_rec.add_argument("--year", required=True)
+    p_rec.add_argument("--round", required=True)
+    p_rec.add_argument("--format", choices=["csv", "json"], default="csv")
+
     args = parser.parse_args(argv)
+    if args.command == "reconcile":
+        return reconcile_points(args.preset, Path(args.points), args.year, args.round, args.format)
     try:
         return _dispatch(args)
     except LiveError as exc:

@@ -15,6 +15,8 @@ ROLES: tuple[Role, ...] = ("admin", "judge", "moderator", "streamer")
 ADMIN: frozenset[str] = frozenset({"admin"})
 CONSOLE: frozenset[str] = frozenset({"admin", "judge", "moderator"})
 ANY_STAFF: frozenset[str] = frozenset(ROLES)
+JUDGE: frozenset[str] = frozenset({"judge"})
+"""A sheet or an approval is a judge's own: an admin changes one only by a correction."""
 
 ROUTES: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/admin/{show}"): ADMIN,
@@ -28,6 +30,13 @@ ROUTES: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/shows/{show}/running-order"): ADMIN,
     ("GET", "/api/shows/{show}/overlay-key"): frozenset({"admin", "streamer"}),
     ("POST", "/api/shows/{show}/overlay-key"): ADMIN,
+    ("GET", "/api/shows/{show}/sheets/{category}"): frozenset({"admin", "judge"}),
+    ("POST", "/api/shows/{show}/sheets/{category}/{contestant}"): JUDGE,
+    ("POST", "/api/shows/{show}/approvals/{category}/{contestant}"): JUDGE,
+    ("POST", "/api/shows/{show}/corrections/{category}/{contestant}"): ADMIN,
+    ("GET", "/api/shows/{show}/results/{category}"): CONSOLE,
+    ("POST", "/api/shows/{show}/results/{category}/preview"): ADMIN,
+    ("POST", "/api/shows/{show}/results/{category}/publish"): ADMIN,
     ("POST", "/staff/logout"): ANY_STAFF,
 }
 """(method, path) -> the roles that may use it. Staff POSTs also need the CSRF token."""
@@ -43,6 +52,8 @@ PUBLIC: frozenset[tuple[str, str]] = frozenset(
         ("GET", "/staff/login"),
         ("POST", "/staff/login"),  # the one-time invite token is the credential
         ("GET", "/overlay/{show}"),  # the overlay key (or a streamer/admin session)
+        ("GET", "/api/shows/{show}/published/{category}"),  # published results are public
+        ("GET", "/results/{show}/{category}"),
     }
 )
 

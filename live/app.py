@@ -21,10 +21,11 @@ from live import guard, ws
 from live.broker import Broker
 from live.embedded import EmbeddedRedis, find_running
 from live.errors import LiveError
-from live.http import api, pages, staff
+from live.http import api, judging, pages, staff
 from live.http.headers import SecurityHeaders
 from live.hub import Hub
 from live.identity import Devices, load_or_create_secret
+from live.judging_service import Judging
 from live.keys import events_channel
 from live.likes import LikeBuffer
 from live.runtime import Runtime
@@ -86,7 +87,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await store.init_show(show)
         sessions = Sessions(store)
         app.state.runtime = Runtime(
-            settings, store, service, hub, Devices(secret), templates, sessions
+            settings,
+            store,
+            service,
+            hub,
+            Devices(secret),
+            templates,
+            sessions,
+            Judging(service, store, sessions),
         )
         tasks = [
             asyncio.create_task(hub.run(), name="hub"),
@@ -116,6 +124,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *api.routes,
             *pages.routes,
             *staff.routes,
+            *judging.routes,
             *ws.routes,
             Mount("/static", StaticFiles(directory=str(FRONTEND / "static")), name="static"),
         ],

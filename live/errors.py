@@ -99,6 +99,39 @@ class ShowStarted(LiveError):
     status = 409
 
 
+class SheetInvalid(LiveError):
+    """A judge's mark out of range, off its step, missing, or for no such criterion.
+
+    The body also names the ``field`` that is wrong (e.g. ``marks.innovation``).
+    """
+
+    code = "sheet_invalid"
+    status = 400
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+    def body(self) -> dict[str, dict[str, str]]:
+        out = super().body()
+        out["error"]["field"] = self.field
+        return out
+
+
+class SheetLocked(LiveError):
+    """The sheet is locked: only an admin correction (with a reason) can change it."""
+
+    code = "sheet_locked"
+    status = 409
+
+
+class SheetConflict(LiveError):
+    """The sheet changed since the revision the client based its edit on (another tablet)."""
+
+    code = "sheet_conflict"
+    status = 409
+
+
 class ForbiddenOrigin(LiveError):
     """A browser request from a page of another site."""
 
@@ -121,6 +154,10 @@ class UnknownCategory(NotFound):
 
 class UnknownContestant(NotFound):
     code = "unknown_contestant"
+
+
+class NotPublished(NotFound):
+    code = "not_published"
 
 
 class Unavailable(LiveError):

@@ -79,6 +79,23 @@ class ShowKeys:
     def window_subnet(self, subnet: str) -> str:
         return f"{self.base}:win:net:{subnet}"
 
+    def sheets(self, cat: str) -> str:
+        """Hash: ``judge|contestant`` -> JSON sheet (marks, state, rev, save_id, at, by)."""
+        return f"{self.base}:sheets:{cat}"
+
+    def approvals(self, cat: str) -> str:
+        """Hash: ``judge|contestant`` -> ``1`` (approve) or ``0`` (reject)."""
+        return f"{self.base}:approvals:{cat}"
+
+    def publications(self, cat: str) -> str:
+        """List: every published result of the category, version n at index n - 1."""
+        return f"{self.base}:pub:{cat}"
+
+    @property
+    def published(self) -> str:
+        """Hash: category -> latest published version (pushed to viewers and the overlay)."""
+        return f"{self.base}:published"
+
     def like_budget(self, second: int) -> str:
         """Hash: device -> likes counted in that wall-clock second."""
         return f"{self.base}:likebudget:{second}"

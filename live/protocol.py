@@ -122,6 +122,7 @@ def snapshot(show: Show, state: ShowState, audience: str, now_ms: int) -> dict[s
         "tallies": tallies,
         "likes": {"taps": state.taps, "counted": state.likes},
         "revealed": sorted(display.revealed),
+        "published": dict(state.published),
     }
     if audience != "viewer":
         message["overlay"] = {

@@ -9,6 +9,7 @@ from starlette.templating import Jinja2Templates
 
 from live.hub import Hub
 from live.identity import Devices
+from live.judging_service import Judging
 from live.service import Service
 from live.sessions import Sessions
 from live.settings import Settings
@@ -24,6 +25,7 @@ class Runtime:
     devices: Devices
     templates: Jinja2Templates
     sessions: Sessions
+    judging: Judging
 
 
 def runtime(app: Starlette) -> Runtime:

@@ -7,10 +7,11 @@ Loading is all-or-nothing: a malformed file raises :class:`ShowFileError` listin
 from __future__ import annotations
 
 import tomllib
+from fractions import Fraction
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
 from live.errors import (
     BadRequest,
@@ -19,6 +20,7 @@ from live.errors import (
     UnknownCategory,
     UnknownContestant,
 )
+from live.reconcile.rules import RuleSet, build_rules
 
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")]
 Text = Annotated[str, Field(min_length=1, max_length=200)]
@@ -63,6 +65,36 @@ class Contestant(_Strict):
     order: Annotated[int, Field(ge=1, le=10_000)]
 
 
+class Criterion(_Strict):
+    """One mark on a judge's sheet: a number from ``min`` to ``max`` in steps of ``step``.
+
+    A criterion's weight is its ``max`` (innovation 30, craftsmanship 30, ...): a sheet's
+    total is the sum of its marks, out of the sum of the maxima.
+    """
+
+    id: Slug
+    name: Text
+    name_en: Text
+    min: Annotated[int, Field(ge=0, le=1000)] = 0
+    max: Annotated[int, Field(ge=1, le=1000)]
+    step: Annotated[str, Field(max_length=10)] = "1"
+
+    @field_validator("step")
+    @classmethod
+    def _step(cls, value: str) -> str:
+        try:
+            ok = Fraction(value) > 0
+        except (ValueError, ZeroDivisionError):
+            ok = False
+        if not ok:
+            raise ValueError("a positive number such as 1 or 0.5")
+        return value
+
+
+def _rules(value: Any) -> Any:
+    return build_rules(value) if isinstance(value, dict) else value
+
+
 class Category(_Strict):
     id: Slug
     name: Text
@@ -76,6 +108,10 @@ class Category(_Strict):
     hide_tallies: bool = False
     contestants: Annotated[tuple[Slug, ...], Field(strict=False)] = ()
     """Who can be voted for; empty means every contestant."""
+    criteria: Annotated[tuple[Criterion, ...] | None, Field(strict=False, max_length=20)] = None
+    """The judges' sheet for this category; ``None`` means the show's ``criteria``."""
+    rules: Annotated[RuleSet, BeforeValidator(_rules)] = RuleSet()
+    """How the result is decided (a ``preset`` and overrides); fixed by the show file."""
 
 
 class Show(_Strict):
@@ -88,6 +124,11 @@ class Show(_Strict):
         tuple[Contestant, ...], Field(min_length=1, max_length=1000, strict=False)
     ]
     categories: Annotated[tuple[Category, ...], Field(min_length=1, max_length=50, strict=False)]
+    criteria: Annotated[tuple[Criterion, ...], Field(strict=False, max_length=20)] = ()
+    """The default judges' sheet of every category."""
+
+    def criteria_of(self, category: Category) -> tuple[Criterion, ...]:
+        return self.criteria if category.criteria is None else category.criteria
 
     def running_order(self) -> list[Contestant]:
         return sorted(self.contestants, key=lambda c: c.order)
@@ -175,6 +216,12 @@ def _semantic_problems(show: Show, file: str) -> list[Problem]:
                 problems.append(
                     Problem(file, f"categories.{i}.contestants", f"unknown contestant {name!r}")
                 )
+        crit = [c.id for c in show.criteria_of(cat)]
+        for dup in sorted({c for c in crit if crit.count(c) > 1}):
+            problems.append(Problem(file, f"categories.{i}.criteria", f"duplicate id {dup!r}"))
+        for c in show.criteria_of(cat):
+            if c.min >= c.max:
+                problems.append(Problem(file, f"categories.{i}.criteria", f"{c.id}: min >= max"))
         if cat.per_contestant > cat.votes_per_device:
             problems.append(
                 Problem(

@@ -7,6 +7,7 @@ Every call runs inside a time budget; a Redis that is down, loading, frozen or s
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import time
 from collections.abc import AsyncIterator, Awaitable
@@ -93,6 +94,19 @@ class ShowState:
     display: Display = Display()
     edits: dict[str, dict[str, str]] = field(default_factory=dict)
     """Contestant details edited before the show: contestant -> field -> value."""
+    published: dict[str, int] = field(default_factory=dict)
+    """category -> the latest published result's version."""
+
+
+@dataclass(frozen=True, slots=True)
+class JudgingRead:
+    """One consistent read (MULTI) of what a category's result depends on."""
+
+    tallies: dict[str, int]
+    position: str
+    """The id of the last ledger entry at the time of the read ("0-0": empty ledger)."""
+    sheets: dict[str, dict[str, Any]]
+    approvals: dict[str, str]
 
 
 def parse_edits(raw: dict[str, str]) -> dict[str, dict[str, str]]:
@@ -131,6 +145,8 @@ class Store:
         self._likes = client.register_script(_script("likes.lua"))
         self._stage = client.register_script(_script("stage.lua"))
         self._edit = client.register_script(_script("edit.lua"))
+        self._sheet = client.register_script(_script("sheet.lua"))
+        self._publish = client.register_script(_script("publish.lua"))
         self._keys: dict[str, ShowKeys] = {}
 
     def keys(self, show: str) -> ShowKeys:
@@ -235,6 +251,7 @@ class Store:
             pipe.hgetall(k.category(cat.id))
             pipe.zrange(k.tally(cat.id), 0, -1, withscores=True)
         pipe.smembers(k.revealed)
+        pipe.hgetall(k.published)
         raw: list[Any] = await self.call(pipe.execute())
         categories: dict[str, CategoryState] = {}
         tallies: dict[str, dict[str, int]] = {}
@@ -258,8 +275,9 @@ class Store:
             tallies=tallies,
             taps=int(likes.get("taps", 0)),
             likes=int(likes.get("counted", 0)),
-            display=Display.from_redis(raw[3], raw[-1]),
+            display=Display.from_redis(raw[3], raw[-2]),
             edits=parse_edits(raw[4]),
+            published={cat: int(v) for cat, v in raw[-1].items()},
         )
 
     async def read_edits(self, show: str) -> dict[str, dict[str, str]]:
@@ -347,6 +365,92 @@ class Store:
         pipe.hset(self.keys(show.id).category(category), mapping=state)  # type: ignore[arg-type]
         entry = {"k": "voting", "cat": category, "open": state["open"], "only": only}
         return await self._announced(show, pipe, entry)
+
+    async def sheet_op(
+        self,
+        show: str,
+        category: str,
+        sheet: str,
+        op: str,
+        marks: dict[str, str],
+        save_id: str,
+        base: int,
+        actor: str,
+        reason: str = "",
+    ) -> tuple[str, dict[str, Any]]:
+        """Apply one sheet change atomically (see ``sheet.lua``): (outcome, the record)."""
+        k = self.keys(show)
+        args: list[str | int] = [sheet, op, json.dumps(marks), save_id, base, actor]
+        args += [int(time.time() * 1000), reason, category]
+        raw: Any = await self.call(self._sheet(keys=[k.sheets(category), k.ledger], args=args))
+        record: dict[str, Any] = json.loads(raw[1])
+        if not isinstance(record.get("marks"), dict):
+            record["marks"] = {}  # cjson writes an empty table as {} or [] alike
+        return str(raw[0]), record
+
+    async def set_approval(
+        self, show: str, category: str, sheet: str, approve: bool | None, actor: str
+    ) -> None:
+        """Record a judge's approve/reject (``None`` withdraws it), with a ledger entry."""
+        k = self.keys(show)
+        pipe = self.client.pipeline(transaction=True)
+        if approve is None:
+            pipe.hdel(k.approvals(category), sheet)
+        else:
+            pipe.hset(k.approvals(category), sheet, "1" if approve else "0")
+        value = "" if approve is None else ("1" if approve else "0")
+        entry = {
+            "k": "approval",
+            "cat": category,
+            "sheet": sheet,
+            "value": value,
+            "by": actor,
+            "t": str(int(time.time() * 1000)),
+        }
+        pipe.xadd(k.ledger, entry)  # type: ignore[arg-type]
+        await self.call(pipe.execute())
+
+    async def judging_read(self, show: str, category: str) -> JudgingRead:
+        k = self.keys(show)
+        pipe = self.client.pipeline(transaction=True)
+        pipe.zrange(k.tally(category), 0, -1, withscores=True)
+        pipe.xrevrange(k.ledger, count=1)
+        pipe.hgetall(k.sheets(category))
+        pipe.hgetall(k.approvals(category))
+        raw: list[Any] = await self.call(pipe.execute())
+        sheets = {}
+        for name, value in raw[2].items():
+            record = json.loads(value)
+            if not isinstance(record.get("marks"), dict):
+                record["marks"] = {}
+            sheets[name] = record
+        return JudgingRead(
+            tallies={c: int(n) for c, n in raw[0]},
+            position=raw[1][0][0] if raw[1] else "0-0",
+            sheets=sheets,
+            approvals=dict(raw[3]),
+        )
+
+    async def publish(self, show: Show, category: str, record: str, actor: str) -> int:
+        """Append a publication; the new version. Ledger entry, show version and push at once."""
+        k = self.keys(show.id)
+        keys = [k.publications(category), k.published, k.ledger, k.version]
+        args: list[str | int] = [
+            record,
+            category,
+            actor,
+            int(time.time() * 1000),
+            events_channel(self.prefix),
+            show.id,
+            hashlib.sha256(record.encode()).hexdigest(),
+        ]
+        return int(await self.call(self._publish(keys=keys, args=args)))
+
+    async def publications(self, show: str, category: str) -> list[str]:
+        raw: Any = await self.call(
+            self.client.lrange(self.keys(show).publications(category), 0, -1)
+        )
+        return list(raw)
 
     async def ledger_entries(
         self, show: str, batch: int = 10_000

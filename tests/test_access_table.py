@@ -22,6 +22,19 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/shows/{show}/contestants/{contestant}"): {"name": "新名字"},
     ("POST", "/api/shows/{show}/running-order"): {"order": ["p5", "p4", "p3", "p2", "p1"]},
     ("POST", "/staff/logout"): {},
+    ("POST", "/api/shows/{show}/sheets/{category}/{contestant}"): {
+        "op": "save",
+        "marks": {"innovation": 20},
+        "save_id": "walk",
+    },
+    ("POST", "/api/shows/{show}/approvals/{category}/{contestant}"): {"approve": True},
+    ("POST", "/api/shows/{show}/corrections/{category}/{contestant}"): {
+        "judge": "nobody",
+        "marks": {"innovation": 20, "craft": 20, "presentation": 10, "impact": 10},
+        "reason": "walk the table",
+    },
+    ("POST", "/api/shows/{show}/results/{category}/preview"): {"combine": {"expert_weight": 1}},
+    ("POST", "/api/shows/{show}/results/{category}/publish"): {"note": "walk"},
 }
 
 

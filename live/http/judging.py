@@ -1,0 +1,204 @@
+"""Judging and results over HTTP: sheets, approvals, corrections, provisional, preview, publish
+(staff, from :data:`live.access.ROUTES`), and the published results (public)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from live.errors import BadRequest
+from live.http.common import read_body
+from live.http.staff import _model, actor, staff_route
+from live.runtime import Runtime, runtime
+from live.sessions import Session
+
+Mark = StrictInt | StrictFloat | StrictStr | None
+Marks = Annotated[dict[Annotated[str, Field(max_length=40)], Mark], Field(max_length=20)]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SheetIn(_In):
+    op: Literal["save", "submit", "lock", "recuse", "unrecuse"]
+    marks: Marks = {}
+    save_id: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+    """The client's idempotency key: a retry of the same change sends the same one."""
+    base: Annotated[int, Field(ge=-1, le=1_000_000)] = -1
+    """The revision the change is based on; -1 skips the check."""
+
+
+class ApprovalIn(_In):
+    approve: bool | None
+
+
+class CorrectionIn(_In):
+    judge: Annotated[str, Field(min_length=1, max_length=40)]
+    marks: Marks
+    reason: Annotated[str, Field(min_length=3, max_length=500)]
+
+
+class PreviewIn(_In):
+    expert: dict[str, Any] | None = None
+    audience: dict[str, Any] | None = None
+    combine: dict[str, Any] | None = None
+    stages: list[dict[str, Any]] | None = None
+    tiebreak: list[str] | None = None
+
+
+class PublishIn(_In):
+    note: Annotated[str, Field(max_length=500)] = ""
+
+
+async def get_sheets(request: Request, rt: Runtime, session: Session) -> Response:
+    p = request.path_params
+    judge = None if session.role == "admin" else session.staff
+    return JSONResponse(await rt.judging.sheets(p["show"], p["category"], judge))
+
+
+async def post_sheet(request: Request, rt: Runtime, session: Session) -> Response:
+    body = _model(SheetIn, await read_body(request, rt.settings.max_body_bytes))
+    p = request.path_params
+    out = await rt.judging.change(
+        p["show"],
+        p["category"],
+        p["contestant"],
+        session.staff,
+        body.op,
+        dict(body.marks),
+        body.save_id,
+        body.base,
+    )
+    return JSONResponse(out)
+
+
+async def post_approval(request: Request, rt: Runtime, session: Session) -> Response:
+    body = _model(ApprovalIn, await read_body(request, rt.settings.max_body_bytes))
+    p = request.path_params
+    await rt.judging.approve(p["show"], p["category"], p["contestant"], session.staff, body.approve)
+    return JSONResponse({"status": "saved", "approve": body.approve})
+
+
+async def post_correction(request: Request, rt: Runtime, session: Session) -> Response:
+    body = _model(CorrectionIn, await read_body(request, rt.settings.max_body_bytes))
+    p = request.path_params
+    out = await rt.judging.correct(
+        p["show"],
+        p["category"],
+        p["contestant"],
+        body.judge,
+        dict(body.marks),
+        body.reason,
+        actor(session),
+    )
+    return JSONResponse(out)
+
+
+async def get_results(request: Request, rt: Runtime, session: Session) -> Response:
+    p = request.path_params
+    _, result = await rt.judging.result(p["show"], p["category"])
+    return JSONResponse({"provisional": True, **result.to_json()})
+
+
+async def post_preview(request: Request, rt: Runtime, session: Session) -> Response:
+    body = _model(PreviewIn, await read_body(request, rt.settings.max_body_bytes))
+    p = request.path_params
+    show = await rt.service.current(p["show"])
+    rules = rt.judging.what_if(show, p["category"], body.model_dump(exclude_none=True))
+    _, result = await rt.judging.result(p["show"], p["category"], rules)
+    return JSONResponse({"provisional": True, "preview": True, **result.to_json()})
+
+
+async def post_publish(request: Request, rt: Runtime, session: Session) -> Response:
+    body = _model(PublishIn, await read_body(request, rt.settings.max_body_bytes))
+    p = request.path_params
+    return JSONResponse(
+        await rt.judging.publish(p["show"], p["category"], actor(session), body.note)
+    )
+
+
+def _version(request: Request) -> int | None:
+    raw = request.query_params.get("version")
+    if raw is None:
+        return None
+    if not raw.isdigit() or len(raw) > 9:
+        raise BadRequest("version: a positive whole number")
+    return int(raw)
+
+
+def _csv(record: dict[str, Any]) -> str:
+    import csv
+    import io
+
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["place", "entry", "name", "expert", "audience", "total", "award", "decided_by"])
+    for row in record["result"]["rows"]:
+        name = record["names"].get(row["contestant"], {}).get("name", "")
+        w.writerow(
+            [
+                row["place"],
+                row["contestant"],
+                name,
+                row["expert"],
+                row["audience"],
+                row["total"],
+                row["award"] or "",
+                row["decided_by"],
+            ]
+        )
+    return buf.getvalue()
+
+
+async def get_published(request: Request) -> Response:
+    """A published result (latest, or ``?version=n``) as JSON or ``?format=csv``. Public."""
+    rt = runtime(request.app)
+    p = request.path_params
+    fmt = request.query_params.get("format", "json")
+    if fmt not in ("json", "csv"):
+        raise BadRequest("format: json or csv")
+    record = await rt.judging.published(p["show"], p["category"], _version(request))
+    assert record is not None
+    if fmt == "csv":
+        name = f"{p['show']}-{p['category']}-v{record['version']}.csv"
+        return Response(
+            _csv(record),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
+    return JSONResponse(record)
+
+
+async def results_page(request: Request) -> Response:
+    rt = runtime(request.app)
+    p = request.path_params
+    show = await rt.service.current(p["show"])
+    cat = show.category(p["category"])
+    record = await rt.judging.published(show.id, cat.id, _version(request), missing_ok=True)
+    lang = "en" if request.query_params.get("lang") == "en" else "zh-CN"
+    response = rt.templates.TemplateResponse(
+        request,
+        "results.html",
+        {"show": show, "category": cat, "record": record, "lang": lang},
+        status_code=200 if record else 404,
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+routes = [
+    staff_route("GET", "/api/shows/{show}/sheets/{category}", get_sheets),
+    staff_route("POST", "/api/shows/{show}/sheets/{category}/{contestant}", post_sheet),
+    staff_route("POST", "/api/shows/{show}/approvals/{category}/{contestant}", post_approval),
+    staff_route("POST", "/api/shows/{show}/corrections/{category}/{contestant}", post_correction),
+    staff_route("GET", "/api/shows/{show}/results/{category}", get_results),
+    staff_route("POST", "/api/shows/{show}/results/{category}/preview", post_preview),
+    staff_route("POST", "/api/shows/{show}/results/{category}/publish", post_publish),
+    Route("/api/shows/{show}/published/{category}", get_published, methods=["GET"]),
+    Route("/results/{show}/{category}", results_page, methods=["GET"]),
+]

@@ -1,0 +1,263 @@
+"""Use cases of judging and results: sheets, approvals, corrections, provisional and published
+results. Validation is pure (:mod:`live.judging`, :mod:`live.reconcile`); Redis is reached only
+through :class:`~live.store.Store`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from fractions import Fraction
+from typing import Any
+
+from live.errors import (
+    BadRequest,
+    NotPublished,
+    SheetConflict,
+    SheetLocked,
+    UnknownContestant,
+)
+from live.judging import COUNTED, check_marks, max_total, sheet_total
+from live.reconcile import Inputs, Result, RuleSet, build_rules, reconcile
+from live.service import Service
+from live.sessions import Sessions
+from live.show import Category, Show
+from live.store import JudgingRead, Store
+
+
+def sheet_key(judge: str, contestant: str) -> str:
+    return f"{judge}|{contestant}"
+
+
+def inputs_from(
+    show: Show, category: Category, read: JudgingRead, judges: tuple[str, ...]
+) -> Inputs:
+    """The reconciler's inputs from one consistent read. Pure.
+
+    Counted: submitted and locked sheets. A recused judge's sheet and approval are left out
+    of that contestant only.
+    """
+    order = show.eligible(category)
+    marks: dict[str, dict[str, Fraction]] = {}
+    recused: dict[str, set[str]] = {}
+    for key, record in read.sheets.items():
+        judge, _, contestant = key.partition("|")
+        if record.get("state") == "recused":
+            recused.setdefault(contestant, set()).add(judge)
+        elif record.get("state") in COUNTED:
+            marks.setdefault(contestant, {})[judge] = sheet_total(record["marks"])
+    approvals: dict[str, dict[str, bool]] = {}
+    for key, value in read.approvals.items():
+        judge, _, contestant = key.partition("|")
+        if judge not in recused.get(contestant, set()):
+            approvals.setdefault(contestant, {})[judge] = value == "1"
+    criteria = show.criteria_of(category)
+    return Inputs(
+        order=order,
+        votes={c: read.tallies.get(c, 0) for c in order},
+        marks=marks,
+        max_total=max_total(criteria) if criteria else Fraction(100),
+        judges=judges,
+        approvals=approvals,
+        recused={c: frozenset(j) for c, j in recused.items()},
+        position=read.position,
+    )
+
+
+def diff(before: dict[str, Any] | None, after: dict[str, Any]) -> list[dict[str, Any]]:
+    """What changed between two published results: place, total or award, per contestant."""
+    if before is None:
+        return []
+    old = {r["contestant"]: r for r in before["result"]["rows"]}
+    out = []
+    for row in after["result"]["rows"]:
+        prev = old.get(row["contestant"], {})
+        changed = {
+            name: {"before": prev.get(name), "after": row[name]}
+            for name in ("place", "total", "award", "expert", "audience")
+            if prev.get(name) != row[name]
+        }
+        if changed:
+            out.append({"contestant": row["contestant"], **changed})
+    return out
+
+
+class Judging:
+    def __init__(self, service: Service, store: Store, sessions: Sessions) -> None:
+        self.service = service
+        self.store = store
+        self.sessions = sessions
+
+    async def _target(self, show_id: str, category: str, contestant: str) -> tuple[Show, Category]:
+        show = await self.service.current(show_id)
+        cat = show.category(category)
+        if contestant not in show.eligible(cat):
+            raise UnknownContestant(f"no contestant {contestant!r} in category {category!r}")
+        if not show.criteria_of(cat):
+            raise BadRequest(f"category {category!r} has no judges' sheet (no criteria)")
+        return show, cat
+
+    async def judges(self, show_id: str) -> tuple[str, ...]:
+        """The seated panel: active staff with the judge role."""
+        members = await self.sessions.members(show_id)
+        return tuple(sorted(m.id for m in members if m.role == "judge" and m.active))
+
+    async def sheets(self, show_id: str, category: str, judge: str | None) -> dict[str, Any]:
+        """The sheets of one judge (or of every judge for ``None``) with the criteria."""
+        show = await self.service.current(show_id)
+        cat = show.category(category)
+        read = await self.store.judging_read(show_id, category)
+        rows: list[dict[str, Any]] = []
+        for contestant in show.eligible(cat):
+            if judge is None:
+                entries = {
+                    k.partition("|")[0]: v
+                    for k, v in read.sheets.items()
+                    if k.partition("|")[2] == contestant
+                }
+                rows.append({"contestant": contestant, "sheets": entries})
+                continue
+            key = sheet_key(judge, contestant)
+            record = read.sheets.get(key, {"state": "empty", "rev": 0, "marks": {}})
+            approval = read.approvals.get(key)
+            rows.append(
+                {
+                    "contestant": contestant,
+                    "state": record["state"],
+                    "rev": record["rev"],
+                    "marks": record["marks"],
+                    "at": record.get("at", 0),
+                    "corrections": record.get("corrections", 0),
+                    "approve": None if approval is None else approval == "1",
+                }
+            )
+        return {
+            "category": category,
+            "criteria": [c.model_dump() for c in show.criteria_of(cat)],
+            "rows": rows,
+        }
+
+    async def change(
+        self,
+        show_id: str,
+        category: str,
+        contestant: str,
+        judge: str,
+        op: str,
+        marks: dict[str, Any],
+        save_id: str,
+        base: int,
+    ) -> dict[str, Any]:
+        show, cat = await self._target(show_id, category, contestant)
+        criteria = show.criteria_of(cat)
+        clean = (
+            {}
+            if op in ("recuse", "unrecuse")
+            else check_marks(criteria, marks, complete=op in ("submit", "lock"))
+        )
+        outcome, record = await self.store.sheet_op(
+            show_id,
+            category,
+            sheet_key(judge, contestant),
+            op,
+            clean,
+            save_id,
+            base,
+            f"judge:{judge}",
+        )
+        if outcome == "locked":
+            raise SheetLocked("this sheet is locked; only an admin correction can change it")
+        if outcome == "conflict":
+            raise SheetConflict(
+                f"the sheet changed meanwhile (now revision {record['rev']}); reload it"
+            )
+        if outcome == "recused":
+            raise SheetConflict("you recused yourself from this contestant; undo that first")
+        return {"status": "saved" if outcome == "ok" else "replay", "sheet": record}
+
+    async def correct(
+        self,
+        show_id: str,
+        category: str,
+        contestant: str,
+        judge: str,
+        marks: dict[str, Any],
+        reason: str,
+        actor: str,
+    ) -> dict[str, Any]:
+        show, cat = await self._target(show_id, category, contestant)
+        clean = check_marks(show.criteria_of(cat), marks, complete=True)
+        outcome, record = await self.store.sheet_op(
+            show_id,
+            category,
+            sheet_key(judge, contestant),
+            "correct",
+            clean,
+            f"correct-{time.time_ns()}",
+            -1,
+            actor,
+            reason,
+        )
+        if outcome == "empty":
+            raise SheetConflict("that judge has no submitted sheet for this contestant to correct")
+        return {"status": "corrected", "sheet": record}
+
+    async def approve(
+        self, show_id: str, category: str, contestant: str, judge: str, approve: bool | None
+    ) -> None:
+        await self._target(show_id, category, contestant)
+        await self.store.set_approval(
+            show_id, category, sheet_key(judge, contestant), approve, f"judge:{judge}"
+        )
+
+    async def result(
+        self, show_id: str, category: str, rules: RuleSet | None = None
+    ) -> tuple[Show, Result]:
+        """The provisional result now (or under other ``rules``: a what-if preview)."""
+        show = await self.service.current(show_id)
+        cat = show.category(category)
+        read = await self.store.judging_read(show_id, category)
+        inputs = inputs_from(show, cat, read, await self.judges(show_id))
+        return show, reconcile(rules or cat.rules, inputs)
+
+    def what_if(self, show: Show, category: str, overrides: dict[str, Any]) -> RuleSet:
+        base = show.category(category).rules.model_dump(mode="json")
+        for key, value in overrides.items():
+            if isinstance(value, dict) and isinstance(base.get(key), dict):
+                base[key] = {**base[key], **value}
+            else:
+                base[key] = value
+        try:
+            return build_rules(base)
+        except ValueError as exc:
+            raise BadRequest(f"rules: {exc}") from None
+
+    async def publish(self, show_id: str, category: str, actor: str, note: str) -> dict[str, Any]:
+        show, result = await self.result(show_id, category)
+        previous = await self.published(show_id, category, None, missing_ok=True)
+        record = {
+            "category": category,
+            "published_at": int(time.time() * 1000),
+            "by": actor,
+            "note": note,
+            "names": {c.id: {"name": c.name, "name_en": c.name_en} for c in show.contestants},
+            "result": result.to_json(),
+        }
+        record["diff"] = diff(previous, record)
+        version = await self.store.publish(show, category, json.dumps(record), actor)
+        return {"version": version, **record}
+
+    async def published(
+        self, show_id: str, category: str, version: int | None, missing_ok: bool = False
+    ) -> dict[str, Any] | None:
+        self.service.show(show_id).category(category)
+        items = await self.store.publications(show_id, category)
+        if not items:
+            if missing_ok:
+                return None
+            raise NotPublished(f"no result of {category!r} has been published yet")
+        n = len(items) if version is None else version
+        if not 1 <= n <= len(items):
+            raise NotPublished(f"no version {n} of {category!r}; the latest is {len(items)}")
+        record: dict[str, Any] = json.loads(items[n - 1])
+        return {"version": n, "versions": len(items), **record}

@@ -217,3 +217,55 @@ async def test_stage_change_from_the_server_reaches_an_open_phone(
     page = await open_phone(browser, server, "?lang=en")
     await server.rt.service.stage_action("t", Action("present", "p5"), "test")
     await expect(page.locator("#stage .now-name")).to_have_text("Player 5")
+
+
+async def test_judge_scores_on_a_flaky_tablet_and_nothing_is_lost(
+    server: LiveServer, browser: Browser
+) -> None:
+    """The first submit reaches the server but its reply is lost; the page retries with the same
+    save_id, the server answers "replay", and the sheet is saved exactly once."""
+    _, token = await server.rt.sessions.invite("t", "judge", "Tablet judge")
+    page = await browser.new_page(viewport={"width": 1024, "height": 1366}, is_mobile=True)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    await page.goto(f"{server.url}/staff/login?show=t&token={token}")
+    await page.click("#sign-in")
+    await page.wait_for_url(re.compile(r"/judge/t$"))
+    card = page.locator('.sheet[data-contestant="p1"]')
+    await expect(card).to_be_visible()
+    await card.locator('input[data-criterion="innovation"]').fill("25")
+    await card.locator('input[data-criterion="craft"]').fill("27.5")
+    await card.locator('input[data-criterion="presentation"]').fill("18")
+    await card.locator('input[data-criterion="impact"]').fill("15")
+    lost: list[str] = []
+
+    async def lose_first_reply(route: object) -> None:
+        r = route  # playwright Route
+        if not lost:
+            lost.append(r.request.post_data or "")  # type: ignore[attr-defined]
+            await r.fetch()  # type: ignore[attr-defined]  # the server gets it ...
+            await r.abort("connectionreset")  # type: ignore[attr-defined]  # ... the reply is lost
+        else:
+            await r.continue_()  # type: ignore[attr-defined]
+
+    await page.route("**/api/shows/t/sheets/cap1/p1", lose_first_reply)
+    await card.locator('button[data-op="submit"]').click()
+    await expect(card.locator(".status")).to_contain_text("submitted · rev 1", timeout=15_000)
+    await expect(page.locator("#net-state")).to_contain_text("synced")
+    read = await server.rt.store.judging_read("t", "cap1")
+    (record,) = read.sheets.values()
+    assert record["state"] == "submitted" and record["rev"] == 1
+    assert record["marks"] == {
+        "innovation": "25",
+        "craft": "27.5",
+        "presentation": "18",
+        "impact": "15",
+    }
+    assert len(lost) == 1
+    # a bad mark is refused with the field named, and the input gets the focus
+    await page.unroute("**/api/shows/t/sheets/cap1/p1")
+    await card.locator('input[data-criterion="innovation"]').fill("31")
+    await card.locator('button[data-op="save"]').click()
+    await expect(page.locator("#toast")).to_contain_text("marks.innovation")
+    await shot(page, "judge-tablet")
+    assert errors == []

@@ -130,3 +130,47 @@ staff.onState((s) => {
   fillRules(s);
 });
 fillDetails(staff.state);
+
+// Results: provisional (live), what-if preview with other weights, publish (a new version).
+const resultsCategory = byId("results-category");
+const people = Object.fromEntries(staff.state.contestants.map((c) => [c.id, c]));
+
+function showResult(data, label) {
+  const eff = data.effective_weights;
+  byId("results-meta").textContent = `${label} · rules ${data.rules_hash.slice(0, 12)} · ledger ${data.position}` +
+    (eff ? ` · effective weights expert ${eff.expert} / audience ${eff.audience}` : "");
+  byId("results-table").querySelector("tbody").replaceChildren(...data.rows.map((r) => {
+    const tr = document.createElement("tr");
+    for (const v of [r.place, (people[r.contestant] || {}).name || r.contestant, r.expert, r.audience, r.total, r.award || "", r.decided_by]) {
+      const td = document.createElement("td");
+      td.textContent = String(v);
+      tr.append(td);
+    }
+    return tr;
+  }));
+  byId("results-link").href = `/results/${encodeURIComponent(staff.showId)}/${encodeURIComponent(resultsCategory.value)}`;
+}
+
+async function refreshResults() {
+  const { ok, answer } = await staff.command(api(`/results/${resultsCategory.value}`), undefined, "GET");
+  if (ok) showResult(answer, "临时 provisional");
+}
+
+byId("results-refresh").addEventListener("click", refreshResults);
+resultsCategory.addEventListener("change", refreshResults);
+byId("results-preview").addEventListener("click", async () => {
+  const combine = {};
+  if (byId("whatif-expert").value !== "") combine.expert_weight = Number(byId("whatif-expert").value);
+  if (byId("whatif-audience").value !== "") combine.audience_weight = Number(byId("whatif-audience").value);
+  const { ok, answer } = await staff.command(api(`/results/${resultsCategory.value}/preview`), { combine });
+  if (ok) showResult(answer, "假设 what-if preview (not published)");
+});
+byId("results-publish").addEventListener("click", async () => {
+  if (!confirm("发布结果？Publish this result as a new version?")) return;
+  const { ok, answer } = await staff.command(api(`/results/${resultsCategory.value}/publish`), { note: byId("publish-note").value });
+  if (ok) {
+    staff.toast(`✓ published version ${answer.version}` + (answer.diff.length ? ` (${answer.diff.length} changes)` : ""));
+    showResult(answer.result, `已发布 published v${answer.version}`);
+  }
+});
+refreshResults();

@@ -22,7 +22,7 @@ from live.reconcile import Inputs, Result, RuleSet, build_rules, reconcile
 from live.service import Service
 from live.sessions import Sessions
 from live.show import Category, Show
-from live.store import JudgingRead, Store
+from live.store import JudgingRead, SheetRef, Store
 
 
 def sheet_key(judge: str, contestant: str) -> str:
@@ -88,13 +88,13 @@ class Judging:
         self.store = store
         self.sessions = sessions
 
-    async def _target(self, show_id: str, category: str, contestant: str) -> tuple[Show, Category]:
-        show = await self.service.current(show_id)
-        cat = show.category(category)
-        if contestant not in show.eligible(cat):
-            raise UnknownContestant(f"no contestant {contestant!r} in category {category!r}")
+    async def _target(self, ref: SheetRef) -> tuple[Show, Category]:
+        show = await self.service.current(ref.show)
+        cat = show.category(ref.category)
+        if ref.contestant not in show.eligible(cat):
+            raise UnknownContestant(f"no contestant {ref.contestant!r} in {ref.category!r}")
         if not show.criteria_of(cat):
-            raise BadRequest(f"category {category!r} has no judges' sheet (no criteria)")
+            raise BadRequest(f"category {ref.category!r} has no judges' sheet (no criteria)")
         return show, cat
 
     async def judges(self, show_id: str) -> tuple[str, ...]:
@@ -138,77 +138,39 @@ class Judging:
         }
 
     async def change(
-        self,
-        show_id: str,
-        category: str,
-        contestant: str,
-        judge: str,
-        op: str,
-        marks: dict[str, Any],
-        save_id: str,
-        base: int,
+        self, ref: SheetRef, op: str, marks: dict[str, Any], save_id: str, base: int
     ) -> dict[str, Any]:
-        show, cat = await self._target(show_id, category, contestant)
-        criteria = show.criteria_of(cat)
-        clean = (
-            {}
-            if op in ("recuse", "unrecuse")
-            else check_marks(criteria, marks, complete=op in ("submit", "lock"))
-        )
-        outcome, record = await self.store.sheet_op(
-            show_id,
-            category,
-            sheet_key(judge, contestant),
-            op,
-            clean,
-            save_id,
-            base,
-            f"judge:{judge}",
-        )
+        """A judge's change to their own sheet (``op``: save, submit, lock, recuse, unrecuse)."""
+        show, cat = await self._target(ref)
+        partial = op == "save"
+        clean = {} if "recuse" in op else check_marks(show.criteria_of(cat), marks, not partial)
+        who = f"judge:{ref.judge}"
+        outcome, record = await self.store.sheet_op(ref, op, clean, save_id, base, who)
         if outcome == "locked":
             raise SheetLocked("this sheet is locked; only an admin correction can change it")
         if outcome == "conflict":
-            raise SheetConflict(
-                f"the sheet changed meanwhile (now revision {record['rev']}); reload it"
-            )
+            raise SheetConflict(f"the sheet changed meanwhile (now revision {record['rev']})")
         if outcome == "recused":
             raise SheetConflict("you recused yourself from this contestant; undo that first")
         return {"status": "saved" if outcome == "ok" else "replay", "sheet": record}
 
     async def correct(
-        self,
-        show_id: str,
-        category: str,
-        contestant: str,
-        judge: str,
-        marks: dict[str, Any],
-        reason: str,
-        actor: str,
+        self, ref: SheetRef, marks: dict[str, Any], reason: str, actor: str
     ) -> dict[str, Any]:
-        show, cat = await self._target(show_id, category, contestant)
+        """An admin's correction of a submitted or locked sheet, kept with who, when, why."""
+        show, cat = await self._target(ref)
         clean = check_marks(show.criteria_of(cat), marks, complete=True)
+        save_id = f"correct-{time.time_ns()}"
         outcome, record = await self.store.sheet_op(
-            show_id,
-            category,
-            sheet_key(judge, contestant),
-            "correct",
-            clean,
-            f"correct-{time.time_ns()}",
-            -1,
-            actor,
-            reason,
+            ref, "correct", clean, save_id, -1, actor, reason
         )
         if outcome == "empty":
             raise SheetConflict("that judge has no submitted sheet for this contestant to correct")
         return {"status": "corrected", "sheet": record}
 
-    async def approve(
-        self, show_id: str, category: str, contestant: str, judge: str, approve: bool | None
-    ) -> None:
-        await self._target(show_id, category, contestant)
-        await self.store.set_approval(
-            show_id, category, sheet_key(judge, contestant), approve, f"judge:{judge}"
-        )
+    async def approve(self, ref: SheetRef, approve: bool | None) -> None:
+        await self._target(ref)
+        await self.store.set_approval(ref, approve, f"judge:{ref.judge}")
 
     async def result(
         self, show_id: str, category: str, rules: RuleSet | None = None

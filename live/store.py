@@ -99,6 +99,21 @@ class ShowState:
 
 
 @dataclass(frozen=True, slots=True)
+class SheetRef:
+    """One judge's sheet for one contestant in one category."""
+
+    show: str
+    category: str
+    contestant: str
+    judge: str
+
+    @property
+    def key(self) -> str:
+        """The field of the sheets (and approvals) hash: ``judge|contestant``."""
+        return f"{self.judge}|{self.contestant}"
+
+
+@dataclass(frozen=True, slots=True)
 class JudgingRead:
     """One consistent read (MULTI) of what a category's result depends on."""
 
@@ -368,9 +383,7 @@ class Store:
 
     async def sheet_op(
         self,
-        show: str,
-        category: str,
-        sheet: str,
+        ref: SheetRef,
         op: str,
         marks: dict[str, str],
         save_id: str,
@@ -379,30 +392,29 @@ class Store:
         reason: str = "",
     ) -> tuple[str, dict[str, Any]]:
         """Apply one sheet change atomically (see ``sheet.lua``): (outcome, the record)."""
-        k = self.keys(show)
-        args: list[str | int] = [sheet, op, json.dumps(marks), save_id, base, actor]
-        args += [int(time.time() * 1000), reason, category]
-        raw: Any = await self.call(self._sheet(keys=[k.sheets(category), k.ledger], args=args))
+        k = self.keys(ref.show)
+        args: list[str | int] = [ref.key, op, json.dumps(marks), save_id, base, actor]
+        args += [int(time.time() * 1000), reason, ref.category]
+        keys = [k.sheets(ref.category), k.ledger]
+        raw: Any = await self.call(self._sheet(keys=keys, args=args))
         record: dict[str, Any] = json.loads(raw[1])
         if not isinstance(record.get("marks"), dict):
             record["marks"] = {}  # cjson writes an empty table as {} or [] alike
         return str(raw[0]), record
 
-    async def set_approval(
-        self, show: str, category: str, sheet: str, approve: bool | None, actor: str
-    ) -> None:
+    async def set_approval(self, ref: SheetRef, approve: bool | None, actor: str) -> None:
         """Record a judge's approve/reject (``None`` withdraws it), with a ledger entry."""
-        k = self.keys(show)
+        k = self.keys(ref.show)
         pipe = self.client.pipeline(transaction=True)
         if approve is None:
-            pipe.hdel(k.approvals(category), sheet)
+            pipe.hdel(k.approvals(ref.category), ref.key)
         else:
-            pipe.hset(k.approvals(category), sheet, "1" if approve else "0")
+            pipe.hset(k.approvals(ref.category), ref.key, "1" if approve else "0")
         value = "" if approve is None else ("1" if approve else "0")
         entry = {
             "k": "approval",
-            "cat": category,
-            "sheet": sheet,
+            "cat": ref.category,
+            "sheet": ref.key,
             "value": value,
             "by": actor,
             "t": str(int(time.time() * 1000)),

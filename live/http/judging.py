@@ -15,6 +15,7 @@ from live.http.common import read_body
 from live.http.staff import _model, actor, staff_route
 from live.runtime import Runtime, runtime
 from live.sessions import Session
+from live.store import SheetRef
 
 Mark = StrictInt | StrictFloat | StrictStr | None
 Marks = Annotated[dict[Annotated[str, Field(max_length=40)], Mark], Field(max_length=20)]
@@ -61,42 +62,30 @@ async def get_sheets(request: Request, rt: Runtime, session: Session) -> Respons
     return JSONResponse(await rt.judging.sheets(p["show"], p["category"], judge))
 
 
+def _ref(request: Request, judge: str) -> SheetRef:
+    p = request.path_params
+    return SheetRef(p["show"], p["category"], p["contestant"], judge)
+
+
 async def post_sheet(request: Request, rt: Runtime, session: Session) -> Response:
     body = _model(SheetIn, await read_body(request, rt.settings.max_body_bytes))
-    p = request.path_params
-    out = await rt.judging.change(
-        p["show"],
-        p["category"],
-        p["contestant"],
-        session.staff,
-        body.op,
-        dict(body.marks),
-        body.save_id,
-        body.base,
-    )
-    return JSONResponse(out)
+    ref = _ref(request, session.staff)
+    marks = dict(body.marks)
+    return JSONResponse(await rt.judging.change(ref, body.op, marks, body.save_id, body.base))
 
 
 async def post_approval(request: Request, rt: Runtime, session: Session) -> Response:
     body = _model(ApprovalIn, await read_body(request, rt.settings.max_body_bytes))
-    p = request.path_params
-    await rt.judging.approve(p["show"], p["category"], p["contestant"], session.staff, body.approve)
+    await rt.judging.approve(_ref(request, session.staff), body.approve)
     return JSONResponse({"status": "saved", "approve": body.approve})
 
 
 async def post_correction(request: Request, rt: Runtime, session: Session) -> Response:
     body = _model(CorrectionIn, await read_body(request, rt.settings.max_body_bytes))
-    p = request.path_params
-    out = await rt.judging.correct(
-        p["show"],
-        p["category"],
-        p["contestant"],
-        body.judge,
-        dict(body.marks),
-        body.reason,
-        actor(session),
+    ref = _ref(request, body.judge)
+    return JSONResponse(
+        await rt.judging.correct(ref, dict(body.marks), body.reason, actor(session))
     )
-    return JSONResponse(out)
 
 
 async def get_results(request: Request, rt: Runtime, session: Session) -> Response:

@@ -196,7 +196,10 @@ class Judging:
 
     async def publish(self, show_id: str, category: str, actor: str, note: str) -> dict[str, Any]:
         show, result = await self.result(show_id, category)
-        previous = await self.published(show_id, category, None, missing_ok=True)
+        try:
+            previous: dict[str, Any] | None = await self.published(show_id, category, None)
+        except NotPublished:
+            previous = None
         record = {
             "category": category,
             "published_at": int(time.time() * 1000),
@@ -209,14 +212,11 @@ class Judging:
         version = await self.store.publish(show, category, json.dumps(record), actor)
         return {"version": version, **record}
 
-    async def published(
-        self, show_id: str, category: str, version: int | None, missing_ok: bool = False
-    ) -> dict[str, Any] | None:
+    async def published(self, show_id: str, category: str, version: int | None) -> dict[str, Any]:
+        """A published result (the latest for ``None``), or :class:`NotPublished`."""
         self.service.show(show_id).category(category)
         items = await self.store.publications(show_id, category)
         if not items:
-            if missing_ok:
-                return None
             raise NotPublished(f"no result of {category!r} has been published yet")
         n = len(items) if version is None else version
         if not 1 <= n <= len(items):

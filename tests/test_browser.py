@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page, ViewportSize, async_playwright, expect
+from playwright.async_api import Browser, Page, Route, ViewportSize, async_playwright, expect
 
 from live.stage import Action
 from tests.helpers import LiveServer, vote_body
@@ -239,14 +239,13 @@ async def test_judge_scores_on_a_flaky_tablet_and_nothing_is_lost(
     await card.locator('input[data-criterion="impact"]').fill("15")
     lost: list[str] = []
 
-    async def lose_first_reply(route: object) -> None:
-        r = route  # playwright Route
+    async def lose_first_reply(route: Route) -> None:
         if not lost:
-            lost.append(r.request.post_data or "")  # type: ignore[attr-defined]
-            await r.fetch()  # type: ignore[attr-defined]  # the server gets it ...
-            await r.abort("connectionreset")  # type: ignore[attr-defined]  # ... the reply is lost
+            lost.append(route.request.post_data or "")
+            await route.fetch()  # the server gets it ...
+            await route.abort("connectionreset")  # ... and the reply is lost
         else:
-            await r.continue_()  # type: ignore[attr-defined]
+            await route.continue_()
 
     await page.route("**/api/shows/t/sheets/cap1/p1", lose_first_reply)
     await card.locator('button[data-op="submit"]').click()

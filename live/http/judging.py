@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr
@@ -10,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from live.errors import BadRequest
+from live.errors import BadRequest, NotPublished
 from live.http.common import read_body
 from live.http.staff import _model, actor, staff_route
 from live.runtime import Runtime, runtime
@@ -121,9 +123,6 @@ def _version(request: Request) -> int | None:
 
 
 def _csv(record: dict[str, Any]) -> str:
-    import csv
-    import io
-
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["place", "entry", "name", "expert", "audience", "total", "award", "decided_by"])
@@ -152,7 +151,6 @@ async def get_published(request: Request) -> Response:
     if fmt not in ("json", "csv"):
         raise BadRequest("format: json or csv")
     record = await rt.judging.published(p["show"], p["category"], _version(request))
-    assert record is not None
     if fmt == "csv":
         name = f"{p['show']}-{p['category']}-v{record['version']}.csv"
         return Response(
@@ -168,7 +166,12 @@ async def results_page(request: Request) -> Response:
     p = request.path_params
     show = await rt.service.current(p["show"])
     cat = show.category(p["category"])
-    record = await rt.judging.published(show.id, cat.id, _version(request), missing_ok=True)
+    try:
+        record: dict[str, Any] | None = await rt.judging.published(
+            show.id, cat.id, _version(request)
+        )
+    except NotPublished:
+        record = None
     lang = "en" if request.query_params.get("lang") == "en" else "zh-CN"
     response = rt.templates.TemplateResponse(
         request,

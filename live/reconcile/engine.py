@@ -274,6 +274,14 @@ def reconcile(rules: RuleSet, inputs: Inputs) -> Result:
 
     last_gate = max((n for n, s in enumerate(rules.stages, 1) if s.kind == "gate"), default=0)
     awards = [a.name for a in rules.awards for _ in range(a.count)]
+    points = rules.combine.method == "points_sum"
+
+    def shown(side: Side | None) -> Quad | None:
+        # points are shown as they are (a missing side gave none); weighted sides on 0..1
+        if points:
+            return side.raw if side else Quad(0)
+        return side.norm if side else None
+
     rows: list[Row] = []
     for i, e in enumerate(ordered):
         if i == 0:
@@ -283,16 +291,14 @@ def reconcile(rules: RuleSet, inputs: Inputs) -> Result:
             place = rows[-1].place if cmp == 0 else i + 1
         why = f"stage {e.reached + 1}" if why == "reached" else why
         award = None
-        if e.reached >= last_gate and awards:
-            if place - 1 < len(awards):
-                award = awards[place - 1]  # a tie across an award line takes the better award
-        e.breakdown["stages_passed"] = e.reached
+        if e.reached >= last_gate and place - 1 < len(awards):
+            award = awards[place - 1]  # a tie across an award line takes the better award
         rows.append(
             Row(
                 place,
                 e.id,
-                e.expert.norm if e.expert else None,
-                e.audience.norm if e.audience else None,
+                shown(e.expert),
+                shown(e.audience),
                 e.total,
                 why,
                 e.reached,
@@ -300,26 +306,11 @@ def reconcile(rules: RuleSet, inputs: Inputs) -> Result:
                 e.breakdown,
             )
         )
-    if rules.combine.method == "points_sum":
-        rows = [
-            Row(
-                r.place,
-                r.contestant,
-                experts[r.contestant].raw if r.contestant in experts else Quad(0),
-                audience[r.contestant].raw,
-                r.total,
-                r.decided_by,
-                r.reached,
-                r.award,
-                r.breakdown,
-            )
-            for r in rows
-        ]
     return Result(
         tuple(rows),
         rules_hash(rules),
         inputs.position,
-        1 if rules.combine.method == "points_sum" else 100,
+        1 if points else 100,
         _effective(rules, entries),
     )
 

@@ -68,6 +68,19 @@ def parse_like(raw: bytes | str | dict[str, Any], show: Show) -> LikeIn:
     return like
 
 
+UA_LIMIT = 200
+"""Characters of a User-Agent kept in the ledger (enough to tell a browser from a script)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Voter:
+    """Who sends a vote, as the edge saw them: the signed device id, address and user agent."""
+
+    device: str
+    ip: str
+    ua: str = ""
+
+
 @dataclass(frozen=True, slots=True)
 class Ballot:
     """A vote that passed every check that needs no shared state."""
@@ -79,6 +92,7 @@ class Ballot:
     device: str
     ip: str
     subnet: str
+    ua: str = ""
 
 
 def subnet_of(ip: str) -> str:
@@ -91,7 +105,7 @@ def subnet_of(ip: str) -> str:
     return str(ipaddress.ip_network(f"{addr}/{bits}", strict=False))
 
 
-def make_ballot(show: Show, vote: VoteIn, device: str, ip: str) -> Ballot:
+def make_ballot(show: Show, vote: VoteIn, voter: Voter) -> Ballot:
     """Check the vote against the show (category and contestant exist)."""
     category = show.check_vote_target(vote.category, vote.contestant)
     return Ballot(
@@ -99,7 +113,8 @@ def make_ballot(show: Show, vote: VoteIn, device: str, ip: str) -> Ballot:
         category=category,
         contestant=vote.contestant,
         vote_id=vote.vote_id,
-        device=device,
-        ip=ip,
-        subnet=subnet_of(ip),
+        device=voter.device,
+        ip=voter.ip,
+        subnet=subnet_of(voter.ip),
+        ua=voter.ua[:UA_LIMIT],
     )

@@ -5,6 +5,8 @@
 - ``live stage ACTION``: move the stage (present, next, open_voting, ...), pushed at once.
 - ``live voting open|close``: open or close voting in a category.
 - ``live recount``: rebuild every tally from the ledger and compare it with the live one.
+- ``live verify``: check the ledger's hash chain (the first bad entry's position), recount
+  every tally and compare it with the live one, print the chain head. Exit 1 on any failure.
 - ``live staff invite|list|role|revoke``: staff and their one-time login links.
 - ``live overlay-key [--rotate]``: the overlay URL for OBS.
 - ``live reconcile --preset eurovision --points FILE.csv --year Y --round R``: offline, rank a
@@ -28,6 +30,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from live.access import ROLES
+from live.audit import Audit, compare
 from live.embedded import EmbeddedRedis, find_running
 from live.errors import ConfigError, LiveError
 from live.reconcile import PRESETS, preset, reconcile
@@ -233,6 +236,9 @@ def main(argv: list[str] | None = None) -> int:
     p_key.add_argument("--rotate", action="store_true")
 
     sub.add_parser("recount", parents=[one_show], help="rebuild tallies from the ledger, compare")
+    sub.add_parser(
+        "verify", parents=[one_show], help="check the ledger's hash chain, recount, print the head"
+    )
 
     p_rec = sub.add_parser("reconcile", help="rank a points file under a preset (offline)")
     p_rec.add_argument("--preset", choices=sorted(PRESETS), default="eurovision")
@@ -294,6 +300,17 @@ def _dispatch(args: argparse.Namespace) -> int:
         print("recount matches" if ok else "RECOUNT MISMATCH")
         return 0 if ok else 1
 
+    async def verify(store: Store, shows: dict[str, Show]) -> int:
+        show = _pick(shows, args.show)
+        audit = Audit(await store.pseudonym(show.id))
+        async for entry_id, fields in store.ledger_entries(show.id):
+            audit.feed(entry_id, fields)
+        verdict = audit.verdict()
+        state = await store.read_state(show)
+        compare(verdict, state.tallies, state.likes, state.voided)
+        print("\n".join(verdict.lines()))
+        return 0 if verdict.ok else 1
+
     async def staff(store: Store, shows: dict[str, Show]) -> int:
         show = _pick(shows, args.show)
         sessions = Sessions(store)
@@ -329,6 +346,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         "stage": stage,
         "voting": voting,
         "recount": recount,
+        "verify": verify,
         "staff": staff,
         "overlay-key": overlay_key,
     }[args.command]

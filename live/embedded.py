@@ -3,6 +3,9 @@
 It runs with ``appendonly yes`` and ``appendfsync always`` in the data folder, so Redis writes
 and fsyncs a vote before it replies. Its address and password are kept in
 ``<data>/redis.json`` (mode 0600) so that other ``live`` commands can find it.
+
+The application connects as the Redis user ``live``, whose ACL (:func:`app_acl`) cannot delete,
+trim, overwrite or expire the ledger; the ``default`` user (``admin_url``) is for operators.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from importlib import util
@@ -62,6 +66,71 @@ def _ping(port: int, password: str) -> bool:
         return False
 
 
+APP_USER = "live"
+
+EPHEMERAL = ("sess:*", "sessions:*", "invite:*", "overlay_key", "win:*", "likebudget:*", "lease:*")
+"""Key families (after a show's ``{show}:``) the app may delete, overwrite or expire."""
+
+
+def app_acl() -> list[str]:
+    """The rules of the app's Redis user (Redis >= 7: selectors), for ``ACL SETUSER``.
+
+    An allow-list: reads, and the writes that cannot destroy a stream (XADD, HSET, ZADD, ...)
+    on every key; DEL, SET, GETDEL, EXPIRE and PEXPIRE only on the ephemeral key families of
+    :data:`EPHEMERAL`, which the ledger (``{show}:ledger``) is not. Commands that run inside
+    scripts are checked against the same rules.
+    """
+    ephemeral = " ".join(f"~*}}:{family}" for family in EPHEMERAL)
+    return [
+        "~*",
+        "&*",
+        "-@all",
+        "+@read",
+        "+@connection",
+        "+multi",
+        "+exec",
+        "+discard",
+        "+eval",
+        "+evalsha",
+        "+script|load",
+        "+script|exists",
+        "+subscribe",
+        "+unsubscribe",
+        "+publish",
+        *(f"+{c}" for c in ("xadd", "hset", "hsetnx", "hdel", "hincrby", "zadd", "zincrby")),
+        *(f"+{c}" for c in ("zrem", "zremrangebyscore", "sadd", "srem", "incr", "incrby")),
+        "+rpush",
+        "+setnx",
+        f"({ephemeral} +del +unlink +set +getdel +expire +pexpire)",
+    ]
+
+
+def _command(port: int, password: str, *args: str) -> bytes:
+    """Send one command as ``default`` over raw RESP; the reply's first line."""
+
+    def bulk(a: str) -> bytes:
+        b = a.encode()
+        return b"$%d\r\n%s\r\n" % (len(b), b)
+
+    auth = b"*2\r\n" + bulk("AUTH") + bulk(password)
+    cmd = b"*%d\r\n" % len(args) + b"".join(bulk(a) for a in args)
+    with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
+        s.sendall(auth + cmd)
+        data = b""
+        while data.count(b"\r\n") < 2:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    return data.split(b"\r\n")[1]
+
+
+def server_version(binary: str) -> tuple[int, ...]:
+    out = subprocess.run([binary, "--version"], capture_output=True, text=True, check=True)
+    version = out.stdout.split("v=", 1)[1].split()[0]
+    return tuple(int(x) for x in version.split("."))
+
+
 @dataclass
 class EmbeddedRedis:
     """One redis-server process owned by this object: :meth:`start`, :meth:`stop`."""
@@ -69,11 +138,38 @@ class EmbeddedRedis:
     data_dir: Path
     port: int = 0
     password: str = ""
+    app_password: str = ""
     process: subprocess.Popen[bytes] | None = None
+    protected: bool = False
+    """Whether the app user's ACL guards the ledger (needs Redis >= 7)."""
+
+    @property
+    def admin_url(self) -> str:
+        """The ``default`` user: everything (operators, tests that tamper on purpose)."""
+        return f"redis://:{self.password}@127.0.0.1:{self.port}/0"
 
     @property
     def url(self) -> str:
-        return f"redis://:{self.password}@127.0.0.1:{self.port}/0"
+        """What the app uses: the ``live`` user when the ledger is protected."""
+        if not self.protected:
+            return self.admin_url
+        return f"redis://{APP_USER}:{self.app_password}@127.0.0.1:{self.port}/0"
+
+    def _protect(self, binary: str) -> None:
+        if server_version(binary) < (7,):
+            print(
+                "warning: this redis-server is older than 7.0; the ledger is not protected by "
+                "an ACL (the hash chain still shows tampering). Install Redis 7.",
+                file=sys.stderr,
+            )
+            return
+        if not self.app_password:
+            self.app_password = secrets.token_urlsafe(24)
+        rules = ["reset", "on", f">{self.app_password}", *app_acl()]
+        reply = _command(self.port, self.password, "ACL", "SETUSER", APP_USER, *rules)
+        if reply != b"+OK":
+            raise ConfigError(f"redis refused the app user's ACL: {reply.decode(errors='replace')}")
+        self.protected = True
 
     def start(self, timeout: float = 10.0) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -81,8 +177,9 @@ class EmbeddedRedis:
             self.port = free_port()
         if not self.password:
             self.password = secrets.token_urlsafe(24)
+        binary = redis_server_binary()
         args = [
-            redis_server_binary(),
+            binary,
             "--port", str(self.port),
             "--bind", "127.0.0.1",
             "--dir", str(self.data_dir.resolve()),
@@ -105,9 +202,11 @@ class EmbeddedRedis:
                 self.stop()
                 raise ConfigError("redis-server did not answer within its start-up time")
             time.sleep(0.02)
+        self._protect(binary)
         info = self.data_dir / INFO_FILE
         info.touch(mode=0o600, exist_ok=True)
-        info.write_text(json.dumps({"url": self.url, "pid": self.process.pid}))
+        record = {"url": self.url, "admin_url": self.admin_url, "pid": self.process.pid}
+        info.write_text(json.dumps(record))
 
     def kill(self) -> None:
         """SIGKILL, as a crash would (used by fault tests)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 from pathlib import Path
 
 from itsdangerous import BadSignature, Signer
@@ -20,9 +21,14 @@ class Devices:
     def __init__(self, secret: str) -> None:
         self._signer = Signer(secret, salt="live.device")
 
-    def issue(self) -> tuple[str, str]:
-        """A new device id and its cookie value."""
-        device = secrets.token_urlsafe(16)
+    def issue(self, now_ms: int | None = None) -> tuple[str, str]:
+        """A new device id and its cookie value.
+
+        The id starts with its creation time (``<ms, hex>.<random>``): signed with the rest, so
+        the fraud signals can tell how long a device existed before it voted.
+        """
+        born = int(time.time() * 1000) if now_ms is None else now_ms
+        device = f"{born:x}.{secrets.token_urlsafe(16)}"
         return device, self._signer.sign(device).decode()
 
     def verify(self, cookie: str | None) -> str:
@@ -51,3 +57,14 @@ def load_or_create_secret(data_dir: Path) -> str:
         key = secrets.token_urlsafe(32)
         f.write(key)
     return key
+
+
+def born_of(device: str) -> int:
+    """When a device id was issued (ms since the epoch), or 0 if the id does not say."""
+    head, dot, _ = device.partition(".")
+    if not dot or not 8 <= len(head) <= 12:
+        return 0
+    try:
+        return int(head, 16)
+    except ValueError:
+        return 0

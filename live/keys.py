@@ -49,6 +49,11 @@ class ShowKeys:
         return f"{self.base}:ledger"
 
     @property
+    def secrets(self) -> str:
+        """Hash: ``pseudonym`` -> hex key of the keyed hash of personal values."""
+        return f"{self.base}:secrets"
+
+    @property
     def vote_ids(self) -> str:
         """Hash: accepted ``vote_id`` -> fingerprint (device, category, contestant)."""
         return f"{self.base}:vids"

@@ -27,35 +27,47 @@ class Recount:
             if +counter
         }
 
+    def voided_counts(self) -> dict[str, int]:
+        """category -> accepted votes currently voided (the public count)."""
+        out: dict[str, int] = {}
+        for vid in self.voided:
+            cat = self.targets[vid][0]
+            out[cat] = out.get(cat, 0) + 1
+        return out
 
-def recount(entries: Iterable[Mapping[str, str]]) -> Recount:
-    """Fold ledger entries (decoded stream fields) into tallies and like totals.
+    def add(self, entry: Mapping[str, str]) -> None:
+        """Fold one entry in (oldest first).
 
-    A ``void`` entry takes an accepted vote out of its tally and a ``restore`` puts it back;
-    both are idempotent (voiding a voided vote, or restoring a counted one, changes nothing),
-    and entries naming an unknown vote change nothing.
-    """
-    out = Recount()
-    for entry in entries:
-        out.entries += 1
+        A ``void`` entry takes an accepted vote out of its tally and a ``restore`` puts it back;
+        both are idempotent (voiding a voided vote, or restoring a counted one, changes
+        nothing), and entries naming an unknown vote change nothing.
+        """
+        self.entries += 1
         kind = entry.get("k")
         if kind == "vote" and entry.get("st") == "accepted":
-            out.tallies.setdefault(entry["cat"], Counter())[entry["c"]] += 1
-            out.accepted_vote_ids.add(entry["vid"])
-            out.targets[entry["vid"]] = (entry["cat"], entry["c"])
+            self.tallies.setdefault(entry["cat"], Counter())[entry["c"]] += 1
+            self.accepted_vote_ids.add(entry["vid"])
+            self.targets[entry["vid"]] = (entry["cat"], entry["c"])
         elif kind in ("void", "restore"):
             vid = entry.get("vid", "")
-            target = out.targets.get(vid)
-            if target is None or (kind == "void") == (vid in out.voided):
-                continue
+            target = self.targets.get(vid)
+            if target is None or (kind == "void") == (vid in self.voided):
+                return
             cat, contestant = target
             if kind == "void":
-                out.voided.add(vid)
-                out.tallies[cat][contestant] -= 1
+                self.voided.add(vid)
+                self.tallies[cat][contestant] -= 1
             else:
-                out.voided.discard(vid)
-                out.tallies[cat][contestant] += 1
+                self.voided.discard(vid)
+                self.tallies[cat][contestant] += 1
         elif kind == "likes":
-            out.likes_taps += int(entry["taps"])
-            out.likes_counted += int(entry["counted"])
+            self.likes_taps += int(entry["taps"])
+            self.likes_counted += int(entry["counted"])
+
+
+def recount(entries: Iterable[Mapping[str, str]]) -> Recount:
+    """Fold ledger entries (decoded stream fields) into tallies and like totals."""
+    out = Recount()
+    for entry in entries:
+        out.add(entry)
     return out

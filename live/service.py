@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from live.ballot import make_ballot, parse_like, parse_vote
+from live.ballot import Voter, make_ballot, parse_like, parse_vote
 from live.errors import (
     BadRequest,
     LiveError,
@@ -54,12 +54,12 @@ class Service:
         return show
 
     async def vote(
-        self, show_id: str, raw: bytes | dict[str, Any], device: str, ip: str
+        self, show_id: str, raw: bytes | dict[str, Any], voter: Voter
     ) -> tuple[str, VoteOutcome]:
         """Decide one vote. The outcome is final only once the ledger holds it."""
         show = self.show(show_id)
         vote = parse_vote(raw)
-        ballot = make_ballot(show, vote, device, ip)
+        ballot = make_ballot(show, vote, voter)
         return vote.vote_id, await self.store.cast_vote(ballot, self.clock(), show)
 
     def like(self, show_id: str, raw: bytes | dict[str, Any], device: str) -> int:

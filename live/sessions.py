@@ -33,6 +33,10 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+def _now() -> str:
+    return str(int(time.time() * 1000))
+
+
 @dataclass(frozen=True, slots=True)
 class StaffMember:
     id: str
@@ -73,16 +77,8 @@ class Sessions:
         pipe = self.client.pipeline(transaction=True)
         pipe.hset(f"{base}:staff", member.id, json.dumps(record))
         pipe.set(f"{base}:invite:{_hash(token)}", member.id, ex=INVITE_TTL)
-        pipe.xadd(
-            f"{base}:ledger",
-            {
-                "k": "staff",
-                "op": "invite",
-                "staff": member.id,
-                "role": role,
-                "t": str(int(time.time() * 1000)),
-            },
-        )
+        entry = {"k": "staff", "op": "invite", "staff": member.id, "role": role, "t": _now()}
+        await self.store.append(pipe, show, entry)
         await self.store.call(pipe.execute())
         return member, token
 
@@ -124,10 +120,8 @@ class Sessions:
         pipe.hset(f"{base}:sess:{key}", mapping=fields)
         pipe.expire(f"{base}:sess:{key}", SESSION_TTL)
         pipe.sadd(f"{base}:sessions:{member.id}", key)
-        pipe.xadd(
-            f"{base}:ledger",
-            {"k": "staff", "op": "login", "staff": member.id, "t": str(int(time.time() * 1000))},
-        )
+        entry = {"k": "staff", "op": "login", "staff": member.id, "t": _now()}
+        await self.store.append(pipe, show, entry)
         await self.store.call(pipe.execute())
         return Session(show, key, member.id, member.name, member.role, csrf), sid
 
@@ -175,17 +169,8 @@ class Sessions:
                 pipe.delete(f"{base}:sess:{key}")
         if not rec["active"]:
             pipe.delete(f"{base}:sessions:{staff}")
-        pipe.xadd(
-            f"{base}:ledger",
-            {
-                "k": "staff",
-                "op": "update",
-                "staff": staff,
-                "role": rec["role"],
-                "active": str(rec["active"]),
-                "t": str(int(time.time() * 1000)),
-            },
-        )
+        entry = {"k": "staff", "op": "update", "staff": staff, "role": rec["role"]}
+        await self.store.append(pipe, show, {**entry, "active": str(rec["active"]), "t": _now()})
         await self.store.call(pipe.execute())
         return StaffMember(staff, rec["name"], rec["role"], bool(rec["active"]))
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import RedisError
 
 from live.ballot import Ballot
+from live.chain import Pseudonym, pseudonymiser
 from live.errors import Unavailable
 from live.keys import ShowKeys, events_channel
 from live.ledger import Recount, recount
@@ -32,7 +34,10 @@ T = TypeVar("T")
 
 
 def _script(name: str) -> str:
-    return (resources.files("live") / "scripts" / name).read_text(encoding="utf-8")
+    """A script's source, after the ledger's append function (every script may append)."""
+    folder = resources.files("live") / "scripts"
+    chain = (folder / "chain.lua").read_text(encoding="utf-8")
+    return chain + "\n" + (folder / name).read_text(encoding="utf-8")
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +101,8 @@ class ShowState:
     """Contestant details edited before the show: contestant -> field -> value."""
     published: dict[str, int] = field(default_factory=dict)
     """category -> the latest published result's version."""
+    voided: dict[str, int] = field(default_factory=dict)
+    """category -> accepted votes a moderator voided (public)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,13 +169,37 @@ class Store:
         self._edit = client.register_script(_script("edit.lua"))
         self._sheet = client.register_script(_script("sheet.lua"))
         self._publish = client.register_script(_script("publish.lua"))
+        self._append = client.register_script(_script("append.lua"))
         self._keys: dict[str, ShowKeys] = {}
+        self._pseudonyms: dict[str, Pseudonym] = {}
 
     def keys(self, show: str) -> ShowKeys:
         k = self._keys.get(show)
         if k is None:
             k = self._keys[show] = ShowKeys(self.prefix, show)
         return k
+
+    async def append(self, pipe: Pipeline, show: str, entry: dict[str, str]) -> None:
+        """Queue one hash-chained ledger entry (no personal fields) on a MULTI pipeline.
+
+        Nothing is sent until the pipeline executes (awaiting only queues the script).
+        """
+        args: list[str | int] = []
+        for name, value in entry.items():
+            args += [name, value]
+        await self._append(keys=[self.keys(show).ledger], args=args, client=pipe)
+
+    async def pseudonym(self, show: str) -> Pseudonym:
+        """The show's keyed hash for personal values (its key is made once, kept in Redis)."""
+        found = self._pseudonyms.get(show)
+        if found is None:
+            k = self.keys(show)
+            pipe = self.client.pipeline(transaction=True)
+            pipe.hsetnx(k.secrets, "pseudonym", secrets.token_hex(32))
+            pipe.hget(k.secrets, "pseudonym")
+            raw: list[Any] = await self.call(pipe.execute())
+            found = self._pseudonyms[show] = pseudonymiser(bytes.fromhex(raw[1]))
+        return found
 
     async def call(self, aw: Awaitable[T]) -> T:
         """Await one Redis operation within the budget; Redis trouble becomes ``Unavailable``."""
@@ -236,7 +267,10 @@ class Store:
             lim.ip.seconds * 1000,
             lim.subnet.count,
             lim.subnet.seconds * 1000,
+            ballot.ua,
         ]
+        pseudonym = await self.pseudonym(ballot.show)
+        args += [pseudonym(ballot.device), pseudonym(ballot.ip), pseudonym(ballot.ua)]
         raw: list[Any] = await self.call(self._vote(keys=keys, args=args))
         return VoteOutcome(str(raw[0]), str(raw[1]), int(raw[2]), str(raw[3]), int(raw[4]))
 
@@ -351,7 +385,7 @@ class Store:
         fields = {**entry, "t": str(int(time.time() * 1000))}
         if actor:
             fields["by"] = actor
-        pipe.xadd(k.ledger, fields)  # type: ignore[arg-type]
+        await self.append(pipe, show.id, fields)
         pipe.incr(k.version)
         pipe.publish(events_channel(self.prefix), show.id)
         raw: list[Any] = await self.call(pipe.execute())
@@ -419,7 +453,7 @@ class Store:
             "by": actor,
             "t": str(int(time.time() * 1000)),
         }
-        pipe.xadd(k.ledger, entry)  # type: ignore[arg-type]
+        await self.append(pipe, ref.show, entry)
         await self.call(pipe.execute())
 
     async def judging_read(self, show: str, category: str) -> JudgingRead:

@@ -20,6 +20,7 @@ from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from live.access import SOCKETS, op_allowed, same_secret
+from live.ballot import Voter
 from live.errors import (
     WS_FORBIDDEN,
     WS_FORBIDDEN_ORIGIN,
@@ -41,7 +42,7 @@ VIEWER, STAFF, OVERLAY = "/ws/shows/{show}", "/ws/staff/{show}", "/ws/overlay/{s
 
 
 async def _handle(
-    rt: Runtime, endpoint: str, who: str, show: str, device: str | None, ip: str, text: str
+    rt: Runtime, endpoint: str, who: str, show: str, voter: Voter | None, text: str
 ) -> dict[str, Any]:
     """Answer one incoming message; every failure becomes a typed ``error`` message."""
     try:
@@ -57,9 +58,9 @@ async def _handle(
             raise Forbidden(f"{kind!r} is not allowed on this socket")
         if kind == "ping":
             return {"type": "pong"}
-        assert device is not None  # the table allows vote/like to "device" only
+        assert voter is not None  # the table allows vote/like to "device" only
         if kind == "vote":
-            vote_id, outcome = await rt.service.vote(show, body, device, ip)
+            vote_id, outcome = await rt.service.vote(show, body, voter)
             return {
                 "type": "vote_result",
                 "vote_id": vote_id,
@@ -68,7 +69,7 @@ async def _handle(
                 "retry_after": -(-outcome.retry_after_ms // 1000),
                 "version": outcome.version,
             }
-        return {"type": "like_ack", "n": rt.service.like(show, body, device)}
+        return {"type": "like_ack", "n": rt.service.like(show, body, voter.device)}
     except LiveError as exc:
         reply = error_message(exc)
         if kind == "vote" and isinstance(body.get("vote_id"), str):
@@ -77,7 +78,7 @@ async def _handle(
 
 
 async def _read(
-    rt: Runtime, conn: Connection, endpoint: str, who: str, device: str | None, ip: str
+    rt: Runtime, conn: Connection, endpoint: str, who: str, voter: Voter | None
 ) -> None:
     ws = conn.ws
     try:
@@ -89,7 +90,7 @@ async def _read(
             if text is None:
                 conn.reply(encode(error_message(BadRequest("send text frames with JSON"))))
                 continue
-            reply = await _handle(rt, endpoint, who, conn.show, device, ip, text)
+            reply = await _handle(rt, endpoint, who, conn.show, voter, text)
             conn.reply(encode(reply))
     except WebSocketDisconnect:
         pass
@@ -109,6 +110,7 @@ async def _run(
     """Serve an accepted, authorised socket until either side ends it."""
     show = ws.path_params["show"]
     ip = ws.client.host if ws.client else "unknown"
+    voter = None if device is None else Voter(device, ip, ws.headers.get("user-agent", ""))
     conn = Connection(ws, show, rt.settings.slow_client_ms / 1000, audience, credential)
     try:
         first = await rt.hub.first_snapshot(show, audience)
@@ -118,7 +120,7 @@ async def _run(
     rt.hub.add(conn)
     conn.offer_snapshot(first, 0.0)
     sender = asyncio.create_task(conn.run_sender())
-    reader = asyncio.create_task(_read(rt, conn, endpoint, who, device, ip))
+    reader = asyncio.create_task(_read(rt, conn, endpoint, who, voter))
     try:
         await conn.done.wait()
     finally:

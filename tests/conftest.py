@@ -14,18 +14,33 @@ from tests.helpers import SECRET, SHOW, LiveServer, serve
 
 
 @pytest.fixture(scope="session")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real redis-server for the whole run (``LIVE_TEST_REDIS_URL``, else one started here)."""
+def redis_urls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """A real redis-server for the whole run: (the app user's URL, the admin's URL).
+
+    ``LIVE_TEST_REDIS_URL`` (and ``LIVE_TEST_REDIS_ADMIN_URL``) name one, else one starts here.
+    """
     given = os.environ.get("LIVE_TEST_REDIS_URL")
     if given:
-        yield given
+        yield given, os.environ.get("LIVE_TEST_REDIS_ADMIN_URL", given)
         return
     redis = EmbeddedRedis(tmp_path_factory.mktemp("redis"))
     redis.start()
     try:
-        yield redis.url
+        yield redis.url, redis.admin_url
     finally:
         redis.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_url(redis_urls: tuple[str, str]) -> str:
+    """The app user's URL (its ACL protects the ledger)."""
+    return redis_urls[0]
+
+
+@pytest.fixture(scope="session")
+def redis_admin_url(redis_urls: tuple[str, str]) -> str:
+    """The ``default`` user's URL, for tests that tamper with data on purpose."""
+    return redis_urls[1]
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from live.ballot import make_ballot, parse_like, parse_vote, subnet_of
+from live.ballot import Voter, make_ballot, parse_like, parse_vote, subnet_of
 from live.errors import BadRequest, ConfigError, UnknownCategory, UnknownContestant
 from live.ledger import recount
 from live.settings import Settings
@@ -23,12 +23,16 @@ def test_parse_vote_names_every_bad_field() -> None:
 def test_make_ballot_checks_category_and_contestant() -> None:
     show = load_show(SHOW)
     vote = parse_vote({"category": "cap1", "contestant": "p1", "vote_id": "abcdefgh"})
-    ballot = make_ballot(show, vote, "dev", "10.1.2.3")
+    ballot = make_ballot(show, vote, Voter("dev", "10.1.2.3"))
     assert (ballot.category.id, ballot.subnet) == ("cap1", "10.1.2.0/24")
     with pytest.raises(UnknownCategory):
-        make_ballot(show, parse_vote({**vote.model_dump(), "category": "zz"}), "d", "1.1.1.1")
+        make_ballot(
+            show, parse_vote({**vote.model_dump(), "category": "zz"}), Voter("d", "1.1.1.1")
+        )
     with pytest.raises(UnknownContestant):
-        make_ballot(show, parse_vote({**vote.model_dump(), "contestant": "zz"}), "d", "1.1.1.1")
+        make_ballot(
+            show, parse_vote({**vote.model_dump(), "contestant": "zz"}), Voter("d", "1.1.1.1")
+        )
 
 
 def test_like_size_is_bounded_by_the_show() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from live.ballot import make_ballot, parse_vote
+from live.ballot import Voter, make_ballot, parse_vote
 from live.errors import LiveError
 from live.stage import Action
 from tests.helpers import LiveServer, next_snapshot, snapshot_where, vote_body
@@ -42,8 +42,7 @@ async def test_vote_after_the_deadline_is_refused_even_before_the_clock_closes(
     ballot = make_ballot(
         show,
         parse_vote(vote_body("shut", "p2", "after-deadline")),
-        "dev-x",
-        "127.0.0.1",
+        Voter("dev-x", "127.0.0.1"),
     )
     outcome = await server.rt.store.cast_vote(ballot, stage.deadline, show)
     assert (outcome.status, outcome.reason) == ("closed", "window_ended")

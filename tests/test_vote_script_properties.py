@@ -9,7 +9,7 @@ from collections import Counter
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from live.ballot import make_ballot, parse_vote
+from live.ballot import Voter, make_ballot, parse_vote
 from live.show import load_show
 from live.store import Store, make_client
 from tests.helpers import SHOW
@@ -44,7 +44,7 @@ def test_caps_idempotency_and_recount_hold_for_any_sequence(
             for device, cat, who, n in seq:
                 vote = parse_vote({"category": cat, "contestant": who, "vote_id": f"vote-{n:04d}"})
                 outcome = await store.cast_vote(
-                    make_ballot(SHOW_T, vote, device, "10.0.0.1"), 0, SHOW_T
+                    make_ballot(SHOW_T, vote, Voter(device, "10.0.0.1")), 0, SHOW_T
                 )
                 key = vote.vote_id
                 if (

@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from live.ballot import Voter
 from live.errors import LiveError
 from live.http.common import client_ip, device_of, read_body
 from live.runtime import runtime
@@ -27,7 +28,8 @@ async def post_vote(request: Request) -> JSONResponse:
     rt.service.show(show_id)
     device = device_of(request, rt.devices, rt.settings.allowed_origins)
     body = await read_body(request, rt.settings.max_body_bytes)
-    vote_id, outcome = await rt.service.vote(show_id, body, device, client_ip(request))
+    voter = Voter(device, client_ip(request), request.headers.get("user-agent", ""))
+    vote_id, outcome = await rt.service.vote(show_id, body, voter)
     payload: dict[str, Any] = {
         "status": outcome.status,
         "reason": outcome.reason,

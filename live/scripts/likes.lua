@@ -22,7 +22,7 @@ end
 redis.call('PEXPIRE', KEYS[1], 2000)
 redis.call('HINCRBY', KEYS[2], 'taps', taps)
 redis.call('HINCRBY', KEYS[2], 'counted', counted)
-redis.call('XADD', KEYS[4], '*', 'k', 'likes', 'taps', taps, 'counted', counted,
-  'devices', devices, 't', ARGV[2])
+ledger_append(KEYS[4], {'k', 'likes', 'taps', taps, 'counted', counted,
+  'devices', devices, 't', ARGV[2]}, nil)
 local version = redis.call('INCR', KEYS[3])
 return {taps, counted, version}

@@ -9,8 +9,8 @@
 -- Returns the new publication version.
 local n = redis.call('RPUSH', KEYS[1], ARGV[1])
 redis.call('HSET', KEYS[2], ARGV[2], n)
-redis.call('XADD', KEYS[3], '*', 'k', 'publish', 'cat', ARGV[2], 'version', n, 'by', ARGV[3],
-  'sha256', ARGV[7], 't', ARGV[4])
+ledger_append(KEYS[3], {'k', 'publish', 'cat', ARGV[2], 'version', n, 'by', ARGV[3],
+  'sha256', ARGV[7], 't', ARGV[4]}, nil)
 redis.call('INCR', KEYS[4])
 redis.call('PUBLISH', ARGV[5], ARGV[6])
 return n

@@ -67,8 +67,8 @@ rec.by = ARGV[6]
 local encoded = cjson.encode(rec)
 redis.call('HSET', KEYS[1], field, encoded)
 if op ~= 'save' then
-  redis.call('XADD', KEYS[2], '*', 'k', 'sheet', 'op', op, 'cat', ARGV[9], 'sheet', field,
+  ledger_append(KEYS[2], {'k', 'sheet', 'op', op, 'cat', ARGV[9], 'sheet', field,
     'by', ARGV[6], 'why', ARGV[8], 'before', before, 'after', cjson.encode(rec.marks),
-    't', ARGV[7])
+    't', ARGV[7]}, nil)
 end
 return {'ok', encoded}

@@ -28,7 +28,7 @@ for k = 4, #KEYS do
 end
 local entry = {'k', 'stage', 't', ARGV[4]}
 for _, v in ipairs(fields) do entry[#entry + 1] = v end
-redis.call('XADD', KEYS[3], '*', unpack(entry))
+ledger_append(KEYS[3], entry, nil)
 local version = redis.call('INCR', KEYS[2])
 redis.call('PUBLISH', ARGV[2], ARGV[3])
 return version

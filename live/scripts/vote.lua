@@ -12,16 +12,19 @@
 -- (ARGV[8] and ARGV[9] are the show file's; the category hash's cap/per, set at load and by an
 -- edit before voting starts, win when present)
 -- ARGV[10] device window count ARGV[11] its ms  ARGV[12] ip count  ARGV[13] its ms
--- ARGV[14] subnet count  ARGV[15] its ms
+-- ARGV[14] subnet count  ARGV[15] its ms  ARGV[16] user agent
+-- ARGV[17..19] keyed hashes of device, ip and user agent (what the ledger chain hashes)
 -- Returns {status, reason, retry_after_ms, ledger_id, version}.
 -- Every decision except the replay of an accepted vote_id is appended to the ledger.
 
 local vid, dev, ip, net, cat, who = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local now = tonumber(ARGV[7])
 
+local shadow = {dev = ARGV[17], ip = ARGV[18], ua = ARGV[19]}
+
 local function record(status, reason)
-  return redis.call('XADD', KEYS[7], '*', 'k', 'vote', 'st', status, 'why', reason,
-    'vid', vid, 'dev', dev, 'ip', ip, 'cat', cat, 'c', who, 't', ARGV[7])
+  return ledger_append(KEYS[7], {'k', 'vote', 'st', status, 'why', reason, 'vid', vid,
+    'dev', dev, 'ip', ip, 'ua', ARGV[16], 'cat', cat, 'c', who, 't', ARGV[7]}, shadow)
 end
 
 local function refuse(status, reason, retry)

@@ -42,6 +42,7 @@ else
 end
 
 local before = cjson.encode(rec.marks)
+local was = rec.state
 if op == 'save' then
   rec.marks = cjson.decode(marks)
   rec.state = 'draft'
@@ -66,7 +67,8 @@ rec.at = tonumber(ARGV[7])
 rec.by = ARGV[6]
 local encoded = cjson.encode(rec)
 redis.call('HSET', KEYS[1], field, encoded)
-if op ~= 'save' then
+-- A draft save is private to the judge, unless it takes a submitted sheet out of the count.
+if op ~= 'save' or was == 'submitted' then
   ledger_append(KEYS[2], {'k', 'sheet', 'op', op, 'cat', ARGV[9], 'sheet', field,
     'by', ARGV[6], 'why', ARGV[8], 'before', before, 'after', cjson.encode(rec.marks),
     't', ARGV[7]}, nil)

@@ -53,9 +53,7 @@ async def _verify(
     return code, capsys.readouterr().out
 
 
-async def _rewrite(
-    admin: aioredis.Redis, key: str, change: Callable[[list[Any]], list[Any]]
-) -> list[Any]:
+async def _rewrite(admin: Any, key: str, change: Callable[[list[Any]], list[Any]]) -> list[Any]:
     """Rebuild the stream with the same ids but changed contents, as a tamperer with the
     admin password could; returns the original entries."""
     original: list[Any] = await admin.xrange(key)
@@ -65,7 +63,7 @@ async def _rewrite(
     return original
 
 
-async def _restore(admin: aioredis.Redis, key: str, original: list[Any]) -> None:
+async def _restore(admin: Any, key: str, original: list[Any]) -> None:
     await admin.delete(key)
     for entry_id, fields in original:
         await admin.xadd(key, fields, id=entry_id)
@@ -76,7 +74,8 @@ async def test_verify_prints_the_head_of_an_intact_chain(
 ) -> None:
     await _cast(server, 6)
     code, out = await _verify(monkeypatch, server, capsys)
-    last = (await server.rt.store.client.xrevrange(server.rt.store.keys("t").ledger, count=1))[0]
+    newest: Any = await server.rt.store.client.xrevrange(server.rt.store.keys("t").ledger, count=1)
+    last = newest[0]
     assert code == 0, out
     assert "chain           intact" in out
     assert f"chain head      #{last[1]['n']} {last[1]['h']}" in out
@@ -123,7 +122,7 @@ async def test_verify_reports_the_first_tampered_entry(
             )
         return entries
 
-    admin = aioredis.Redis.from_url(redis_admin_url, decode_responses=True)
+    admin: Any = aioredis.Redis.from_url(redis_admin_url, decode_responses=True)
     try:
         original = await _rewrite(admin, key, tamper)
         code, out = await _verify(monkeypatch, server, capsys)
@@ -142,7 +141,7 @@ async def test_the_app_user_cannot_delete_trim_or_overwrite_the_ledger(
     assert redis_url != redis_admin_url, "the embedded Redis must run the app as its own user"
     await _cast(server, 3)
     key = server.rt.store.keys("t").ledger
-    app = aioredis.Redis.from_url(redis_url, decode_responses=True)
+    app: Any = aioredis.Redis.from_url(redis_url, decode_responses=True)
     try:
         before = await app.xlen(key)
         attempts = [

@@ -15,13 +15,14 @@ ROLES: tuple[Role, ...] = ("admin", "judge", "moderator", "streamer")
 ADMIN: frozenset[str] = frozenset({"admin"})
 CONSOLE: frozenset[str] = frozenset({"admin", "judge", "moderator"})
 ANY_STAFF: frozenset[str] = frozenset(ROLES)
+MODERATE: frozenset[str] = frozenset({"admin", "moderator"})
 JUDGE: frozenset[str] = frozenset({"judge"})
 """A sheet or an approval is a judge's own: an admin changes one only by a correction."""
 
 ROUTES: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/admin/{show}"): ADMIN,
     ("GET", "/judge/{show}"): frozenset({"admin", "judge"}),
-    ("GET", "/moderate/{show}"): frozenset({"admin", "moderator"}),
+    ("GET", "/moderate/{show}"): MODERATE,
     ("GET", "/api/shows/{show}/staff-state"): CONSOLE,
     ("POST", "/api/shows/{show}/stage"): ADMIN,
     ("POST", "/api/shows/{show}/display"): ADMIN,
@@ -37,6 +38,10 @@ ROUTES: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/shows/{show}/results/{category}"): CONSOLE,
     ("POST", "/api/shows/{show}/results/{category}/preview"): ADMIN,
     ("POST", "/api/shows/{show}/results/{category}/publish"): ADMIN,
+    ("GET", "/api/shows/{show}/flags"): MODERATE,
+    ("POST", "/api/shows/{show}/voids/preview"): MODERATE,
+    ("POST", "/api/shows/{show}/voids"): MODERATE,
+    ("GET", "/api/shows/{show}/moderation-log"): MODERATE,
     ("POST", "/staff/logout"): ANY_STAFF,
 }
 """(method, path) -> the roles that may use it. Staff POSTs also need the CSRF token."""

@@ -21,13 +21,16 @@ from live import guard, ws
 from live.broker import Broker
 from live.embedded import EmbeddedRedis, find_running
 from live.errors import LiveError
-from live.http import api, judging, pages, staff
+from live.flagger import Flagger
+from live.http import api, judging, moderation, pages, staff
 from live.http.headers import SecurityHeaders
 from live.hub import Hub
 from live.identity import Devices, load_or_create_secret
 from live.judging_service import Judging
 from live.keys import events_channel
 from live.likes import LikeBuffer
+from live.moderation import Moderation
+from live.moderation_store import ModerationStore
 from live.runtime import Runtime
 from live.service import Service
 from live.sessions import Sessions
@@ -86,6 +89,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         for show in shows.values():
             await store.init_show(show)
         sessions = Sessions(store)
+        judging_ = Judging(service, store, sessions)
+        moderation_store = ModerationStore(store)
+        flagger = Flagger(shows, store, moderation_store)
         app.state.runtime = Runtime(
             settings,
             store,
@@ -94,7 +100,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Devices(secret),
             templates,
             sessions,
-            Judging(service, store, sessions),
+            judging_,
+            Moderation(service, judging_, moderation_store),
         )
         tasks = [
             asyncio.create_task(hub.run(), name="hub"),
@@ -102,6 +109,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             asyncio.create_task(broker.run(), name="broker"),
             asyncio.create_task(service.run_stage_clock(), name="stage-clock"),
             asyncio.create_task(guard.run(hub, sessions), name="socket-guard"),
+            asyncio.create_task(flagger.run(), name="flagger"),
         ]
         try:
             yield
@@ -125,6 +133,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *pages.routes,
             *staff.routes,
             *judging.routes,
+            *moderation.routes,
             *ws.routes,
             Mount("/static", StaticFiles(directory=str(FRONTEND / "static")), name="static"),
         ],

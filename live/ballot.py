@@ -6,13 +6,13 @@ idempotency) is made by one Lua script in :mod:`live.store`.
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from live.errors import BadRequest
+from live.identity import subnet_of
 from live.show import Category, Show
 
 VoteId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{8,64}$")]
@@ -93,16 +93,6 @@ class Ballot:
     ip: str
     subnet: str
     ua: str = ""
-
-
-def subnet_of(ip: str) -> str:
-    """The network a vote is rate-limited with: the /24 for IPv4, the /64 for IPv6."""
-    try:
-        addr = ipaddress.ip_address(ip)
-    except ValueError:
-        return ip  # not an address (a test client or a unix socket): its own bucket
-    bits = 24 if addr.version == 4 else 64
-    return str(ipaddress.ip_network(f"{addr}/{bits}", strict=False))
 
 
 def make_ballot(show: Show, vote: VoteIn, voter: Voter) -> Ballot:

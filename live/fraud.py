@@ -21,8 +21,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from live.ballot import subnet_of
-from live.identity import born_of
+from live.identity import born_of, subnet_of
 
 SCRIPTED = (
     "headless",
@@ -279,6 +278,7 @@ class Detector:
             if cluster.id in info.signals:
                 continue
             info.signals[cluster.id] = signal
+            self.changed.update(info.signals)  # its score changed in each of its clusters
             cluster.vids.append(vid)
             cluster.first = info.t if not cluster.first else min(cluster.first, info.t)
             cluster.last = max(cluster.last, info.t)

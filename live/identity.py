@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 import time
@@ -68,3 +69,13 @@ def born_of(device: str) -> int:
         return int(head, 16)
     except ValueError:
         return 0
+
+
+def subnet_of(ip: str) -> str:
+    """The network a vote is rate-limited with: the /24 for IPv4, the /64 for IPv6."""
+    try:
+        addr = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip  # not an address (a test client or a unix socket): its own bucket
+    bits = 24 if addr.version == 4 else 64
+    return str(ipaddress.ip_network(f"{addr}/{bits}", strict=False))

@@ -172,14 +172,18 @@ class Judging:
         await self._target(ref)
         await self.store.set_approval(ref, approve, f"judge:{ref.judge}")
 
+    async def inputs(self, show_id: str, category: str) -> tuple[Show, Category, Inputs]:
+        """The show (with its edits), the category and the reconciler's inputs now."""
+        show = await self.service.current(show_id)
+        cat = show.category(category)
+        read = await self.store.judging_read(show_id, category)
+        return show, cat, inputs_from(show, cat, read, await self.judges(show_id))
+
     async def result(
         self, show_id: str, category: str, rules: RuleSet | None = None
     ) -> tuple[Show, Result]:
         """The provisional result now (or under other ``rules``: a what-if preview)."""
-        show = await self.service.current(show_id)
-        cat = show.category(category)
-        read = await self.store.judging_read(show_id, category)
-        inputs = inputs_from(show, cat, read, await self.judges(show_id))
+        show, cat, inputs = await self.inputs(show_id, category)
         return show, reconcile(rules or cat.rules, inputs)
 
     def what_if(self, show: Show, category: str, overrides: dict[str, Any]) -> RuleSet:

@@ -101,6 +101,35 @@ class ShowKeys:
         """Hash: category -> latest published version (pushed to viewers and the overlay)."""
         return f"{self.base}:published"
 
+    @property
+    def voided(self) -> str:
+        """Hash: voided ``vote_id`` -> JSON (by, why, t, ref, cat, c)."""
+        return f"{self.base}:voided"
+
+    @property
+    def void_counts(self) -> str:
+        """Hash: category -> accepted votes currently voided (public)."""
+        return f"{self.base}:voidcount"
+
+    @property
+    def moderation_log(self) -> str:
+        """List: one JSON per void or restore action (who, why, how many), oldest first."""
+        return f"{self.base}:modlog"
+
+    @property
+    def flags(self) -> str:
+        """Hash: cluster id -> JSON of the fraud cluster (rule, key, reason, votes)."""
+        return f"{self.base}:flags"
+
+    @property
+    def heads(self) -> str:
+        """Hash: category -> JSON ``{n, h, id, t}``, the ledger's head when its voting closed."""
+        return f"{self.base}:heads"
+
+    def lease(self, name: str) -> str:
+        """String: which process holds a background job (e.g. the fraud consumer)."""
+        return f"{self.base}:lease:{name}"
+
     def like_budget(self, second: int) -> str:
         """Hash: device -> likes counted in that wall-clock second."""
         return f"{self.base}:likebudget:{second}"

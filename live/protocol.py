@@ -95,6 +95,8 @@ def snapshot(show: Show, state: ShowState, audience: str, now_ms: int) -> dict[s
                 "rules_frozen": bool(cs and cs.started),
                 "hidden": hidden,
                 "hide_tallies": hide,
+                "voided": state.voided.get(cat.id, 0),
+                "ledger_head": state.heads.get(cat.id),
                 "contestants": list(show.eligible(cat)),
             }
         )

@@ -10,6 +10,7 @@ from starlette.templating import Jinja2Templates
 from live.hub import Hub
 from live.identity import Devices
 from live.judging_service import Judging
+from live.moderation import Moderation
 from live.service import Service
 from live.sessions import Sessions
 from live.settings import Settings
@@ -26,6 +27,7 @@ class Runtime:
     templates: Jinja2Templates
     sessions: Sessions
     judging: Judging
+    moderation: Moderation
 
 
 def runtime(app: Starlette) -> Runtime:

@@ -6,10 +6,11 @@ Loading is all-or-nothing: a malformed file raises :class:`ShowFileError` listin
 
 from __future__ import annotations
 
+import ipaddress
 import tomllib
 from fractions import Fraction
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
@@ -20,6 +21,7 @@ from live.errors import (
     UnknownCategory,
     UnknownContestant,
 )
+from live.fraud import Signals
 from live.reconcile.rules import RuleSet, build_rules
 
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")]
@@ -50,6 +52,28 @@ class Likes(_Strict):
     """Likes counted per device per second; taps above it are received but not counted."""
     max_per_message: Annotated[int, Field(ge=1, le=10_000)] = 200
     """A single ``+n`` larger than this is malformed."""
+
+
+class Integrity(_Strict):
+    """Moderation rules and fraud-signal thresholds (``[integrity]`` in the show file)."""
+
+    voided_cap: Literal["used", "returned"] = "used"
+    """A voided vote still uses its device's vote (``used``), or is given back (``returned``),
+    so the device may vote again; a restore takes it again either way."""
+    trusted_networks: Annotated[tuple[str, ...], Field(strict=False, max_length=100)] = ()
+    """Networks many honest phones share (the venue's Wi-Fi), e.g. ``"100.64.9.0/24"``: no
+    burst or devices-per-address flags from them."""
+    signals: Signals = Signals()
+
+    @field_validator("trusted_networks")
+    @classmethod
+    def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for net in value:
+            try:
+                ipaddress.ip_network(net, strict=False)
+            except ValueError:
+                raise ValueError(f"{net!r} is not a network (e.g. 192.0.2.0/24)") from None
+        return value
 
 
 class Contestant(_Strict):
@@ -120,6 +144,7 @@ class Show(_Strict):
     title_en: Text
     limits: Limits = Limits()
     likes: Likes = Likes()
+    integrity: Integrity = Integrity()
     contestants: Annotated[
         tuple[Contestant, ...], Field(min_length=1, max_length=1000, strict=False)
     ]

@@ -103,6 +103,8 @@ class ShowState:
     """category -> the latest published result's version."""
     voided: dict[str, int] = field(default_factory=dict)
     """category -> accepted votes a moderator voided (public)."""
+    heads: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """category -> the ledger's head ``{n, h, id, t}`` when its voting last closed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,15 +181,19 @@ class Store:
             k = self._keys[show] = ShowKeys(self.prefix, show)
         return k
 
-    async def append(self, pipe: Pipeline, show: str, entry: dict[str, str]) -> None:
+    async def append(
+        self, pipe: Pipeline, show: str, entry: dict[str, str], closes: str = ""
+    ) -> None:
         """Queue one hash-chained ledger entry (no personal fields) on a MULTI pipeline.
 
-        Nothing is sent until the pipeline executes (awaiting only queues the script).
+        ``closes``: the category whose voting this entry closes; the ledger's head after it is
+        pinned for that category. Nothing is sent until the pipeline executes.
         """
-        args: list[str | int] = []
+        k = self.keys(show)
+        args: list[str | int] = [closes]
         for name, value in entry.items():
             args += [name, value]
-        await self._append(keys=[self.keys(show).ledger], args=args, client=pipe)
+        await self._append(keys=[k.ledger, k.heads], args=args, client=pipe)
 
     async def pseudonym(self, show: str) -> Pseudonym:
         """The show's keyed hash for personal values (its key is made once, kept in Redis)."""
@@ -301,6 +307,8 @@ class Store:
             pipe.zrange(k.tally(cat.id), 0, -1, withscores=True)
         pipe.smembers(k.revealed)
         pipe.hgetall(k.published)
+        pipe.hgetall(k.void_counts)
+        pipe.hgetall(k.heads)
         raw: list[Any] = await self.call(pipe.execute())
         categories: dict[str, CategoryState] = {}
         tallies: dict[str, dict[str, int]] = {}
@@ -324,9 +332,11 @@ class Store:
             tallies=tallies,
             taps=int(likes.get("taps", 0)),
             likes=int(likes.get("counted", 0)),
-            display=Display.from_redis(raw[3], raw[-2]),
+            display=Display.from_redis(raw[3], raw[-4]),
             edits=parse_edits(raw[4]),
-            published={cat: int(v) for cat, v in raw[-1].items()},
+            published={cat: int(v) for cat, v in raw[-3].items()},
+            voided={cat: int(v) for cat, v in raw[-2].items() if int(v)},
+            heads={cat: json.loads(v) for cat, v in raw[-1].items()},
         )
 
     async def read_edits(self, show: str) -> dict[str, dict[str, str]]:
@@ -370,12 +380,13 @@ class Store:
         for name, value in fields.items():
             args += [name, value]
         for change in changes:
-            args += ["1" if change.open else "0", change.only, change.until]
-        keys = [k.stage, k.version, k.ledger, *(k.category(c.category) for c in changes)]
+            args += ["1" if change.open else "0", change.only, change.until, change.category]
+        keys = [k.stage, k.version, k.ledger, k.heads]
+        keys += [k.category(c.category) for c in changes]
         return int(await self.call(self._stage(keys=keys, args=args)))
 
     async def _announced(
-        self, show: Show, pipe: Pipeline, entry: dict[str, str], actor: str = ""
+        self, show: Show, pipe: Pipeline, entry: dict[str, str], actor: str = "", closes: str = ""
     ) -> int:
         """Finish a MULTI that changed what viewers see: ledger entry, version, pub/sub.
 
@@ -385,7 +396,7 @@ class Store:
         fields = {**entry, "t": str(int(time.time() * 1000))}
         if actor:
             fields["by"] = actor
-        await self.append(pipe, show.id, fields)
+        await self.append(pipe, show.id, fields, closes)
         pipe.incr(k.version)
         pipe.publish(events_channel(self.prefix), show.id)
         raw: list[Any] = await self.call(pipe.execute())
@@ -413,7 +424,8 @@ class Store:
         pipe = self.client.pipeline(transaction=True)
         pipe.hset(self.keys(show.id).category(category), mapping=state)  # type: ignore[arg-type]
         entry = {"k": "voting", "cat": category, "open": state["open"], "only": only}
-        return await self._announced(show, pipe, entry)
+        closes = "" if is_open else category
+        return await self._announced(show, pipe, entry, closes=closes)
 
     async def sheet_op(
         self,

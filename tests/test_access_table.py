@@ -35,6 +35,12 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     },
     ("POST", "/api/shows/{show}/results/{category}/preview"): {"combine": {"expert_weight": 1}},
     ("POST", "/api/shows/{show}/results/{category}/publish"): {"note": "walk"},
+    ("POST", "/api/shows/{show}/voids"): {
+        "op": "void",
+        "vote_ids": ["walk-0001"],
+        "reason": "walk",
+    },
+    ("POST", "/api/shows/{show}/voids/preview"): {"op": "void", "vote_ids": ["walk-0001"]},
 }
 
 

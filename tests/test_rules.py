@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from live.ballot import Voter, make_ballot, parse_like, parse_vote, subnet_of
+from live.ballot import Voter, make_ballot, parse_like, parse_vote
 from live.errors import BadRequest, ConfigError, UnknownCategory, UnknownContestant
+from live.identity import subnet_of
 from live.ledger import recount
 from live.settings import Settings
 from live.show import load_show

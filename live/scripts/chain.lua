@@ -10,6 +10,7 @@
 
 local LEDGER_GENESIS = string.rep('0', 40)
 
+-- Returns the entry's id, its position n and its hash h.
 local function ledger_append(ledger, fields, shadow)
   local n, prev = 1, LEDGER_GENESIS
   local last = redis.call('XREVRANGE', ledger, '+', '-', 'COUNT', 1)[1]
@@ -31,5 +32,6 @@ local function ledger_append(ledger, fields, shadow)
   fields[#fields + 1] = tostring(n)
   fields[#fields + 1] = 'h'
   fields[#fields + 1] = h
-  return redis.call('XADD', ledger, '*', unpack(fields))
+  local id = redis.call('XADD', ledger, '*', unpack(fields))
+  return id, n, h
 end

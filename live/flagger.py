@@ -1,0 +1,120 @@
+"""The fraud consumer: reads each show's ledger and keeps its flag clusters in Redis.
+
+One process at a time holds a show's lease and runs the :class:`~live.fraud.Detector` over
+the ledger from its first entry, then follows new entries. The detector is deterministic, so
+a process that takes over (the holder died) rebuilds the same clusters from the ledger.
+Flags are advisory: this task never changes a vote.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+from typing import Any
+
+from live.errors import LiveError
+from live.fraud import Cluster, Detector
+from live.moderation_store import ModerationStore
+from live.show import Show
+from live.store import Store
+
+log = logging.getLogger("live.flagger")
+
+LEASE_MS = 10_000
+LISTED = 200
+"""Votes listed per cluster for the console (all of them are kept for a cluster action)."""
+
+
+def encode_cluster(detector: Detector, cluster: Cluster) -> str:
+    flagged = [v for v in cluster.vids if detector.is_flagged(v)]
+    votes = []
+    for vid in cluster.vids[:LISTED]:
+        info = detector.votes[vid]
+        votes.append(
+            {
+                "vid": vid,
+                "t": info.t,
+                "cat": info.cat,
+                "c": info.contestant,
+                "ip": info.ip,
+                "ua": info.ua[:80],
+                "score": round(info.score, 2),
+                "rules": sorted({s.rule for s in info.signals.values()}),
+                "flagged": info.score >= 1,
+            }
+        )
+    record: dict[str, Any] = {
+        "id": cluster.id,
+        "rule": cluster.rule,
+        "key": cluster.key,
+        "reason": cluster.reason,
+        "first": cluster.first,
+        "last": cluster.last,
+        "count": len(cluster.vids),
+        "flagged": len(flagged),
+        "flagged_vids": flagged,
+        "votes": votes,
+    }
+    return json.dumps(record, ensure_ascii=False)
+
+
+class Flagger:
+    def __init__(
+        self, shows: dict[str, Show], store: Store, flags: ModerationStore, poll: float = 0.25
+    ) -> None:
+        self.shows = shows
+        self.store = store
+        self.flags = flags
+        self.poll = poll
+        self.holder = secrets.token_hex(8)
+
+    async def run(self) -> None:
+        await asyncio.gather(*(self._follow(show) for show in self.shows.values()))
+
+    async def _follow(self, show: Show) -> None:
+        detector: Detector | None = None
+        cursor = "-"
+        renewed = 0.0
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                if loop.time() - renewed > LEASE_MS / 3000:
+                    held = await self.flags.hold_lease(show.id, "flagger", self.holder, LEASE_MS)
+                    renewed = loop.time()
+                    if not held:
+                        detector, cursor = None, "-"
+                        await asyncio.sleep(LEASE_MS / 3000)
+                        continue
+                if detector is None:
+                    integrity = show.integrity
+                    detector = Detector(integrity.signals, integrity.trusted_networks)
+                cursor, n = await self._step(show.id, detector, cursor)
+                if n == 0:
+                    await asyncio.sleep(self.poll)
+            except LiveError as exc:
+                log.warning("flagger for %s paused: %s", show.id, exc.message)
+                renewed = 0.0
+                await asyncio.sleep(1.0)
+
+    async def _step(self, show: str, detector: Detector, cursor: str) -> tuple[str, int]:
+        """Feed the next batch of entries; write the clusters it changed. (cursor, count)."""
+        key = self.store.keys(show).ledger
+        raw: Any = await self.store.call(
+            self.store.client.xrange(key, min=cursor, max="+", count=5000)
+        )
+        rows: list[Any] = raw or []
+        for _, fields in rows:
+            detector.feed(fields)
+        if detector.changed:
+            out = {}
+            for cid in detector.changed:
+                cluster = detector.cluster(cid)
+                if cluster is not None and any(detector.is_flagged(v) for v in cluster.vids):
+                    out[cid] = encode_cluster(detector, cluster)
+            detector.changed.clear()
+            await self.flags.write_flags(show, out)
+        if rows:
+            cursor = "(" + rows[-1][0]
+        return cursor, len(rows)

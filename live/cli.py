@@ -11,6 +11,9 @@
 - ``live overlay-key [--rotate]``: the overlay URL for OBS.
 - ``live reconcile --preset eurovision --points FILE.csv --year Y --round R``: offline, rank a
   points file (``place,entry,expert,audience,total``, best first) for auditors.
+- ``live export --show demo --out DIR``: an anonymised ledger, the show file and the published
+  results, with a manifest; ``live verify --export DIR`` and ``live reconcile --export DIR
+  --category C`` check it offline.
 
 Commands run beside a server find its embedded Redis through the data folder.
 """
@@ -33,12 +36,14 @@ from live.access import ROLES
 from live.audit import Audit, compare
 from live.embedded import EmbeddedRedis, find_running
 from live.errors import ConfigError, LiveError
-from live.reconcile import PRESETS, preset, reconcile
+from live.export import LEDGER, export, read_published, verify_export
+from live.reconcile import PRESETS, Result, preset, reconcile
 from live.reconcile.eurovision import PointsFileError, contest_inputs, read_points
+from live.replay import Replay, same_result
 from live.service import Service
 from live.sessions import Sessions
 from live.settings import DEMO_SHOW, Settings
-from live.show import Show, load_shows
+from live.show import Show, load_show, load_shows
 from live.stage import ACTIONS, Action
 from live.store import Store, make_client
 
@@ -166,6 +171,47 @@ async def demo_links(settings: Settings, show_id: str, base_url: str) -> tuple[s
     return login_link(base_url, show_id, token), overlay
 
 
+def _print_result(result: Result, fmt: str) -> None:
+    if fmt == "json":
+        print(json.dumps(result.to_json(), ensure_ascii=False, indent=1))
+    else:
+        sys.stdout.write(result.to_csv())
+
+
+def reconcile_export(folder: Path, category: str, fmt: str) -> int:
+    """``live reconcile --export``: rebuild a category's latest published result from the
+    export alone; 0 if it is reproduced, 1 if not, 2 on bad input."""
+    try:
+        show = load_show(folder / "show.toml")
+        show.category(category)
+        versions = read_published(folder).get(category, [])
+        last = versions[-1]["result"]["position"] if versions else None
+        replay = Replay(show)
+        with (folder / LEDGER).open(encoding="utf-8") as fh:
+            for line in fh:
+                row = json.loads(line)
+                if last is not None and _pos(row["id"]) > _pos(last):
+                    break
+                replay.feed(row["id"], row["fields"])
+    except (OSError, ValueError, KeyError, LiveError) as exc:
+        print(f"live: {folder}: {getattr(exc, 'message', exc)}", file=sys.stderr)
+        return 2
+    result = replay.result(category)
+    _print_result(result, fmt)
+    if not versions:
+        print(f"{category}: not published; this is the result at the end of the ledger",
+              file=sys.stderr)  # fmt: skip
+        return 0
+    same = same_result(versions[-1]["result"], result)
+    word = "reproduces" if same else "DIFFERS FROM"
+    print(f"{category}: {word} published version {len(versions)}", file=sys.stderr)
+    return 0 if same else 1
+
+
+def _pos(entry_id: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in entry_id.split("-"))
+
+
 def reconcile_points(preset_name: str, path: Path, year: str, round_: str, fmt: str) -> int:
     """``live reconcile``: print the ranking of one contest in a points file; 2 on bad input."""
     try:
@@ -178,11 +224,7 @@ def reconcile_points(preset_name: str, path: Path, year: str, round_: str, fmt: 
     except (PointsFileError, UnicodeDecodeError, csv.Error) as exc:
         print(f"live: {path}: {exc}", file=sys.stderr)
         return 2
-    result = reconcile(preset(preset_name), inputs)
-    if fmt == "json":
-        print(json.dumps(result.to_json(), ensure_ascii=False, indent=1))
-    else:
-        sys.stdout.write(result.to_csv())
+    _print_result(reconcile(preset(preset_name), inputs), fmt)
     return 0
 
 
@@ -236,20 +278,43 @@ def main(argv: list[str] | None = None) -> int:
     p_key.add_argument("--rotate", action="store_true")
 
     sub.add_parser("recount", parents=[one_show], help="rebuild tallies from the ledger, compare")
-    sub.add_parser(
+    p_verify = sub.add_parser(
         "verify", parents=[one_show], help="check the ledger's hash chain, recount, print the head"
     )
+    p_verify.add_argument("--export", help="check an export folder instead of the live ledger")
+    p_export = sub.add_parser(
+        "export", parents=[one_show], help="write an anonymised ledger and the published results"
+    )
+    p_export.add_argument("--out", required=True)
+    p_export.add_argument("--no-progress", action="store_true")
 
     p_rec = sub.add_parser("reconcile", help="rank a points file under a preset (offline)")
     p_rec.add_argument("--preset", choices=sorted(PRESETS), default="eurovision")
-    p_rec.add_argument("--points", required=True, help="CSV: year, round, from_country, ...")
-    p_rec.add_argument("--year", required=True)
-    p_rec.add_argument("--round", required=True)
+    source = p_rec.add_mutually_exclusive_group(required=True)
+    source.add_argument("--points", help="CSV: year, round, from_country, ...")
+    source.add_argument("--export", help="an export folder (see `live export`)")
+    p_rec.add_argument("--year")
+    p_rec.add_argument("--round")
+    p_rec.add_argument("--category", help="with --export: the category")
     p_rec.add_argument("--format", choices=["csv", "json"], default="csv")
 
     args = parser.parse_args(argv)
     if args.command == "reconcile":
+        if args.export:
+            if not args.category:
+                parser.error("--export needs --category")
+            return reconcile_export(Path(args.export), args.category, args.format)
+        if not args.year or not args.round:
+            parser.error("--points needs --year and --round")
         return reconcile_points(args.preset, Path(args.points), args.year, args.round, args.format)
+    if args.command == "verify" and args.export:
+        try:
+            check = verify_export(Path(args.export))
+        except (OSError, ValueError, KeyError, LiveError) as exc:
+            print(f"live: {args.export}: {getattr(exc, 'message', exc)}", file=sys.stderr)
+            return 2
+        print("\n".join(check.lines()))
+        return 0 if check.ok else 1
     try:
         return _dispatch(args)
     except LiveError as exc:
@@ -311,6 +376,16 @@ def _dispatch(args: argparse.Namespace) -> int:
         print("\n".join(verdict.lines()))
         return 0 if verdict.ok else 1
 
+    async def export_show(store: Store, shows: dict[str, Show]) -> int:
+        show = _pick(shows, args.show)
+        source = next(p for p in settings.show_files if load_show(p).id == show.id)
+        out = Path(args.out)
+        manifest = await export(store, show, source, out, progress=not args.no_progress)
+        head = manifest["chain_head"]
+        print(f"exported {manifest['entries']} entries to {out}")
+        print(f"chain head      #{head['n']} {head['h']}")
+        return 0
+
     async def staff(store: Store, shows: dict[str, Show]) -> int:
         show = _pick(shows, args.show)
         sessions = Sessions(store)
@@ -347,6 +422,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         "voting": voting,
         "recount": recount,
         "verify": verify,
+        "export": export_show,
         "staff": staff,
         "overlay-key": overlay_key,
     }[args.command]

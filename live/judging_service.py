@@ -211,6 +211,7 @@ class Judging:
             "note": note,
             "names": {c.id: {"name": c.name, "name_en": c.name_en} for c in show.contestants},
             "result": result.to_json(),
+            "ledger": await self.store.ledger_pins(show_id, category, result.position or "0-0"),
         }
         record["diff"] = diff(previous, record)
         version = await self.store.publish(show, category, json.dumps(record), actor)

@@ -504,6 +504,20 @@ class Store:
         ]
         return int(await self.call(self._publish(keys=keys, args=args)))
 
+    async def ledger_pins(self, show: str, category: str, position: str) -> dict[str, Any]:
+        """The chain head at ``position`` and the one pinned when ``category``'s voting closed:
+        ``{"result": {n, h, id} | None, "close": {n, h, id, t} | None}``."""
+        k = self.keys(show)
+        pipe = self.client.pipeline(transaction=False)
+        pipe.xrange(k.ledger, min=position, max=position, count=1)
+        pipe.hget(k.heads, category)
+        raw: list[Any] = await self.call(pipe.execute())
+        at = None
+        if raw[0]:
+            entry_id, fields = raw[0][0]
+            at = {"n": int(fields.get("n", 0)), "h": fields.get("h", ""), "id": entry_id}
+        return {"result": at, "close": json.loads(raw[1]) if raw[1] else None}
+
     async def publications(self, show: str, category: str) -> list[str]:
         raw: Any = await self.call(
             self.client.lrange(self.keys(show).publications(category), 0, -1)

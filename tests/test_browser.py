@@ -268,3 +268,46 @@ async def test_judge_scores_on_a_flaky_tablet_and_nothing_is_lost(
     await expect(page.locator("#toast")).to_contain_text("marks.innovation")
     await shot(page, "judge-tablet")
     assert errors == []
+
+
+async def test_moderator_voids_a_flagged_cluster_after_seeing_the_ranking_change(
+    server: LiveServer, browser: Browser
+) -> None:
+    for i in range(3):
+        bot = {"user-agent": "python-requests/2.31.0"}
+        async with server.client(server.cookie(), headers=bot) as http:
+            body = vote_body("cap20", "p2", f"browser-bot-{i}")
+            assert (await http.post("/api/shows/t/votes", json=body)).status_code == 200
+    phone = {"user-agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) Safari/604.1"}
+    for i in range(2):
+        async with server.client(server.cookie(), headers=phone) as http:
+            body = vote_body("cap20", "p1", f"browser-human-{i}")
+            assert (await http.post("/api/shows/t/votes", json=body)).status_code == 200
+    _, token = await server.rt.sessions.invite("t", "moderator", "Browser moderator")
+    page = await browser.new_page(viewport={"width": 1280, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    await page.goto(f"{server.url}/staff/login?show=t&token={token}")
+    await page.click("#sign-in")
+    await page.wait_for_url(re.compile(r"/moderate/t$"))
+    cluster = page.locator('details.cluster[data-cluster^="scripted_agent:"]')
+    await expect(cluster).to_be_visible(timeout=10_000)
+    await expect(cluster.locator("summary")).to_contain_text("3 flagged")
+    await cluster.locator("summary").click()
+    await cluster.locator('button[data-op="void"]').click()
+    preview = page.locator("#preview-panel")
+    await expect(preview).to_be_visible()
+    # Before: p2 (3 votes) leads; after the void p1 does. The console says so before confirming.
+    await expect(preview.locator('tr[data-contestant="p2"]')).to_have_class("moved")
+    await expect(preview.locator('tr[data-contestant="p1"] td').nth(3)).to_have_text("1")
+    assert (await server.state())["tallies"]["cap20"]["p2"] == 3  # nothing changed yet
+    await page.fill("#void-reason", "scripted client")
+    await page.click("#preview-confirm")
+    await expect(preview).to_be_hidden()
+    await expect(page.locator("#log-table tbody tr").first).to_contain_text("scripted client")
+    await shot(page, "moderator")
+    state = await server.state()
+    assert state["tallies"]["cap20"]["p2"] == 0
+    viewer = await open_phone(browser, server)
+    await expect(viewer.locator('[data-category="cap20"] .badge.voided')).to_contain_text("3")
+    assert errors == []

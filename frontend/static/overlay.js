@@ -62,6 +62,10 @@ function render() {
     row.classList.toggle("win", Boolean(results) && i < 3);
     list.append(row);
   });
+  const foot = [];
+  if (cat.voided) foot.push(t.voided.replace("{n}", cat.voided.toLocaleString()));
+  if (cat.ledger_head && !cat.open) foot.push(`${t.ledger_head} #${cat.ledger_head.n} ${cat.ledger_head.h.slice(0, 12)}`);
+  document.getElementById("ov-foot").textContent = foot.join(" · ");
   setNumber("likes", document.getElementById("ov-likes"), state.likes.counted);
   document.getElementById("ov-likes-label").textContent = t.ov_likes;
 }

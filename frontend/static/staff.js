@@ -52,6 +52,8 @@ function renderCommon(s) {
       const h = el("h2", "", `${cat.name} `);
       h.append(el("span", "badge " + (cat.open ? "open" : "closed"), cat.open ? "open" : "closed"));
       if (cat.hidden) h.append(el("span", "badge", "hidden from viewers"));
+      if (cat.voided) h.append(el("span", "badge voided", `${cat.voided} voided`));
+      if (cat.ledger_head && !cat.open) h.append(el("span", "badge", `ledger #${cat.ledger_head.n} ${cat.ledger_head.h.slice(0, 12)}`));
       card.append(h);
       const counts = s.tallies[cat.id] || {};
       const top = Math.max(0, ...Object.values(counts));

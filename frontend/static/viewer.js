@@ -60,7 +60,12 @@ function render() {
       card.dataset.category = cat.id;
       const h = el("h2", "", local(cat, "name") + " ");
       h.append(el("span", "badge " + (cat.open ? "open" : "closed"), cat.open ? t.open : t.closed));
+      if (cat.voided) h.append(el("span", "badge voided", t.voided.replace("{n}", cat.voided)));
       card.append(h);
+      if (cat.ledger_head && !cat.open) {
+        const head = cat.ledger_head;
+        card.append(el("p", "muted ledger-head", `${t.ledger_head} #${head.n} ${head.h.slice(0, 12)}`));
+      }
       const tally = state.tallies[cat.id];
       if (!tally) card.append(el("p", "muted", t.hidden));
       const top = tally ? Math.max(0, ...Object.values(tally)) : 0;

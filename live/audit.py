@@ -7,7 +7,7 @@ and every tally that differs from the recount.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from live.chain import Break, ChainCheck, Pseudonym
@@ -19,7 +19,7 @@ class Verdict:
     """What ``live verify`` found."""
 
     entries: int
-    head_n: int
+    """Also the position of the head: a chain that holds numbers its entries 1..n."""
     head: str
     first_break: Break | None
     recount: Recount
@@ -38,7 +38,7 @@ class Verdict:
             out.append(
                 f"chain           BROKEN at entry #{b.position} (id {b.entry_id}): {b.reason}"
             )
-        out.append(f"chain head      #{self.head_n} {self.head}")
+        out.append(f"chain head      #{self.entries} {self.head}")
         out += [f"MISMATCH        {m}" for m in self.mismatches]
         out.append("verified" if self.ok else "VERIFY FAILED")
         return out
@@ -61,14 +61,7 @@ class Audit:
 
     def verdict(self) -> Verdict:
         c = self.chain
-        return Verdict(c.count, c.count, c.head, c.first_break, self.counted)
-
-
-def check(entries: Iterable[tuple[str, Mapping[str, str]]], pseudonym: Pseudonym | None) -> Verdict:
-    audit = Audit(pseudonym)
-    for entry_id, fields in entries:
-        audit.feed(entry_id, fields)
-    return audit.verdict()
+        return Verdict(c.count, c.head, c.first_break, self.counted)
 
 
 def compare(

@@ -169,6 +169,6 @@ def verify_export(folder: Path) -> ExportCheck:
         problems.append(f"published {cat} v{version}: its ledger position is not in the export")
     verdict = audit.verdict()
     head = manifest["chain_head"]
-    if (head["n"], head["h"]) != (verdict.head_n, verdict.head):
+    if (head["n"], head["h"]) != (verdict.entries, verdict.head):
         problems.append(f"the manifest's chain head #{head['n']} {head['h']} is not the ledger's")
     return ExportCheck(verdict, published, problems)

@@ -68,8 +68,7 @@ class Moderation:
         for c in clusters:
             for v in c["votes"]:
                 v["voided"] = voided.get(v["vid"])
-            c.pop("vids", None)
-            c.pop("flagged_vids", None)
+            c.pop("flagged_vids", None)  # kept for cluster actions; too long to list
         clusters.sort(key=lambda c: (-c["flagged"], c["id"]))
         return clusters
 

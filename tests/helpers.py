@@ -166,3 +166,21 @@ async def staff_login(live: LiveServer, role: str, name: str = "") -> tuple[str,
 def staff_client(live: LiveServer, cookie: str, **kw: Any) -> httpx.AsyncClient:
     kw.setdefault("timeout", 10)
     return httpx.AsyncClient(base_url=live.url, cookies={"live_staff": cookie}, **kw)
+
+
+async def run_cli(
+    server: LiveServer, monkeypatch: Any, capsys: Any, *argv: str
+) -> tuple[int, str, str]:
+    """Run ``live ARGV`` against the server's Redis and shows, as an operator would:
+    (exit code, stdout, stderr)."""
+    from live import cli
+
+    s = server.settings
+    assert s.redis_url is not None
+    monkeypatch.setenv("REDIS_URL", s.redis_url)
+    monkeypatch.setenv("LIVE_KEY_PREFIX", s.key_prefix)
+    monkeypatch.setenv("LIVE_SHOW_FILES", ",".join(str(p) for p in s.show_files))
+    capsys.readouterr()
+    code = await asyncio.to_thread(cli.main, list(argv))
+    out = capsys.readouterr()
+    return code, out.out, out.err

@@ -62,13 +62,27 @@ async def shot(page: Page, name: str) -> None:
     await page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
 
 
-async def admin_page(browser: Browser, server: LiveServer) -> Page:
-    _, token = await server.rt.sessions.invite("t", "admin", "Browser admin")
-    page = await browser.new_page(viewport={"width": 1280, "height": 900})
+async def staff_page(
+    browser: Browser,
+    server: LiveServer,
+    role: str,
+    console: str,
+    errors: list[str] | None = None,
+    viewport: ViewportSize | None = None,
+) -> Page:
+    """A staff member signed in through their one-time link, on their console."""
+    _, token = await server.rt.sessions.invite("t", role, f"Browser {role}")
+    page = await browser.new_page(viewport=viewport or {"width": 1280, "height": 900})
+    if errors is not None:
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
     await page.goto(f"{server.url}/staff/login?show=t&token={token}")
     await page.click("#sign-in")
-    await page.wait_for_url(re.compile(r"/admin/t$"))
+    await page.wait_for_url(re.compile(rf"/{console}/t$"))
     return page
+
+
+async def admin_page(browser: Browser, server: LiveServer) -> Page:
+    return await staff_page(browser, server, "admin", "admin")
 
 
 async def open_phone(
@@ -283,13 +297,8 @@ async def test_moderator_voids_a_flagged_cluster_after_seeing_the_ranking_change
         async with server.client(server.cookie(), headers=phone) as http:
             body = vote_body("cap20", "p1", f"browser-human-{i}")
             assert (await http.post("/api/shows/t/votes", json=body)).status_code == 200
-    _, token = await server.rt.sessions.invite("t", "moderator", "Browser moderator")
-    page = await browser.new_page(viewport={"width": 1280, "height": 900})
     errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    await page.goto(f"{server.url}/staff/login?show=t&token={token}")
-    await page.click("#sign-in")
-    await page.wait_for_url(re.compile(r"/moderate/t$"))
+    page = await staff_page(browser, server, "moderator", "moderate", errors)
     cluster = page.locator('details.cluster[data-cluster^="scripted_agent:"]')
     await expect(cluster).to_be_visible(timeout=10_000)
     await expect(cluster.locator("summary")).to_contain_text("3 flagged")

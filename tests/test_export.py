@@ -2,31 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from live import cli
-from tests.helpers import LiveServer, staff_client, staff_login, vote_body
+from tests.helpers import LiveServer, run_cli, staff_client, staff_login, vote_body
 from tests.test_judging import FULL, admin, judge, sheet
-
-
-def _env(monkeypatch: pytest.MonkeyPatch, server: LiveServer) -> None:
-    s = server.settings
-    assert s.redis_url is not None
-    monkeypatch.setenv("REDIS_URL", s.redis_url)
-    monkeypatch.setenv("LIVE_KEY_PREFIX", s.key_prefix)
-    monkeypatch.setenv("LIVE_SHOW_FILES", ",".join(str(p) for p in s.show_files))
-
-
-async def _run(capsys: Any, *argv: str) -> tuple[int, str, str]:
-    capsys.readouterr()
-    code = await asyncio.to_thread(cli.main, list(argv))
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 async def _night(server: LiveServer) -> list[str]:
@@ -60,24 +43,25 @@ async def test_an_export_verifies_and_reproduces_every_published_result(
     server: LiveServer, monkeypatch: pytest.MonkeyPatch, capsys: Any, tmp_path: Path
 ) -> None:
     await _night(server)
-    _env(monkeypatch, server)
     out = tmp_path / "export"
-    code, stdout, stderr = await _run(capsys, "export", "--show", "t", "--out", str(out))
+    code, stdout, stderr = await run_cli(
+        server, monkeypatch, capsys, "export", "--show", "t", "--out", str(out)
+    )
     assert code == 0, stderr
     assert "export" in stderr  # the progress display
-    live_code, live_out, _ = await _run(capsys, "verify", "--show", "t")
+    live_code, live_out, _ = await run_cli(server, monkeypatch, capsys, "verify", "--show", "t")
     assert live_code == 0, live_out
     head = next(line for line in live_out.splitlines() if line.startswith("chain head"))
     assert head in stdout  # the export ends on the live chain head
 
-    code, report, _ = await _run(capsys, "verify", "--export", str(out))
+    code, report, _ = await run_cli(server, monkeypatch, capsys, "verify", "--export", str(out))
     assert code == 0, report
     assert head in report
     assert "published       cap20 v1: reproduced from the ledger" in report
     assert "published       cap20 v2: reproduced from the ledger" in report
 
-    code, csv_out, stderr = await _run(
-        capsys, "reconcile", "--export", str(out), "--category", "cap20"
+    code, csv_out, stderr = await run_cli(
+        server, monkeypatch, capsys, "reconcile", "--export", str(out), "--category", "cap20"
     )
     assert code == 0 and "reproduces published version 2" in stderr
     published = json.loads((out / "published" / "cap20.json").read_text())[-1]["result"]
@@ -89,9 +73,12 @@ async def test_an_export_holds_no_device_id_address_or_user_agent(
 ) -> None:
     await _night(server)
     raw = [f async for _, f in server.rt.store.ledger_entries("t") if f["k"] == "vote"]
-    _env(monkeypatch, server)
     out = tmp_path / "export"
-    assert (await _run(capsys, "export", "--show", "t", "--out", str(out), "--no-progress"))[0] == 0
+    assert (
+        await run_cli(
+            server, monkeypatch, capsys, "export", "--show", "t", "--out", str(out), "--no-progress"
+        )
+    )[0] == 0
     text = (out / "ledger.jsonl").read_text()
     for entry in raw:
         for name in ("dev", "ip", "ua"):
@@ -105,16 +92,19 @@ async def test_a_changed_export_fails_verification_at_the_changed_entry(
     server: LiveServer, monkeypatch: pytest.MonkeyPatch, capsys: Any, tmp_path: Path
 ) -> None:
     await _night(server)
-    _env(monkeypatch, server)
     out = tmp_path / "export"
-    assert (await _run(capsys, "export", "--show", "t", "--out", str(out), "--no-progress"))[0] == 0
+    assert (
+        await run_cli(
+            server, monkeypatch, capsys, "export", "--show", "t", "--out", str(out), "--no-progress"
+        )
+    )[0] == 0
     lines = (out / "ledger.jsonl").read_text().splitlines()
     position = next(i for i, line in enumerate(lines) if '"k":"vote"' in line) + 1
     row = json.loads(lines[position - 1])
     row["fields"]["c"] = "p5"  # move one vote to another contestant
     lines[position - 1] = json.dumps(row, separators=(",", ":"))
     (out / "ledger.jsonl").write_text("\n".join(lines) + "\n")
-    code, report, _ = await _run(capsys, "verify", "--export", str(out))
+    code, report, _ = await run_cli(server, monkeypatch, capsys, "verify", "--export", str(out))
     assert code == 1
     assert f"BROKEN at entry #{position} " in report
     assert "ledger.jsonl: its SHA-256 differs from the manifest" in report

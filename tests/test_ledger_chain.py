@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -10,9 +9,8 @@ import pytest
 import redis.asyncio as aioredis
 from redis.exceptions import NoPermissionError, ResponseError
 
-from live import cli
 from live.chain import GENESIS, ChainCheck, entry_hash, pseudonymiser
-from tests.helpers import LiveServer, vote_body
+from tests.helpers import LiveServer, run_cli, vote_body
 
 
 def test_entry_hash_covers_every_field_and_the_previous_hash() -> None:
@@ -43,14 +41,8 @@ async def _cast(server: LiveServer, n: int) -> None:
 async def _verify(
     monkeypatch: pytest.MonkeyPatch, server: LiveServer, capsys: Any
 ) -> tuple[int, str]:
-    s = server.settings
-    assert s.redis_url is not None
-    monkeypatch.setenv("REDIS_URL", s.redis_url)
-    monkeypatch.setenv("LIVE_KEY_PREFIX", s.key_prefix)
-    monkeypatch.setenv("LIVE_SHOW_FILES", ",".join(str(p) for p in s.show_files))
-    capsys.readouterr()
-    code = await asyncio.to_thread(cli.main, ["verify", "--show", "t"])
-    return code, capsys.readouterr().out
+    code, out, _ = await run_cli(server, monkeypatch, capsys, "verify", "--show", "t")
+    return code, out
 
 
 async def _rewrite(admin: Any, key: str, change: Callable[[list[Any]], list[Any]]) -> list[Any]:

@@ -9,7 +9,7 @@ from typing import Any
 
 from live.keys import events_channel
 from live.show import Show
-from live.store import Store, _script
+from live.store import Store, load_script
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +33,7 @@ class ModerationStore:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.client = store.client
-        self._void = store.client.register_script(_script("void.lua"))
+        self._void = store.client.register_script(load_script("void.lua"))
 
     async def moderate(
         self, show: Show, op: str, vids: list[str], actor: str, reason: str, ref: str

@@ -33,10 +33,6 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def _now() -> str:
-    return str(int(time.time() * 1000))
-
-
 @dataclass(frozen=True, slots=True)
 class StaffMember:
     id: str
@@ -77,7 +73,7 @@ class Sessions:
         pipe = self.client.pipeline(transaction=True)
         pipe.hset(f"{base}:staff", member.id, json.dumps(record))
         pipe.set(f"{base}:invite:{_hash(token)}", member.id, ex=INVITE_TTL)
-        entry = {"k": "staff", "op": "invite", "staff": member.id, "role": role, "t": _now()}
+        entry = {"k": "staff", "op": "invite", "staff": member.id, "role": role}
         await self.store.append(pipe, show, entry)
         await self.store.call(pipe.execute())
         return member, token
@@ -120,7 +116,7 @@ class Sessions:
         pipe.hset(f"{base}:sess:{key}", mapping=fields)
         pipe.expire(f"{base}:sess:{key}", SESSION_TTL)
         pipe.sadd(f"{base}:sessions:{member.id}", key)
-        entry = {"k": "staff", "op": "login", "staff": member.id, "t": _now()}
+        entry = {"k": "staff", "op": "login", "staff": member.id}
         await self.store.append(pipe, show, entry)
         await self.store.call(pipe.execute())
         return Session(show, key, member.id, member.name, member.role, csrf), sid
@@ -170,7 +166,7 @@ class Sessions:
         if not rec["active"]:
             pipe.delete(f"{base}:sessions:{staff}")
         entry = {"k": "staff", "op": "update", "staff": staff, "role": rec["role"]}
-        await self.store.append(pipe, show, {**entry, "active": str(rec["active"]), "t": _now()})
+        await self.store.append(pipe, show, {**entry, "active": str(rec["active"])})
         await self.store.call(pipe.execute())
         return StaffMember(staff, rec["name"], rec["role"], bool(rec["active"]))
 

@@ -33,7 +33,7 @@ from live.stage import CategoryChange, Stage
 T = TypeVar("T")
 
 
-def _script(name: str) -> str:
+def load_script(name: str) -> str:
     """A script's source, after the ledger's append function (every script may append)."""
     folder = resources.files("live") / "scripts"
     chain = (folder / "chain.lua").read_text(encoding="utf-8")
@@ -165,13 +165,13 @@ class Store:
         self.client = client
         self.prefix = prefix
         self.budget = timeout_ms / 1000
-        self._vote = client.register_script(_script("vote.lua"))
-        self._likes = client.register_script(_script("likes.lua"))
-        self._stage = client.register_script(_script("stage.lua"))
-        self._edit = client.register_script(_script("edit.lua"))
-        self._sheet = client.register_script(_script("sheet.lua"))
-        self._publish = client.register_script(_script("publish.lua"))
-        self._append = client.register_script(_script("append.lua"))
+        self._vote = client.register_script(load_script("vote.lua"))
+        self._likes = client.register_script(load_script("likes.lua"))
+        self._stage = client.register_script(load_script("stage.lua"))
+        self._edit = client.register_script(load_script("edit.lua"))
+        self._sheet = client.register_script(load_script("sheet.lua"))
+        self._publish = client.register_script(load_script("publish.lua"))
+        self._append = client.register_script(load_script("append.lua"))
         self._keys: dict[str, ShowKeys] = {}
         self._pseudonyms: dict[str, Pseudonym] = {}
 
@@ -187,11 +187,12 @@ class Store:
         """Queue one hash-chained ledger entry (no personal fields) on a MULTI pipeline.
 
         ``closes``: the category whose voting this entry closes; the ledger's head after it is
-        pinned for that category. Nothing is sent until the pipeline executes.
+        pinned for that category. The entry is stamped ``t`` (ms) unless it has one. Nothing
+        is sent until the pipeline executes.
         """
         k = self.keys(show)
         args: list[str | int] = [closes]
-        for name, value in entry.items():
+        for name, value in {**entry, "t": entry.get("t") or str(int(time.time() * 1000))}.items():
             args += [name, value]
         await self._append(keys=[k.ledger, k.heads], args=args, client=pipe)
 
@@ -393,7 +394,7 @@ class Store:
         Returns the new version. Every process pushes the show at once on the announcement.
         """
         k = self.keys(show.id)
-        fields = {**entry, "t": str(int(time.time() * 1000))}
+        fields = dict(entry)
         if actor:
             fields["by"] = actor
         await self.append(pipe, show.id, fields, closes)
@@ -463,7 +464,6 @@ class Store:
             "sheet": ref.key,
             "value": value,
             "by": actor,
-            "t": str(int(time.time() * 1000)),
         }
         await self.append(pipe, ref.show, entry)
         await self.call(pipe.execute())

@@ -78,7 +78,13 @@ def _print_banner(
 
 
 def serve(
-    settings: Settings, host: str, port: int, workers: int, banner: bool, admin_link: bool = False
+    settings: Settings,
+    host: str,
+    port: int,
+    workers: int,
+    banner: bool,
+    admin_link: bool = False,
+    access_log: bool = True,
 ) -> int:
     import uvicorn
 
@@ -117,6 +123,7 @@ def serve(
             proxy_headers=bool(settings.trusted_proxies),
             forwarded_allow_ips=settings.trusted_proxies or "",
             server_header=False,
+            access_log=access_log,
             timeout_graceful_shutdown=5,
             log_level="info",
         )
@@ -249,6 +256,11 @@ def main(argv: list[str] | None = None) -> int:
     p_serve.add_argument("--host", default="127.0.0.1")
     p_serve.add_argument("--port", type=int, default=8000)
     p_serve.add_argument("--workers", type=int, default=1)
+    p_serve.add_argument(
+        "--no-access-log",
+        action="store_true",
+        help="no line per request (a line per vote costs CPU at thousands of votes a second)",
+    )
 
     p_demo = sub.add_parser("demo", help="serve the demo show on http://127.0.0.1:8000")
     p_demo.add_argument("--port", type=int, default=8000)
@@ -325,7 +337,14 @@ def main(argv: list[str] | None = None) -> int:
 def _dispatch(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if args.command == "serve":
-        return serve(settings, args.host, args.port, args.workers, banner=True)
+        return serve(
+            settings,
+            args.host,
+            args.port,
+            args.workers,
+            banner=True,
+            access_log=not args.no_access_log,
+        )
     if args.command == "demo":
         settings = replace(settings, show_files=(DEMO_SHOW,))
         return serve(settings, "127.0.0.1", args.port, 1, banner=True, admin_link=True)

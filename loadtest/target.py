@@ -1,0 +1,202 @@
+"""The servers under load: a ``live serve`` process (with its own embedded Redis) or a baseline,
+started as child processes on loopback, watched for CPU and memory, stopped by their PID.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+
+import psutil
+
+BENCH_SHOW = Path(__file__).parent / "bench.toml"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def raise_fd_limit() -> int:
+    """Lift the open-file limit to its hard maximum (thousands of sockets); the new limit."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = hard if hard != resource.RLIM_INFINITY else 1 << 20
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+    except (ValueError, OSError):
+        return soft
+    return want
+
+
+@dataclass
+class Usage:
+    """CPU seconds and peak memory of a set of processes, sampled while a run goes on."""
+
+    cpu: dict[str, float] = field(default_factory=dict)
+    rss_peak: dict[str, int] = field(default_factory=dict)
+    rss_now: dict[str, int] = field(default_factory=dict)
+
+
+class Watched:
+    """Processes to watch by name: ``server`` (the app), ``redis``."""
+
+    def __init__(self, pids: dict[str, int]) -> None:
+        self.procs = {name: psutil.Process(pid) for name, pid in pids.items()}
+        self._cpu0 = self._cpu()
+        self._t0 = time.monotonic()
+        self.rss_peak: dict[str, int] = {}
+
+    def _cpu(self) -> dict[str, float]:
+        out = {}
+        for name, proc in self.procs.items():
+            try:
+                t = proc.cpu_times()
+                out[name] = t.user + t.system
+            except psutil.Error:
+                out[name] = 0.0
+        return out
+
+    def rss(self) -> dict[str, int]:
+        out = {}
+        for name, proc in self.procs.items():
+            try:
+                out[name] = proc.memory_info().rss
+            except psutil.Error:
+                out[name] = 0
+            self.rss_peak[name] = max(self.rss_peak.get(name, 0), out[name])
+        return out
+
+    def reset(self) -> None:
+        self._cpu0 = self._cpu()
+        self._t0 = time.monotonic()
+
+    def cores(self) -> dict[str, float]:
+        """CPU used since the last reset, in cores (1.0 = one core busy all the time)."""
+        now = self._cpu()
+        wall = max(time.monotonic() - self._t0, 1e-9)
+        return {name: (now[name] - self._cpu0[name]) / wall for name in now}
+
+
+def wait_http(url: str, timeout: float = 30.0, proc: subprocess.Popen[bytes] | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"the server exited with {proc.returncode} before it answered")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as reply:  # noqa: S310 (loopback URL)
+                if reply.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer within {timeout:.0f} s")
+
+
+class Process:
+    """A child process in its own process group; stopped by PID (SIGTERM, then SIGKILL)."""
+
+    def __init__(self, argv: list[str], env: dict[str, str] | None = None, log: Path | None = None):
+        self.log = log
+        out = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115 (closed in stop)
+        self._out = out
+        self.proc = subprocess.Popen(
+            argv,
+            env={**os.environ, **(env or {})},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def stop(self, timeout: float = 15.0) -> int | None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        if self._out is not subprocess.DEVNULL:
+            self._out.close()  # type: ignore[union-attr]
+        return self.proc.returncode
+
+
+class LiveTarget:
+    """``live serve`` on a free loopback port with a fresh data folder and its own Redis.
+
+    ``LIVE_PUSH_INTERVAL_MS`` and other settings pass through ``env``. The embedded Redis runs
+    with ``appendfsync always``, as in production.
+    """
+
+    def __init__(
+        self,
+        show_file: Path = BENCH_SHOW,
+        env: dict[str, str] | None = None,
+        data_dir: Path | None = None,
+    ) -> None:
+        self.port = free_port()
+        self._tmp = tempfile.TemporaryDirectory(prefix="live-load-") if data_dir is None else None
+        self.data_dir = Path(self._tmp.name) if self._tmp else Path(data_dir or ".")
+        self.show_file = show_file
+        self.env = {"LIVE_SECRET_KEY": "loadtest-" + os.urandom(8).hex(), **(env or {})}
+        self.server: Process | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> LiveTarget:
+        raise_fd_limit()  # inherited by the child
+        argv = [sys.executable, "-m", "live", "serve", "--port", str(self.port)]
+        argv += ["--show-file", str(self.show_file), "--data-dir", str(self.data_dir)]
+        argv += ["--no-access-log"]
+        env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+        self.server = Process(argv, {**env, **self.env}, self.data_dir / "server.log")
+        wait_http(self.url + "/healthz", proc=self.server.proc)
+        return self
+
+    def redis_info(self) -> dict[str, str | int]:
+        info: dict[str, str | int] = json.loads((self.data_dir / "redis.json").read_text())
+        return info
+
+    def pids(self) -> dict[str, int]:
+        assert self.server is not None
+        return {"server": self.server.pid, "redis": int(self.redis_info()["pid"])}
+
+    def log_tail(self, lines: int = 20) -> str:
+        path = self.data_dir / "server.log"
+        if not path.exists():
+            return ""
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
+        if self._tmp is not None:
+            self._tmp.cleanup()
+
+    def __enter__(self) -> LiveTarget:
+        return self.start()
+
+    def __exit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()

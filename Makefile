@@ -19,13 +19,13 @@ test: $(STAMP)
 	$(BIN)/pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check live tests
-	$(BIN)/ruff format --check live tests
+	$(BIN)/ruff check live tests loadtest
+	$(BIN)/ruff format --check live tests loadtest
 	$(BIN)/mypy --strict
 
 fmt: $(STAMP)
-	$(BIN)/ruff format live tests
-	$(BIN)/ruff check --fix live tests
+	$(BIN)/ruff format live tests loadtest
+	$(BIN)/ruff check --fix live tests loadtest
 
 clean:
 	rm -rf $(VENV) .live .pytest_cache .mypy_cache .ruff_cache

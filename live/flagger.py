@@ -28,7 +28,6 @@ LISTED = 200
 
 
 def encode_cluster(detector: Detector, cluster: Cluster) -> str:
-    flagged = [v for v in cluster.vids if detector.is_flagged(v)]
     votes = []
     for vid in cluster.vids[:LISTED]:
         info = detector.votes[vid]
@@ -53,8 +52,7 @@ def encode_cluster(detector: Detector, cluster: Cluster) -> str:
         "first": cluster.first,
         "last": cluster.last,
         "count": len(cluster.vids),
-        "flagged": len(flagged),
-        "flagged_vids": flagged,
+        "flagged": len(cluster.flagged),
         "votes": votes,
     }
     return json.dumps(record, ensure_ascii=False)
@@ -62,13 +60,19 @@ def encode_cluster(detector: Detector, cluster: Cluster) -> str:
 
 class Flagger:
     def __init__(
-        self, shows: dict[str, Show], store: Store, flags: ModerationStore, poll: float = 0.25
+        self,
+        shows: dict[str, Show],
+        store: Store,
+        flags: ModerationStore,
+        poll: float = 0.25,
+        write_every: float = 0.5,
     ) -> None:
         self.shows = shows
         self.store = store
         self.flags = flags
         self.poll = poll
         self.holder = secrets.token_hex(8)
+        self.write_every = write_every
 
     async def run(self) -> None:
         await asyncio.gather(*(self._follow(show) for show in self.shows.values()))
@@ -77,6 +81,8 @@ class Flagger:
         detector: Detector | None = None
         cursor = "-"
         renewed = 0.0
+        written: dict[str, int] = {}  # cluster id -> flagged vote ids already appended
+        last_write = 0.0
         loop = asyncio.get_running_loop()
         while True:
             try:
@@ -84,13 +90,18 @@ class Flagger:
                     held = await self.flags.hold_lease(show.id, "flagger", self.holder, LEASE_MS)
                     renewed = loop.time()
                     if not held:
-                        detector, cursor = None, "-"
+                        detector, cursor, written = None, "-", {}
                         await asyncio.sleep(LEASE_MS / 3000)
                         continue
                 if detector is None:
                     integrity = show.integrity
                     detector = Detector(integrity.signals, integrity.trusted_networks)
                 cursor, n = await self._step(show.id, detector, cursor)
+                # Clusters are re-encoded at most every `write_every`: a busy cluster changes
+                # with every vote, and its record lists up to LISTED votes.
+                if detector.changed and loop.time() - last_write >= self.write_every:
+                    await self._write(show.id, detector, written)
+                    last_write = loop.time()
                 if n == 0:
                     await asyncio.sleep(self.poll)
             except LiveError as exc:
@@ -98,8 +109,21 @@ class Flagger:
                 renewed = 0.0
                 await asyncio.sleep(1.0)
 
+    async def _write(self, show: str, detector: Detector, written: dict[str, int]) -> None:
+        """Write the clusters changed since the last write (records and new flagged ids)."""
+        out, new = {}, {}
+        for cid in detector.changed:
+            cluster = detector.cluster(cid)
+            if cluster is not None and cluster.flagged:
+                out[cid] = encode_cluster(detector, cluster)
+                new[cid] = cluster.flagged[written.get(cid, 0) :]
+        await self.flags.write_flags(show, out, new)
+        detector.changed.clear()
+        for cid, vids in new.items():
+            written[cid] = written.get(cid, 0) + len(vids)
+
     async def _step(self, show: str, detector: Detector, cursor: str) -> tuple[str, int]:
-        """Feed the next batch of entries; write the clusters it changed. (cursor, count)."""
+        """Feed the next batch of entries. (cursor, count)."""
         key = self.store.keys(show).ledger
         raw: Any = await self.store.call(
             self.store.client.xrange(key, min=cursor, max="+", count=5000)
@@ -107,14 +131,6 @@ class Flagger:
         rows: list[Any] = raw or []
         for _, fields in rows:
             detector.feed(fields)
-        if detector.changed:
-            out = {}
-            for cid in detector.changed:
-                cluster = detector.cluster(cid)
-                if cluster is not None and any(detector.is_flagged(v) for v in cluster.vids):
-                    out[cid] = encode_cluster(detector, cluster)
-            detector.changed.clear()
-            await self.flags.write_flags(show, out)
         if rows:
             cursor = "(" + rows[-1][0]
         return cursor, len(rows)

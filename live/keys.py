@@ -126,6 +126,11 @@ class ShowKeys:
         """Hash: category -> JSON ``{n, h, id, t}``, the ledger's head when its voting closed."""
         return f"{self.base}:heads"
 
+    def flag_votes(self, cluster: str) -> str:
+        """List: the flagged vote ids of one fraud cluster, appended as they are flagged (a
+        takeover of the flagger may append some again; readers drop repeats)."""
+        return f"{self.base}:flagvids:{cluster}"
+
     def lease(self, name: str) -> str:
         """String: which process holds a background job (e.g. the fraud consumer)."""
         return f"{self.base}:lease:{name}"

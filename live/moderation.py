@@ -68,7 +68,6 @@ class Moderation:
         for c in clusters:
             for v in c["votes"]:
                 v["voided"] = voided.get(v["vid"])
-            c.pop("flagged_vids", None)  # kept for cluster actions; too long to list
         clusters.sort(key=lambda c: (-c["flagged"], c["id"]))
         return clusters
 
@@ -78,7 +77,7 @@ class Moderation:
         cluster = await self.store.flag(show_id, body.cluster)
         if cluster is None:
             raise NotFound(f"no flag cluster {body.cluster!r}")
-        return list(cluster["flagged_vids"]), body.cluster
+        return await self.store.flag_votes(show_id, body.cluster), body.cluster
 
     async def preview(self, show_id: str, body: ModerationIn) -> dict[str, Any]:
         """What the action would change: per category, the ranking before and after."""

@@ -75,9 +75,27 @@ class ModerationStore:
         )
         return [json.loads(r) for r in raw]
 
-    async def write_flags(self, show: str, clusters: dict[str, str]) -> None:
-        if clusters:
-            await self.store.call(self.client.hset(self.store.keys(show).flags, mapping=clusters))  # type: ignore[arg-type]
+    async def write_flags(
+        self, show: str, clusters: dict[str, str], flagged: dict[str, list[str]]
+    ) -> None:
+        """Replace the changed clusters' records and append their newly flagged vote ids, in
+        one transaction (a record's ``flagged`` count never runs ahead of its list)."""
+        if not clusters:
+            return
+        keys = self.store.keys(show)
+        pipe = self.client.pipeline(transaction=True)
+        pipe.hset(keys.flags, mapping=clusters)  # type: ignore[arg-type]
+        for cid, vids in flagged.items():
+            if vids:
+                pipe.rpush(keys.flag_votes(cid), *vids)
+        await self.store.call(pipe.execute())
+
+    async def flag_votes(self, show: str, cluster: str) -> list[str]:
+        """A cluster's flagged vote ids, oldest first, without repeats."""
+        raw: Any = await self.store.call(
+            self.client.lrange(self.store.keys(show).flag_votes(cluster), 0, -1)
+        )
+        return list(dict.fromkeys(raw))
 
     async def flags(self, show: str) -> dict[str, dict[str, Any]]:
         raw: Any = await self.store.call(self.client.hgetall(self.store.keys(show).flags))

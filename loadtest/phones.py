@@ -139,9 +139,10 @@ class Phones:
             return
         stats.connected["viewers"] += 1
         self.sockets.append(ws)
-        stop = asyncio.ensure_future(self.stop.wait())
-        done, _ = await asyncio.wait({stop, ws.closed}, return_when=asyncio.FIRST_COMPLETED)
-        if ws.closed in done:
+        stop: asyncio.Future[object] = asyncio.ensure_future(self.stop.wait())
+        closed: asyncio.Future[object] = ws.closed  # type: ignore[assignment]
+        done, _ = await asyncio.wait({stop, closed}, return_when=asyncio.FIRST_COMPLETED)
+        if closed in done:
             stats.error(f"viewer_closed_{ws.closed.result()}")
             stop.cancel()
         stats.connected["viewers"] -= 1
@@ -261,7 +262,8 @@ class Phones:
             fut = waiting.pop(str(msg.get("vote_id")), None)
             if fut is not None and not fut.done():
                 status = msg.get("status") if msg.get("type") == "vote_result" else None
-                fut.set_result(status if isinstance(status, str) else "error_" + msg.get("code", ""))
+                code = "error_" + str(msg.get("code", ""))
+                fut.set_result(status if isinstance(status, str) else code)
 
         ws = await self._device_socket(index, on_text)
         if ws is None:
@@ -332,4 +334,3 @@ class Phones:
     async def close_all(self) -> None:
         """Close every websocket politely (bounded), so the server sees normal closes."""
         await asyncio.gather(*(ws.close(wait=2.0) for ws in self.sockets))
-

@@ -43,7 +43,9 @@ def recount(redis_url: str, show: str, seen: Accepted, prefix: str = "live") -> 
             live: Any = client.zrange(keys.tally(cat), 0, -1, withscores=True)
             for who, score in live:
                 if int(score) != counted[(cat, who)]:
-                    mismatches.append(f"{cat}/{who}: tally {int(score)}, ledger {counted[(cat, who)]}")
+                    mismatches.append(
+                        f"{cat}/{who}: tally {int(score)}, ledger {counted[(cat, who)]}"
+                    )
     finally:
         client.close()
     lost = [v for v in seen.accepted if v not in ledger]

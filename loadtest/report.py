@@ -91,8 +91,9 @@ def plot(timeline: list[dict[str, Any]], path: Path, title: str) -> None:
 
 
 def _q(s: dict[str, Any], *names: str) -> str:
-    return "/".join("–" if isinstance(s.get(n), float) and math.isnan(s[n]) else str(s.get(n))
-                    for n in names)
+    return "/".join(
+        "–" if isinstance(s.get(n), float) and math.isnan(s[n]) else str(s.get(n)) for n in names
+    )
 
 
 def row(report: dict[str, Any]) -> str:

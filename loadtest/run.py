@@ -125,8 +125,9 @@ async def run(
         "likes": {
             "taps_sent": stats.taps_sent,
             "taps_acked": stats.taps_acked,
-            "taps_per_s": round(sum(s.taps for k, s in stats.seconds.items()
-                                    if k >= plan.ramp) / measured, 1),
+            "taps_per_s": round(
+                sum(s.taps for k, s in stats.seconds.items() if k >= plan.ramp) / measured, 1
+            ),
         },
         "errors": dict(stats.errors),
         "generator": {
@@ -135,7 +136,9 @@ async def run(
         },
     }
     if watched is not None:
-        peak = {n: max(s.get(n, 0) for s in rss_samples) for n in watched.procs} if rss_samples else {}
+        peak = (
+            {n: max(s.get(n, 0) for s in rss_samples) for n in watched.procs} if rss_samples else {}
+        )
         figures["server"] = {
             "cpu_cores": {n: round(c, 3) for n, c in measured_cores.items() if n != "_"},
             "rss_mb_peak": {n: round(b / 2**20, 1) for n, b in peak.items()},

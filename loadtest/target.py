@@ -111,7 +111,7 @@ class Process:
 
     def __init__(self, argv: list[str], env: dict[str, str] | None = None, log: Path | None = None):
         self.log = log
-        out = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115 (closed in stop)
+        out = open(log, "wb") if log else subprocess.DEVNULL
         self._out = out
         self.proc = subprocess.Popen(
             argv,

@@ -124,14 +124,14 @@ class HttpConn(asyncio.Protocol):
             self._waiter.set_exception(exc)
         self.close()
 
-    async def request(self, raw: bytes, timeout: float) -> Response:
+    async def request(self, raw: bytes, budget: float) -> Response:
         """Send one complete request (head and body) and wait for its response."""
         if self.closed or self.transport is None:
             raise WireError("connection_reset")
         self._waiter = asyncio.get_running_loop().create_future()
         self.transport.write(raw)
         try:
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout(budget):
                 return await self._waiter
         except TimeoutError:
             self.close()
@@ -163,9 +163,7 @@ def _mask(payload: bytes, key: bytes) -> bytes:
     if n == 0:
         return payload
     pad = (key * (n // 4 + 1))[:n]
-    return (int.from_bytes(payload, "little") ^ int.from_bytes(pad, "little")).to_bytes(
-        n, "little"
-    )
+    return (int.from_bytes(payload, "little") ^ int.from_bytes(pad, "little")).to_bytes(n, "little")
 
 
 def frame(payload: bytes, opcode: int = 1) -> bytes:
@@ -202,13 +200,13 @@ class WsConn(asyncio.Protocol):
         on_text: OnText,
         headers: dict[str, str] | None = None,
         source: str | None = None,
-        timeout: float = 10.0,
+        budget: float = 10.0,
     ) -> WsConn:
         """Open and upgrade; raises :class:`WireError` (``ws_refused``, ``ws_closed``, ...)."""
         loop = asyncio.get_running_loop()
         local = (source, 0) if source else None
         try:
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout(budget):
                 _, proto = await loop.create_connection(
                     lambda: cls(on_text), host, port, local_addr=local
                 )

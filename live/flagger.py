@@ -23,6 +23,9 @@ from live.store import Store
 log = logging.getLogger("live.flagger")
 
 LEASE_MS = 10_000
+BATCH = 500
+"""Entries fed per step. Small, and the loop yields between steps: the detector runs in the
+serving process, and a batch of thousands would hold every request for tens of ms."""
 LISTED = 200
 """Votes listed per cluster for the console (all of them are kept for a cluster action)."""
 
@@ -65,7 +68,7 @@ class Flagger:
         store: Store,
         flags: ModerationStore,
         poll: float = 0.25,
-        write_every: float = 0.5,
+        write_every: float = 1.0,
     ) -> None:
         self.shows = shows
         self.store = store
@@ -102,8 +105,7 @@ class Flagger:
                 if detector.changed and loop.time() - last_write >= self.write_every:
                     await self._write(show.id, detector, written)
                     last_write = loop.time()
-                if n == 0:
-                    await asyncio.sleep(self.poll)
+                await asyncio.sleep(self.poll if n == 0 else 0)
             except LiveError as exc:
                 log.warning("flagger for %s paused: %s", show.id, exc.message)
                 renewed = 0.0
@@ -126,7 +128,7 @@ class Flagger:
         """Feed the next batch of entries. (cursor, count)."""
         key = self.store.keys(show).ledger
         raw: Any = await self.store.call(
-            self.store.client.xrange(key, min=cursor, max="+", count=5000)
+            self.store.client.xrange(key, min=cursor, max="+", count=BATCH)
         )
         rows: list[Any] = raw or []
         for _, fields in rows:

@@ -162,6 +162,7 @@ class Detector:
         self.s = signals
         self.trusted = tuple(ipaddress.ip_network(n, strict=False) for n in trusted)
         self.votes: dict[str, VoteInfo] = {}
+        self._trusted_ips: dict[str, bool] = {}
         self._clusters: dict[str, Cluster] = {}
         self._ip: dict[str, _Window] = {}
         self._net: dict[str, _Window] = {}
@@ -191,11 +192,15 @@ class Detector:
             self._opened[entry.get("cat", "")] = int(entry.get("t", "0"))
 
     def _is_trusted(self, ip: str) -> bool:
+        known = self._trusted_ips.get(ip)
+        if known is not None:
+            return known
         try:
             addr = ipaddress.ip_address(ip)
         except ValueError:
             return False
-        return any(addr in net for net in self.trusted)
+        known = self._trusted_ips[ip] = any(addr in net for net in self.trusted)
+        return known
 
     def _vote(self, e: Mapping[str, str]) -> None:
         s = self.s

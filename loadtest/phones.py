@@ -176,7 +176,7 @@ class Phones:
         while not self.stop.is_set():
             await self._pace(p.vote_rate, rng)
             cat, who = self._target(rng)
-            vid = f"lt{rng.getrandbits(80):020x}"
+            vid = f"{stats.votes.prefix}{rng.getrandbits(80):020x}"
             body = json.dumps({"category": cat, "contestant": who, "vote_id": vid}).encode()
             raw = http_request("POST", path, p.hostport, body, headers)
             outcome = ""
@@ -273,7 +273,7 @@ class Phones:
         while not self.stop.is_set() and not ws.closed.done():
             await self._pace(p.vote_rate, rng)
             cat, who = self._target(rng)
-            vid = f"lt{rng.getrandbits(80):020x}"
+            vid = f"{stats.votes.prefix}{rng.getrandbits(80):020x}"
             msg = json.dumps(
                 {"type": "vote", "category": cat, "contestant": who, "vote_id": vid}
             ).encode()

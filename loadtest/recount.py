@@ -5,6 +5,9 @@
   among the votes whose answer was lost in flight (must be 0);
 - ``tally_mismatch``: contestants whose live tally differs from the ledger's count (must be 0).
 
+Lost and unexpected look at this run's votes (their ids carry the run's prefix); the tallies
+are checked whole.
+
 It reads Redis directly (the server's data folder names it): this is the auditor's view, not
 load, so it is not bound to the public surface the phones use.
 """
@@ -33,7 +36,8 @@ def recount(redis_url: str, show: str, seen: Accepted, prefix: str = "live") -> 
             for _, f in rows:
                 entries += 1
                 if f.get("k") == "vote" and f.get("st") == "accepted":
-                    ledger[f["vid"]] = (f["cat"], f["c"])
+                    if f["vid"].startswith(seen.prefix):
+                        ledger[f["vid"]] = (f["cat"], f["c"])
                     counted[(f["cat"], f["c"])] += 1
             if len(rows) < 20_000:
                 break

@@ -7,6 +7,7 @@ percentiles are exact; a bounded run of minutes holds a few million samples at m
 from __future__ import annotations
 
 import math
+import secrets
 import time
 from array import array
 from collections import Counter
@@ -58,6 +59,9 @@ class Accepted:
     """vote_id -> (category, contestant)"""
     unknown: dict[str, tuple[str, str]] = field(default_factory=dict)
     """vote_id -> target, for votes whose every attempt timed out or lost its connection."""
+    prefix: str = field(default_factory=lambda: "lt" + secrets.token_hex(4))
+    """Every vote_id of this run starts with it, so a recount can tell this run's votes from
+    those of earlier runs on the same server."""
 
 
 class Stats:

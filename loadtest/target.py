@@ -52,31 +52,45 @@ class Usage:
 
 
 class Watched:
-    """Processes to watch by name: ``server`` (the app), ``redis``."""
+    """Processes to watch by name: ``server`` (the app, with its worker processes), ``redis``.
+
+    A name's figures are summed over the process and its children, less those watched under
+    another name (the embedded Redis is a child of ``live serve``).
+    """
 
     def __init__(self, pids: dict[str, int]) -> None:
-        self.procs = {name: psutil.Process(pid) for name, pid in pids.items()}
+        self.groups: dict[str, list[psutil.Process]] = {}
+        named = set(pids.values())
+        for name, pid in pids.items():
+            root = psutil.Process(pid)
+            kids = [k for k in root.children(recursive=True) if k.pid not in named]
+            self.groups[name] = [root, *kids]
+        self.procs = {name: group[0] for name, group in self.groups.items()}
         self._cpu0 = self._cpu()
         self._t0 = time.monotonic()
         self.rss_peak: dict[str, int] = {}
 
     def _cpu(self) -> dict[str, float]:
         out = {}
-        for name, proc in self.procs.items():
-            try:
-                t = proc.cpu_times()
-                out[name] = t.user + t.system
-            except psutil.Error:
-                out[name] = 0.0
+        for name, group in self.groups.items():
+            out[name] = 0.0
+            for proc in group:
+                try:
+                    t = proc.cpu_times()
+                    out[name] += t.user + t.system
+                except psutil.Error:
+                    pass
         return out
 
     def rss(self) -> dict[str, int]:
         out = {}
-        for name, proc in self.procs.items():
-            try:
-                out[name] = proc.memory_info().rss
-            except psutil.Error:
-                out[name] = 0
+        for name, group in self.groups.items():
+            out[name] = 0
+            for proc in group:
+                try:
+                    out[name] += proc.memory_info().rss
+                except psutil.Error:
+                    pass
             self.rss_peak[name] = max(self.rss_peak.get(name, 0), out[name])
         return out
 
@@ -150,7 +164,9 @@ class LiveTarget:
         show_file: Path = BENCH_SHOW,
         env: dict[str, str] | None = None,
         data_dir: Path | None = None,
+        workers: int = 1,
     ) -> None:
+        self.workers = workers
         self.port = free_port()
         self._tmp = tempfile.TemporaryDirectory(prefix="live-load-") if data_dir is None else None
         self.data_dir = Path(self._tmp.name) if self._tmp else Path(data_dir or ".")
@@ -166,10 +182,18 @@ class LiveTarget:
         raise_fd_limit()  # inherited by the child
         argv = [sys.executable, "-m", "live", "serve", "--port", str(self.port)]
         argv += ["--show-file", str(self.show_file), "--data-dir", str(self.data_dir)]
-        argv += ["--no-access-log"]
+        argv += ["--no-access-log", "--workers", str(self.workers)]
         env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
         self.server = Process(argv, {**env, **self.env}, self.data_dir / "server.log")
         wait_http(self.url + "/healthz", proc=self.server.proc)
+        if self.workers > 1:  # every worker answers before the load starts
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                kids = psutil.Process(self.server.pid).children()
+                if len(kids) >= self.workers + 1:  # the workers and Redis
+                    break
+                time.sleep(0.2)
+            time.sleep(1.0)
         return self
 
     def redis_info(self) -> dict[str, str | int]:

@@ -1,0 +1,543 @@
+"""``make bench``: every figure of the load targets beside a baseline measured in the same run.
+
+The machine is shared and noisy, so absolute rates mean little; each figure is printed with
+its ratio to a floor measured minutes apart on the same machine:
+
+============================  ===============================================================
+figure                        baseline
+============================  ===============================================================
+votes over HTTP               an empty Starlette ``POST`` on the same uvicorn settings
+votes over the websocket      a Starlette websocket echo on the same settings
+fan-out (viewers at 4 Hz)     a bare ``websockets.broadcast`` server pushing the same bytes
+likes                         the websocket echo (messages/s)
+memory per idle viewer        the bare ``websockets`` server holding the same idle sockets
+ledger recount                reading the same entries with XRANGE and doing nothing
+reconcile of 1 M votes        counting the same entries with a ``Counter``
+============================  ===============================================================
+
+One line per figure: value, baseline, ratio, target and ``met`` or ``missed``; the JSON goes to
+``artifacts/bench/``. Everything runs on loopback, bounded in time, and stops its own processes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import socket
+import sys
+import time
+import urllib.request
+from array import array
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from loadtest import report
+from loadtest.phones import Plan
+from loadtest.recount import recount
+from loadtest.run import run
+from loadtest.stats import summary
+from loadtest.target import LiveTarget, Process, Watched, free_port, raise_fd_limit, wait_http
+from loadtest.wire import HttpConn, WireError, WsConn, http_request, source_address
+
+OUT = Path("artifacts") / "bench"
+
+
+@dataclass
+class Figure:
+    name: str
+    value: float
+    unit: str
+    baseline: float | None
+    baseline_unit: str
+    target: str
+    met: bool
+    detail: str = ""
+
+    @property
+    def ratio(self) -> float | None:
+        if self.baseline is None or self.baseline == 0:
+            return None
+        return self.value / self.baseline
+
+    def line(self) -> str:
+        ratio = "" if self.ratio is None else f" = {self.ratio:.2f}x baseline"
+        base = (
+            "" if self.baseline is None else f"; baseline {self.baseline:,.1f} {self.baseline_unit}"
+        )
+        word = "met" if self.met else "missed"
+        return (
+            f"{self.name:<26} {self.value:>12,.1f} {self.unit}{base}{ratio}"
+            f"; target {self.target}: {word}" + (f"  ({self.detail})" if self.detail else "")
+        )
+
+
+# -- closed-loop drivers for the baselines ---------------------------------------------------
+
+
+async def closed_loop_http(
+    port: int, conns: int, seconds: float, path: str, body: bytes
+) -> tuple[int, array[float]]:
+    """``conns`` keep-alive connections each sending the next request on the last answer."""
+    latency: array[float] = array("d")
+    raw = http_request(
+        "POST", path, f"127.0.0.1:{port}", body, {"Content-Type": "application/json"}
+    )
+    end = time.monotonic() + seconds
+    done = 0
+
+    async def one(i: int) -> None:
+        nonlocal done
+        conn = await HttpConn.open("127.0.0.1", port, source_address(i))
+        while time.monotonic() < end:
+            sent = time.monotonic()
+            try:
+                await conn.request(raw, 5.0)
+            except WireError:
+                return
+            latency.append((time.monotonic() - sent) * 1000)
+            done += 1
+        conn.close()
+
+    await asyncio.gather(*(one(i) for i in range(conns)))
+    return done, latency
+
+
+async def closed_loop_ws(
+    port: int, conns: int, seconds: float, path: str, message: bytes
+) -> tuple[int, array[float]]:
+    latency: array[float] = array("d")
+    end = time.monotonic() + seconds
+    done = 0
+
+    async def one(i: int) -> None:
+        nonlocal done
+        answer: asyncio.Future[None] | None = None
+
+        def on_text(data: bytes) -> None:
+            if answer is not None and not answer.done():
+                answer.set_result(None)
+
+        ws = await WsConn.connect("127.0.0.1", port, path, on_text, source=source_address(i))
+        loop = asyncio.get_running_loop()
+        while time.monotonic() < end:
+            answer = loop.create_future()
+            sent = time.monotonic()
+            ws.send_text(message)
+            try:
+                async with asyncio.timeout(5.0):
+                    await answer
+            except TimeoutError:
+                break
+            latency.append((time.monotonic() - sent) * 1000)
+            done += 1
+        await ws.close()
+
+    await asyncio.gather(*(one(i) for i in range(conns)))
+    return done, latency
+
+
+def wait_tcp(port: int, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+def baseline_server(kind: str, *extra: str) -> tuple[Process, int]:
+    port = free_port()
+    argv = [sys.executable, "-m", "loadtest.baseline", kind, "--port", str(port), *extra]
+    proc = Process(argv)
+    if kind == "starlette":
+        wait_http(f"http://127.0.0.1:{port}/healthz", proc=proc.proc)
+    else:
+        wait_tcp(port)
+    return proc, port
+
+
+# -- the benchmark ----------------------------------------------------------------------------
+
+
+class Bench:
+    def __init__(self, seconds: float, conns: int, viewer_steps: list[int], progress: bool):
+        self.seconds = seconds
+        self.conns = conns
+        self.viewer_steps = viewer_steps
+        self.progress = progress
+        self.figures: list[Figure] = []
+        self.details: dict[str, Any] = {}
+
+    def add(self, figure: Figure) -> None:
+        self.figures.append(figure)
+        print(figure.line(), flush=True)
+
+    def say(self, text: str) -> None:
+        print(f"  · {text}", file=sys.stderr, flush=True)
+
+    def plan(self, port: int, **kw: Any) -> Plan:
+        base: dict[str, Any] = {
+            "viewers": 0,
+            "voters": 0,
+            "likers": 0,
+            "ramp": 2.0,
+            "duration": self.seconds,
+        }
+        base.update(kw)
+        return Plan(port=port, **base)
+
+    async def load(self, target: LiveTarget, plan: Plan) -> tuple[dict[str, Any], Any]:
+        watched = Watched(target.pids())
+        stats, figures = await run(plan, watched, progress=self.progress)
+        return figures, stats
+
+    # Each phase below is one figure (or two) and its baseline.
+
+    def baselines(self) -> tuple[float, float, float]:
+        proc, port = baseline_server("starlette")
+        try:
+            body = b'{"category":"popular","contestant":"c01","vote_id":"baseline-0001"}'
+            n, lat = asyncio.run(closed_loop_http(port, self.conns, self.seconds, "/echo", body))
+            http_rps = n / self.seconds
+            self.details["baseline_http"] = {"per_s": http_rps, "latency_ms": summary(lat)}
+            self.say(f"empty Starlette POST: {http_rps:,.0f}/s, p99 {summary(lat)['p99']} ms")
+            n, lat = asyncio.run(closed_loop_ws(port, self.conns, self.seconds, "/ws", body))
+            ws_rps = n / self.seconds
+            self.details["baseline_ws"] = {"per_s": ws_rps, "latency_ms": summary(lat)}
+            self.say(f"Starlette websocket echo: {ws_rps:,.0f}/s, p99 {summary(lat)['p99']} ms")
+        finally:
+            proc.stop()
+        return http_rps, ws_rps, 0.0
+
+    def votes(self, target: LiveTarget, http_base: float, ws_base: float) -> None:
+        for transport, base, floor, name in (
+            ("http", http_base, 8000, "votes over HTTP"),
+            ("ws", ws_base, 15000, "votes over websocket"),
+        ):
+            plan = self.plan(target.port, voters=self.conns, vote_transport=transport, seed=7)
+            figures, stats = asyncio.run(self.load(target, plan))
+            rc = recount(str(target.redis_info()["admin_url"]), plan.show, stats.votes)
+            v = figures["votes"]
+            p99 = v["latency_ms"]["p99"]
+            rate = v["accepted_per_s"]
+            self.details[f"votes_{transport}"] = {**figures, "recount": rc}
+            met = rate >= floor and p99 <= 50 and rc["ok"]
+            if transport == "http":
+                met = met and rate >= 0.5 * base
+            target_txt = f">= {floor:,}/s at p99 <= 50 ms" + (
+                ", >= 0.5x" if transport == "http" else ""
+            )
+            self.add(
+                Figure(
+                    name,
+                    rate,
+                    "accepted/s",
+                    base,
+                    "req/s",
+                    target_txt,
+                    met,
+                    f"p99 {p99} ms; server {figures['server']['cpu_cores']} cores; "
+                    f"generator {figures['generator']['cpu_cores']} cores; recount "
+                    f"{rc['lost']} lost {rc['unexpected']} unexpected",
+                )
+            )
+
+    def likes(self, target: LiveTarget, ws_base: float) -> None:
+        likers, rate, batch = 500, 10.0, 50
+        before = self.state(target)["likes"]
+        plan = self.plan(
+            target.port, likers=likers, like_rate=rate, like_batch=batch, seed=11, ramp=3.0
+        )
+        figures, stats = asyncio.run(self.load(target, plan))
+        time.sleep(0.5)  # one flush tick
+        after = self.state(target)["likes"]
+        taps = after["taps"] - before["taps"]
+        cpu = figures["server"]["cpu_cores"]["server"]
+        per_s = figures["likes"]["taps_per_s"]
+        self.details["likes"] = {**figures, "taps_recorded": taps, "taps_sent": stats.taps_sent}
+        msgs = per_s / batch
+        self.add(
+            Figure(
+                "likes",
+                per_s,
+                "taps/s",
+                ws_base * batch,
+                "taps/s if each echo carried a batch",
+                ">= 200,000/s on <= 0.5 core",
+                per_s >= 200_000 and cpu <= 0.5 and taps == stats.taps_sent,
+                f"{msgs:,.0f} messages/s of {batch} taps; server {cpu:.2f} cores; "
+                f"{taps:,} of {stats.taps_sent:,} sent taps recorded",
+            )
+        )
+
+    def state(self, target: LiveTarget) -> dict[str, Any]:
+        url = f"{target.url}/api/shows/bench"
+        with urllib.request.urlopen(url, timeout=5) as reply:  # noqa: S310 (loopback)
+            state: dict[str, Any] = json.loads(reply.read())
+            return state
+
+    def recount_speed(self, target: LiveTarget) -> None:
+        """``live recount``'s path: the store's batched, prefetching read and the pure fold."""
+        from live.ledger import Recount
+        from live.store import Store, make_client
+
+        async def read(fold: Callable[[dict[str, str]], None]) -> tuple[int, float]:
+            client = make_client(str(target.redis_info()["admin_url"]), 4, 10_000)
+            store = Store(client, "live", 10_000)
+            n, t0 = 0, time.perf_counter()
+            try:
+                async for _, fields in store.ledger_entries("bench"):
+                    fold(fields)
+                    n += 1
+            finally:
+                await client.aclose()
+            return n, time.perf_counter() - t0
+
+        n, raw_s = asyncio.run(read(lambda f: None))
+        counted = Recount()
+        n2, rec_s = asyncio.run(read(counted.add))
+        self.details["recount"] = {"entries": n, "xrange_s": raw_s, "recount_s": rec_s}
+        self.add(
+            Figure(
+                "ledger recount",
+                n2 / rec_s,
+                "entries/s",
+                n / raw_s,
+                "entries/s read only",
+                ">= 200,000/s",
+                n2 / rec_s >= 200_000,
+                f"{n2:,} entries in {rec_s:.2f} s",
+            )
+        )
+
+    def reconcile(self, votes: int = 1_000_000) -> None:
+        from live.replay import Replay
+        from live.show import load_show
+        from loadtest.target import BENCH_SHOW
+
+        show = load_show(BENCH_SHOW)
+        people = [c.id for c in show.contestants]
+        entries = [
+            {
+                "k": "vote",
+                "st": "accepted",
+                "why": "",
+                "vid": f"v{i:010d}",
+                "cat": "popular",
+                "c": people[(i * 7919) % len(people)],
+                "t": "0",
+            }
+            for i in range(votes)
+        ]
+        t0 = time.perf_counter()
+        floor: Counter[str] = Counter()
+        for e in entries:
+            if e["k"] == "vote" and e["st"] == "accepted":
+                floor[e["c"]] += 1
+        base_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        replay = Replay(show)
+        for i, e in enumerate(entries):
+            replay.feed(f"{i + 1}-0", e)
+        result = replay.result("popular")
+        took = time.perf_counter() - t0
+        self.details["reconcile"] = {"votes": votes, "seconds": took, "counter_s": base_s}
+        self.add(
+            Figure(
+                "reconcile 1M votes",
+                took,
+                "s",
+                base_s,
+                "s to count them with a Counter",
+                "<= 1 s",
+                took <= 1.0,
+                f"from the ledger entries (the auditor's replay); {len(result.rows)} ranked",
+            )
+        )
+
+    def fanout(self) -> None:
+        best: dict[str, Any] | None = None
+        tried = []
+        with LiveTarget(env={"LIVE_PUSH_INTERVAL_MS": "250"}) as target:
+            snapshot = json.dumps(self.state(target), ensure_ascii=False, separators=(",", ":"))
+            for n in self.viewer_steps:
+                plan = self.plan(
+                    target.port,
+                    viewers=n,
+                    voters=4,
+                    vote_rate=25.0,  # the version moves every tick, so every tick pushes
+                    ramp=max(3.0, n / 1500),
+                    seed=13,
+                )
+                figures, _ = asyncio.run(self.load(target, plan))
+                st = figures["viewers"]["staleness_ms"]
+                per_s = figures["viewers"]["snapshots_per_s"]
+                ok = (
+                    st["p99"] <= 250
+                    and per_s >= 0.9 * 4 * n
+                    and not any(k.startswith("viewer") for k in figures["errors"])
+                )
+                row = {
+                    "viewers": n,
+                    "snapshots_per_s": per_s,
+                    "staleness_ms": st,
+                    "errors": figures["errors"],
+                    "server": figures["server"],
+                    "generator": figures["generator"],
+                    "ok": ok,
+                }
+                tried.append(row)
+                self.say(
+                    f"fan-out {n} viewers: {per_s:,.0f} snapshots/s, staleness p99 {st['p99']} ms,"
+                    f" server {figures['server']['cpu_cores']} cores, "
+                    f"generator {figures['generator']['cpu_cores']} cores: "
+                    + ("kept" if ok else "not kept")
+                )
+                if not ok:
+                    break
+                best = row
+        self.details["fanout"] = tried
+        at = (best or tried[0])["viewers"]
+        live_rate = (best or tried[0])["snapshots_per_s"]
+        snap_file = OUT / "snapshot.json"
+        snap_file.parent.mkdir(parents=True, exist_ok=True)
+        snap_file.write_text(snapshot, encoding="utf-8")
+        proc, port = baseline_server("broadcast", "--payload", str(snap_file), "--hz", "4")
+        try:
+            plan = self.plan(port, viewers=at, ramp=max(3.0, at / 1500), seed=13)
+            watched = Watched({"server": proc.pid})
+            _, base = asyncio.run(self._bare(plan, watched))
+        finally:
+            proc.stop()
+        base_rate = base["viewers"]["snapshots_per_s"]
+        self.details["fanout_baseline"] = base
+        p99 = (best or tried[0])["staleness_ms"]["p99"]
+        self.add(
+            Figure(
+                "fan-out viewers at 4 Hz",
+                float(at if best else 0),
+                "viewers",
+                None,
+                "",
+                ">= 10,000 with p99 staleness <= 250 ms",
+                best is not None and at >= 10_000,
+                f"staleness p99 {p99} ms at {at:,}",
+            )
+        )
+        self.add(
+            Figure(
+                "fan-out messages",
+                live_rate,
+                "snapshots/s",
+                base_rate,
+                "msgs/s bare websockets.broadcast",
+                ">= 0.7x",
+                base_rate > 0 and live_rate >= 0.7 * base_rate,
+                f"at {at:,} viewers; baseline staleness p99 "
+                f"{base['viewers']['staleness_ms']['p99']} ms",
+            )
+        )
+
+    async def _bare(self, plan: Plan, watched: Watched) -> tuple[Any, dict[str, Any]]:
+        return await run(plan, watched, progress=self.progress)
+
+    def memory(self, idle: int = 5000) -> None:
+        plan_kw = {"viewers": idle, "ramp": max(3.0, idle / 1500), "duration": 3.0, "seed": 17}
+        with LiveTarget() as target:
+            watched = Watched({"server": target.pids()["server"]})
+            before = watched.rss()["server"]
+            figures, _ = asyncio.run(self.load_idle(target.port, watched, plan_kw))
+            after = figures["server"]["rss_mb_peak"]["server"] * 2**20
+        live_kb = (after - before) / idle / 1024
+        proc, port = baseline_server("broadcast", "--hz", "0")
+        try:
+            watched = Watched({"server": proc.pid})
+            b0 = watched.rss()["server"]
+            figures, _ = asyncio.run(self.load_idle(port, watched, plan_kw))
+            b1 = figures["server"]["rss_mb_peak"]["server"] * 2**20
+        finally:
+            proc.stop()
+        base_kb = (b1 - b0) / idle / 1024
+        self.details["memory"] = {"idle": idle, "live_kb": live_kb, "bare_kb": base_kb}
+        self.add(
+            Figure(
+                "memory per idle viewer",
+                live_kb,
+                "KB",
+                base_kb,
+                "KB bare websockets",
+                "<= 30 KB",
+                live_kb <= 30,
+                f"{idle:,} idle viewers",
+            )
+        )
+
+    async def load_idle(
+        self, port: int, watched: Watched, kw: dict[str, Any]
+    ) -> tuple[dict[str, Any], Any]:
+        stats, figures = await run(self.plan(port, **kw), watched, progress=self.progress)
+        return figures, stats
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m loadtest.bench", description=__doc__.split("\n")[0])
+    p.add_argument("--seconds", type=float, default=10.0, help="measured seconds per phase")
+    p.add_argument("--conns", type=int, default=32, help="concurrent voters (closed loop)")
+    p.add_argument("--workers", type=int, default=2, help="server processes for votes/likes")
+    p.add_argument("--viewers", default="2500,5000,10000,15000", help="fan-out steps")
+    p.add_argument("--idle", type=int, default=5000, help="idle viewers for the memory figure")
+    p.add_argument(
+        "--only", help="comma-separated phases: votes,likes,recount,reconcile,fanout,memory"
+    )
+    p.add_argument("--out", type=Path, default=OUT)
+    p.add_argument("--no-progress", action="store_true")
+    args = p.parse_args(argv)
+    raise_fd_limit()
+    only = set(args.only.split(",")) if args.only else None
+    steps = [int(x) for x in args.viewers.split(",") if x.strip()]
+    bench = Bench(args.seconds, args.conns, steps, progress=not args.no_progress)
+    started = time.monotonic()
+
+    def want(name: str) -> bool:
+        return only is None or name in only
+
+    if want("votes") or want("likes") or want("recount"):
+        http_base, ws_base, _ = bench.baselines()
+        # Two workers: the machine has two cores, and one Python process tops out at one.
+        with LiveTarget(workers=args.workers) as target:
+            if want("votes"):
+                bench.votes(target, http_base, ws_base)
+            if want("likes"):
+                bench.likes(target, ws_base)
+            if want("recount"):
+                bench.recount_speed(target)
+    if want("fanout"):
+        bench.fanout()
+    if want("memory"):
+        bench.memory(args.idle)
+    if want("reconcile"):
+        bench.reconcile()
+    out = {
+        "date": report.stamp(),
+        "commit": report.commit(),
+        "machine": report.machine(),
+        "seconds_total": round(time.monotonic() - started, 1),
+        "figures": [{**asdict(f), "ratio": f.ratio} for f in bench.figures],
+        "details": bench.details,
+    }
+    name = out["date"].replace(" ", "T").replace(":", "")
+    path = args.out / f"bench-{name}.json"
+    report.write_json(out, path)
+    met = sum(f.met for f in bench.figures)
+    print(f"{met}/{len(bench.figures)} targets met in {out['seconds_total']} s; JSON: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -44,6 +44,7 @@ from loadtest.target import LiveTarget, Process, Watched, free_port, raise_fd_li
 from loadtest.wire import HttpConn, WireError, WsConn, http_request, source_address
 
 OUT = Path("artifacts") / "bench"
+PHASES = ("votes", "likes", "recount", "fanout", "memory", "reconcile")
 
 
 @dataclass
@@ -492,9 +493,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=2, help="server processes for votes/likes")
     p.add_argument("--viewers", default="2500,5000,10000,15000", help="fan-out steps")
     p.add_argument("--idle", type=int, default=5000, help="idle viewers for the memory figure")
-    p.add_argument(
-        "--only", help="comma-separated phases: votes,likes,recount,reconcile,fanout,memory"
-    )
+    p.add_argument("--only", help="phases, comma-separated: " + ",".join(PHASES))
     p.add_argument("--out", type=Path, default=OUT)
     p.add_argument("--no-progress", action="store_true")
     args = p.parse_args(argv)
@@ -523,7 +522,7 @@ def main(argv: list[str] | None = None) -> int:
         bench.memory(args.idle)
     if want("reconcile"):
         bench.reconcile()
-    out = {
+    out: dict[str, Any] = {
         "date": report.stamp(),
         "commit": report.commit(),
         "machine": report.machine(),

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint fmt clean
+.PHONY: run test lint fmt clean bench load
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -17,6 +17,14 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/pytest -q
+
+# Every load figure beside a baseline measured in the same run (a few minutes; loopback only).
+bench: $(STAMP)
+	$(BIN)/python -m loadtest.bench
+
+# One load run with the default plan; adds a row to loadtest/RESULTS.md.
+load: $(STAMP)
+	$(BIN)/python -m loadtest
 
 lint: $(STAMP)
 	$(BIN)/ruff check live tests loadtest

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, KeysView, Mapping
 from dataclasses import dataclass, field
 
 
@@ -15,10 +15,14 @@ class Recount:
     likes_taps: int = 0
     likes_counted: int = 0
     entries: int = 0
-    accepted_vote_ids: set[str] = field(default_factory=set)
     voided: set[str] = field(default_factory=set)
     """Accepted vote ids currently voided by a moderator (left out of the tallies)."""
     targets: dict[str, tuple[str, str]] = field(default_factory=dict)
+    """Accepted vote id -> (category, contestant)."""
+
+    @property
+    def accepted_vote_ids(self) -> KeysView[str]:
+        return self.targets.keys()
 
     def tally_dict(self) -> dict[str, dict[str, int]]:
         return {
@@ -44,10 +48,14 @@ class Recount:
         """
         self.entries += 1
         kind = entry.get("k")
-        if kind == "vote" and entry.get("st") == "accepted":
-            self.tallies.setdefault(entry["cat"], Counter())[entry["c"]] += 1
-            self.accepted_vote_ids.add(entry["vid"])
-            self.targets[entry["vid"]] = (entry["cat"], entry["c"])
+        if kind == "vote":  # the hot path: nearly every entry is one
+            if entry.get("st") == "accepted":
+                cat, who = entry["cat"], entry["c"]
+                tally = self.tallies.get(cat)
+                if tally is None:
+                    tally = self.tallies[cat] = Counter()
+                tally[who] += 1
+                self.targets[entry["vid"]] = (cat, who)
         elif kind in ("void", "restore"):
             vid = entry.get("vid", "")
             target = self.targets.get(vid)

@@ -40,6 +40,8 @@ class Replay:
         self.position = entry_id
         self.counted.add(e)
         kind = e.get("k")
+        if kind == "vote":  # most entries: nothing more to fold
+            return
         if kind == "sheet":
             sheets = self.sheets.setdefault(e["cat"], {})
             op = e["op"]

@@ -491,7 +491,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seconds", type=float, default=10.0, help="measured seconds per phase")
     p.add_argument("--conns", type=int, default=32, help="concurrent voters (closed loop)")
     p.add_argument("--workers", type=int, default=2, help="server processes for votes/likes")
-    p.add_argument("--viewers", default="2500,5000,10000,15000", help="fan-out steps")
+    p.add_argument("--viewers", default="2500,5000,7500,10000", help="fan-out steps")
     p.add_argument("--idle", type=int, default=5000, help="idle viewers for the memory figure")
     p.add_argument("--only", help="phases, comma-separated: " + ",".join(PHASES))
     p.add_argument("--out", type=Path, default=OUT)

@@ -205,6 +205,7 @@ class WsConn(asyncio.Protocol):
         """Open and upgrade; raises :class:`WireError` (``ws_refused``, ``ws_closed``, ...)."""
         loop = asyncio.get_running_loop()
         local = (source, 0) if source else None
+        proto: WsConn | None = None
         try:
             async with asyncio.timeout(budget):
                 _, proto = await loop.create_connection(
@@ -222,6 +223,8 @@ class WsConn(asyncio.Protocol):
                 proto.transport.write(http_request("GET", path, f"{host}:{port}", headers=extra))
                 await proto.handshake
         except TimeoutError:
+            if proto is not None:
+                proto.close_transport()
             raise WireError("connect_timeout") from None
         except OSError as exc:
             raise WireError("connect_error", type(exc).__name__) from None
@@ -240,6 +243,9 @@ class WsConn(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         self._buf += data
         if not self._open:
+            if self.handshake.done():  # the caller gave up waiting (timeout): drop the socket
+                self.close_transport()
+                return
             end = self._buf.find(CRLF2)
             if end < 0:
                 return

@@ -23,26 +23,20 @@ INTRO = (
 )
 
 
+def _git(*args: str) -> str:
+    where = Path(__file__).parent
+    done = subprocess.run(["git", *args], capture_output=True, text=True, check=False, cwd=where)
+    return done.stdout.strip()
+
+
 def commit() -> str:
+    """The checked-out commit, ``+dirty`` when tracked files differ from it."""
     try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=False,
-            cwd=Path(__file__).parent,
-        )
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True,
-            text=True,
-            check=False,
-            cwd=Path(__file__).parent,
-        )
+        rev = _git("rev-parse", "--short", "HEAD") or "unknown"
+        dirty = _git("status", "--porcelain", "--untracked-files=no")
     except OSError:
         return "unknown"
-    rev = out.stdout.strip() or "unknown"
-    return rev + ("+dirty" if dirty.stdout.strip() else "")
+    return rev + ("+dirty" if dirty else "")
 
 
 def machine() -> dict[str, Any]:

@@ -4,6 +4,7 @@ started as child processes on loopback, watched for CPU and memory, stopped by t
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -13,7 +14,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
@@ -42,15 +43,6 @@ def raise_fd_limit() -> int:
     return want
 
 
-@dataclass
-class Usage:
-    """CPU seconds and peak memory of a set of processes, sampled while a run goes on."""
-
-    cpu: dict[str, float] = field(default_factory=dict)
-    rss_peak: dict[str, int] = field(default_factory=dict)
-    rss_now: dict[str, int] = field(default_factory=dict)
-
-
 class Watched:
     """Processes to watch by name: ``server`` (the app, with its worker processes), ``redis``.
 
@@ -70,28 +62,24 @@ class Watched:
         self._t0 = time.monotonic()
         self.rss_peak: dict[str, int] = {}
 
-    def _cpu(self) -> dict[str, float]:
+    def _sum(self, read: Callable[[psutil.Process], float]) -> dict[str, float]:
+        """``read`` summed over each group; a process that has gone counts 0."""
         out = {}
         for name, group in self.groups.items():
-            out[name] = 0.0
+            total = 0.0
             for proc in group:
-                try:
-                    t = proc.cpu_times()
-                    out[name] += t.user + t.system
-                except psutil.Error:
-                    pass
+                with contextlib.suppress(psutil.Error):
+                    total += read(proc)
+            out[name] = total
         return out
 
+    def _cpu(self) -> dict[str, float]:
+        return self._sum(lambda p: sum(p.cpu_times()[:2]))  # user + system
+
     def rss(self) -> dict[str, int]:
-        out = {}
-        for name, group in self.groups.items():
-            out[name] = 0
-            for proc in group:
-                try:
-                    out[name] += proc.memory_info().rss
-                except psutil.Error:
-                    pass
-            self.rss_peak[name] = max(self.rss_peak.get(name, 0), out[name])
+        out = {name: int(b) for name, b in self._sum(lambda p: p.memory_info().rss).items()}
+        for name, b in out.items():
+            self.rss_peak[name] = max(self.rss_peak.get(name, 0), b)
         return out
 
     def reset(self) -> None:

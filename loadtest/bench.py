@@ -193,14 +193,17 @@ class Bench:
         base.update(kw)
         return Plan(port=port, **base)
 
-    async def load(self, target: LiveTarget, plan: Plan) -> tuple[dict[str, Any], Any]:
-        watched = Watched(target.pids())
-        stats, figures = await run(plan, watched, progress=self.progress)
+    def drive(self, plan: Plan, watched: Watched) -> tuple[dict[str, Any], Any]:
+        """One run of the generator against whatever ``watched`` names; (figures, stats)."""
+        stats, figures = asyncio.run(run(plan, watched, progress=self.progress))
         return figures, stats
+
+    def load(self, target: LiveTarget, plan: Plan) -> tuple[dict[str, Any], Any]:
+        return self.drive(plan, Watched(target.pids()))
 
     # Each phase below is one figure (or two) and its baseline.
 
-    def baselines(self) -> tuple[float, float, float]:
+    def baselines(self) -> tuple[float, float]:
         proc, port = baseline_server("starlette")
         try:
             body = b'{"category":"popular","contestant":"c01","vote_id":"baseline-0001"}'
@@ -214,7 +217,7 @@ class Bench:
             self.say(f"Starlette websocket echo: {ws_rps:,.0f}/s, p99 {summary(lat)['p99']} ms")
         finally:
             proc.stop()
-        return http_rps, ws_rps, 0.0
+        return http_rps, ws_rps
 
     def votes(self, target: LiveTarget, http_base: float, ws_base: float) -> None:
         for transport, base, floor, name in (
@@ -222,7 +225,7 @@ class Bench:
             ("ws", ws_base, 15000, "votes over websocket"),
         ):
             plan = self.plan(target.port, voters=self.conns, vote_transport=transport, seed=7)
-            figures, stats = asyncio.run(self.load(target, plan))
+            figures, stats = self.load(target, plan)
             rc = recount(str(target.redis_info()["admin_url"]), plan.show, stats.votes)
             v = figures["votes"]
             p99 = v["latency_ms"]["p99"]
@@ -255,7 +258,7 @@ class Bench:
         plan = self.plan(
             target.port, likers=likers, like_rate=rate, like_batch=batch, seed=11, ramp=3.0
         )
-        figures, stats = asyncio.run(self.load(target, plan))
+        figures, stats = self.load(target, plan)
         time.sleep(0.5)  # one flush tick
         after = self.state(target)["likes"]
         taps = after["taps"] - before["taps"]
@@ -376,7 +379,7 @@ class Bench:
                     ramp=max(3.0, n / 1500),
                     seed=13,
                 )
-                figures, _ = asyncio.run(self.load(target, plan))
+                figures, _ = self.load(target, plan)
                 st = figures["viewers"]["staleness_ms"]
                 per_s = figures["viewers"]["snapshots_per_s"]
                 ok = (
@@ -413,7 +416,7 @@ class Bench:
         try:
             plan = self.plan(port, viewers=at, ramp=max(3.0, at / 1500), seed=13)
             watched = Watched({"server": proc.pid})
-            _, base = asyncio.run(self._bare(plan, watched))
+            base, _ = self.drive(plan, watched)
         finally:
             proc.stop()
         base_rate = base["viewers"]["snapshots_per_s"]
@@ -445,22 +448,19 @@ class Bench:
             )
         )
 
-    async def _bare(self, plan: Plan, watched: Watched) -> tuple[Any, dict[str, Any]]:
-        return await run(plan, watched, progress=self.progress)
-
     def memory(self, idle: int = 5000) -> None:
         plan_kw = {"viewers": idle, "ramp": max(3.0, idle / 1500), "duration": 3.0, "seed": 17}
         with LiveTarget() as target:
             watched = Watched({"server": target.pids()["server"]})
             before = watched.rss()["server"]
-            figures, _ = asyncio.run(self.load_idle(target.port, watched, plan_kw))
+            figures, _ = self.drive(self.plan(target.port, **plan_kw), watched)
             after = figures["server"]["rss_mb_peak"]["server"] * 2**20
         live_kb = (after - before) / idle / 1024
         proc, port = baseline_server("broadcast", "--hz", "0")
         try:
             watched = Watched({"server": proc.pid})
             b0 = watched.rss()["server"]
-            figures, _ = asyncio.run(self.load_idle(port, watched, plan_kw))
+            figures, _ = self.drive(self.plan(port, **plan_kw), watched)
             b1 = figures["server"]["rss_mb_peak"]["server"] * 2**20
         finally:
             proc.stop()
@@ -478,12 +478,6 @@ class Bench:
                 f"{idle:,} idle viewers",
             )
         )
-
-    async def load_idle(
-        self, port: int, watched: Watched, kw: dict[str, Any]
-    ) -> tuple[dict[str, Any], Any]:
-        stats, figures = await run(self.plan(port, **kw), watched, progress=self.progress)
-        return figures, stats
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -507,7 +501,7 @@ def main(argv: list[str] | None = None) -> int:
         return only is None or name in only
 
     if want("votes") or want("likes") or want("recount"):
-        http_base, ws_base, _ = bench.baselines()
+        http_base, ws_base = bench.baselines()
         # Two workers: the machine has two cores, and one Python process tops out at one.
         with LiveTarget(workers=args.workers) as target:
             if want("votes"):

@@ -79,7 +79,6 @@ class Phones:
         self.plan = plan
         self.stats = stats
         self.stop = asyncio.Event()
-        self.rng = random.Random(plan.seed)
         self.sockets: list[WsConn] = []
 
     # -- helpers ------------------------------------------------------------------------------

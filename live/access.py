@@ -51,6 +51,7 @@ PUBLIC: frozenset[tuple[str, str]] = frozenset(
         ("GET", "/"),
         ("GET", "/s/{show}"),
         ("GET", "/healthz"),
+        ("GET", "/openapi.json"),
         ("GET", "/api/shows/{show}"),
         ("POST", "/api/shows/{show}/votes"),  # a device cookie, not a role
         ("POST", "/api/shows/{show}/likes"),

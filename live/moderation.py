@@ -25,7 +25,7 @@ MAX_VOTES = 10_000
 class ModerationIn(BaseModel):
     """The body of ``POST /api/shows/{show}/voids`` (and of its ``/preview``)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     op: Literal["void", "restore"]
     vote_ids: Annotated[tuple[VoteId, ...], Field(max_length=MAX_VOTES)] = ()

@@ -9,9 +9,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from live import __version__
 from live.ballot import Voter
 from live.errors import LiveError
 from live.http.common import client_ip, device_of, read_body
+from live.openapi import document
 from live.runtime import runtime
 
 VOTE_STATUS = {"accepted": 200, "duplicate": 409, "closed": 409, "limited": 429}
@@ -64,6 +66,15 @@ async def get_state(request: Request) -> JSONResponse:
     return JSONResponse(await rt.service.state(request.path_params["show"]))
 
 
+async def openapi_json(request: Request) -> JSONResponse:
+    """The OpenAPI document, built once per app from the request models (live.openapi)."""
+    rt = runtime(request.app)
+    doc = getattr(request.app.state, "openapi", None)
+    if doc is None:
+        doc = request.app.state.openapi = document(rt.service.shows, __version__)
+    return JSONResponse(doc)
+
+
 async def healthz(request: Request) -> JSONResponse:
     rt = runtime(request.app)
     try:
@@ -74,6 +85,7 @@ async def healthz(request: Request) -> JSONResponse:
 
 
 routes = [
+    Route("/openapi.json", openapi_json, methods=["GET"]),
     Route("/healthz", healthz, methods=["GET"]),
     Route("/api/shows/{show}", get_state, methods=["GET"]),
     Route("/api/shows/{show}/votes", post_vote, methods=["POST"]),

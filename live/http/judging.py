@@ -24,7 +24,8 @@ Marks = Annotated[dict[Annotated[str, Field(max_length=40)], Mark], Field(max_le
 
 
 class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: 0 is not false and "1" is not 1 (schemathesis found `{"approve": 0}` taken).
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class SheetIn(_In):

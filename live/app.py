@@ -23,8 +23,10 @@ from live.broker import Broker
 from live.embedded import EmbeddedRedis, find_running
 from live.errors import LiveError
 from live.flagger import Flagger
+from live.flood import Addresses
 from live.http import api, judging, moderation, pages, staff
 from live.http.headers import SecurityHeaders
+from live.http.shed import Shed
 from live.hub import Hub
 from live.identity import Devices, load_or_create_secret
 from live.judging_service import Judging
@@ -32,6 +34,7 @@ from live.keys import events_channel
 from live.likes import LikeBuffer
 from live.moderation import Moderation
 from live.moderation_store import ModerationStore
+from live.refusals import ANONYMOUS, refused
 from live.runtime import Runtime
 from live.service import Service
 from live.sessions import Sessions
@@ -45,7 +48,15 @@ FRONTEND = Path(__file__).resolve().parent.parent / "frontend"
 
 async def on_live_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, LiveError)
-    return JSONResponse(exc.body(), status_code=exc.status)
+    who = getattr(request.state, "who", ANONYMOUS)
+    refused(
+        who,
+        f"{request.method} {request.url.path}",
+        exc.code,
+        request.client.host if request.client else "unknown",
+        warn=exc.status in (401, 403) or who != ANONYMOUS,
+    )
+    return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers())
 
 
 def _allowed_methods(request: Request) -> str:
@@ -118,6 +129,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             sessions,
             judging_,
             Moderation(service, judging_, moderation_store),
+            Addresses(settings.ws_per_ip),
         )
         tasks = [
             asyncio.create_task(hub.run(), name="hub"),
@@ -159,7 +171,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Mount("/static", StaticFiles(directory=str(FRONTEND / "static")), name="static"),
         ],
         lifespan=lifespan,
-        middleware=[Middleware(SecurityHeaders)],
+        middleware=[Middleware(Shed, limit=settings.max_inflight), Middleware(SecurityHeaders)],
         exception_handlers={
             LiveError: on_live_error,
             HTTPException: on_http_error,

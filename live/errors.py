@@ -13,7 +13,9 @@ code  meaning
 4003  the role may not use this socket any more (downgraded), or the overlay key was rotated
 4403  the Origin header names another site (or ``null``; staff sockets: or is missing)
 4008  the client fell behind: its send stayed blocked past ``LIVE_SLOW_CLIENT_MS``
-4029  too many messages in flight on one socket
+4029  flooding: kept sending faster than ``LIVE_WS_MSG_RATE`` after ``throttled`` errors, or
+      too many replies queued on one socket
+4030  too many sockets from one address (``LIVE_WS_PER_IP``); try again later
 ====  =====================================================================
 """
 
@@ -27,6 +29,7 @@ WS_FORBIDDEN_ORIGIN = 4403
 WS_FORBIDDEN = 4003
 WS_TOO_SLOW = 4008
 WS_FLOODING = 4029
+WS_TOO_MANY_SOCKETS = 4030
 
 
 class LiveError(Exception):
@@ -42,6 +45,9 @@ class LiveError(Exception):
     def body(self) -> dict[str, dict[str, str]]:
         return {"error": {"code": self.code, "message": self.message}}
 
+    def headers(self) -> dict[str, str] | None:
+        return None
+
 
 class ConfigError(LiveError):
     code = "config_error"
@@ -53,6 +59,13 @@ class BadRequest(LiveError):
 
     code = "bad_request"
     status = 400
+
+
+class Throttled(LiveError):
+    """A websocket message sent faster than the socket's rate: not handled."""
+
+    code = "throttled"
+    status = 429
 
 
 class PayloadTooLarge(LiveError):
@@ -165,6 +178,16 @@ class Unavailable(LiveError):
 
     code = "unavailable"
     status = 503
+    retry_after = 1
+
+    def headers(self) -> dict[str, str] | None:
+        return {"Retry-After": str(self.retry_after)}
+
+
+class Overloaded(Unavailable):
+    """The process is already serving its limit of requests; shed before any work."""
+
+    code = "overloaded"
 
 
 @dataclass(frozen=True, slots=True)

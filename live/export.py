@@ -135,7 +135,7 @@ def verify_export(folder: Path) -> ExportCheck:
     problems = [
         f"{name}: its SHA-256 differs from the manifest"
         for name, digest in manifest["sha256"].items()
-        if _sha256(folder / name) != digest
+        if _sha256(folder / name) != digest  # public: a file's hash against the manifest
     ]
     pending = sorted(
         (

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from starlette.applications import Starlette
 from starlette.templating import Jinja2Templates
 
+from live.flood import Addresses
 from live.hub import Hub
 from live.identity import Devices
 from live.judging_service import Judging
@@ -28,6 +29,8 @@ class Runtime:
     sessions: Sessions
     judging: Judging
     moderation: Moderation
+    addresses: Addresses
+    """Open websockets per client address in this process (``LIVE_WS_PER_IP``)."""
 
 
 def runtime(app: Starlette) -> Runtime:

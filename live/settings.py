@@ -56,6 +56,15 @@ class Settings:
     """``LIVE_MAX_BODY_BYTES``: larger JSON bodies are refused with 413."""
     ws_max_bytes: int = 4096
     """``LIVE_WS_MAX_BYTES``: larger websocket frames close the socket with 1009."""
+    ws_per_ip: int = 256
+    """``LIVE_WS_PER_IP``: open websockets per client address and process; more close (4030)."""
+    ws_msg_rate: float = 20.0
+    """``LIVE_WS_MSG_RATE``: messages a second one socket may send (a token bucket)."""
+    ws_msg_burst: int = 40
+    """``LIVE_WS_MSG_BURST``: messages one socket may send at once before the rate applies."""
+    max_inflight: int = 512
+    """``LIVE_MAX_INFLIGHT``: HTTP requests one process serves at once; more are shed with 503
+    and ``Retry-After`` before any work is done."""
     cookie_secure: bool = False
     """``LIVE_COOKIE_SECURE``: mark cookies Secure (set to 1 behind TLS)."""
     trusted_proxies: str = ""
@@ -87,6 +96,10 @@ class Settings:
             redis_pool_size=_int(env, "LIVE_REDIS_POOL_SIZE", 64),
             max_body_bytes=_int(env, "LIVE_MAX_BODY_BYTES", 4096, lo=256),
             ws_max_bytes=_int(env, "LIVE_WS_MAX_BYTES", 4096, lo=256),
+            ws_per_ip=_int(env, "LIVE_WS_PER_IP", 256, lo=1),
+            ws_msg_rate=float(_int(env, "LIVE_WS_MSG_RATE", 20, lo=1)),
+            ws_msg_burst=_int(env, "LIVE_WS_MSG_BURST", 40, lo=1),
+            max_inflight=_int(env, "LIVE_MAX_INFLIGHT", 512, lo=1),
             cookie_secure=env.get("LIVE_COOKIE_SECURE", "") in {"1", "true", "yes"},
             trusted_proxies=env.get("LIVE_TRUSTED_PROXIES", ""),
             allowed_origins=tuple(

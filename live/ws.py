@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from typing import Any
 
 from starlette.routing import WebSocketRoute
@@ -22,27 +23,33 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from live.access import SOCKETS, op_allowed, same_secret
 from live.ballot import Voter
 from live.errors import (
+    WS_FLOODING,
     WS_FORBIDDEN,
     WS_FORBIDDEN_ORIGIN,
     WS_FORGED_DEVICE,
+    WS_TOO_MANY_SOCKETS,
     WS_UNKNOWN_SHOW,
     BadRequest,
     DeviceRequired,
     Forbidden,
     LiveError,
+    Throttled,
 )
-from live.http.staff import STAFF_COOKIE
+from live.flood import Bucket
+from live.http.staff import STAFF_COOKIE, actor
 from live.hub import Connection
 from live.identity import COOKIE
 from live.origin import origin_allowed
 from live.protocol import decode, encode, error_message
+from live.refusals import ANONYMOUS, refused
 from live.runtime import Runtime, runtime
 
 VIEWER, STAFF, OVERLAY = "/ws/shows/{show}", "/ws/staff/{show}", "/ws/overlay/{show}"
+THROTTLED = encode(error_message(Throttled("slow down: this message was not handled")))
 
 
 async def _handle(
-    rt: Runtime, endpoint: str, who: str, show: str, voter: Voter | None, text: str
+    rt: Runtime, endpoint: str, who: str, show: str, voter: Voter | None, text: str, ip: str
 ) -> dict[str, Any]:
     """Answer one incoming message; every failure becomes a typed ``error`` message."""
     try:
@@ -51,8 +58,10 @@ async def _handle(
         return error_message(exc)
     try:
         if kind not in ("vote", "like", "ping"):
-            raise BadRequest(f"unknown message type {kind!r}")
+            refused(who, f"ws {endpoint} {kind[:40]!r}", BadRequest.code, ip, warn=False)
+            raise BadRequest(f"unknown message type {kind[:40]!r}")
         if not op_allowed(endpoint, kind, who):
+            refused(who, f"ws {endpoint} {kind}", "forbidden_op", ip)
             if endpoint == VIEWER and who == "viewer":
                 raise DeviceRequired("no device cookie: open the show page first")
             raise Forbidden(f"{kind!r} is not allowed on this socket")
@@ -78,19 +87,28 @@ async def _handle(
 
 
 async def _read(
-    rt: Runtime, conn: Connection, endpoint: str, who: str, voter: Voter | None
+    rt: Runtime, conn: Connection, endpoint: str, who: str, voter: Voter | None, ip: str
 ) -> None:
     ws = conn.ws
+    settings = rt.settings
+    bucket = Bucket(settings.ws_msg_rate, settings.ws_msg_burst, time.monotonic())
     try:
         while not conn.done.is_set():
             message = await ws.receive()
             if message["type"] == "websocket.disconnect":
                 break
+            if not bucket.take(time.monotonic()):
+                if bucket.flooding:
+                    refused(who, f"ws {endpoint}", WS_FLOODING, ip)
+                    conn.close(WS_FLOODING)
+                    break
+                conn.reply(THROTTLED)
+                continue
             text = message.get("text")
             if text is None:
                 conn.reply(encode(error_message(BadRequest("send text frames with JSON"))))
                 continue
-            reply = await _handle(rt, endpoint, who, conn.show, voter, text)
+            reply = await _handle(rt, endpoint, who, conn.show, voter, text, ip)
             conn.reply(encode(reply))
     except WebSocketDisconnect:
         pass
@@ -108,8 +126,29 @@ async def _run(
     device: str | None = None,
 ) -> None:
     """Serve an accepted, authorised socket until either side ends it."""
+    ws.path_params["show"]
+    ip = _ip(ws)
+    if not rt.addresses.acquire(ip):
+        refused(who, f"ws {endpoint}", WS_TOO_MANY_SOCKETS, ip)
+        await ws.close(WS_TOO_MANY_SOCKETS, "too many sockets from this address")
+        return
+    try:
+        await _serve(rt, ws, endpoint, who, audience, credential, device, ip)
+    finally:
+        rt.addresses.release(ip)
+
+
+async def _serve(
+    rt: Runtime,
+    ws: WebSocket,
+    endpoint: str,
+    who: str,
+    audience: str,
+    credential: str,
+    device: str | None,
+    ip: str,
+) -> None:
     show = ws.path_params["show"]
-    ip = ws.client.host if ws.client else "unknown"
     voter = None if device is None else Voter(device, ip, ws.headers.get("user-agent", ""))
     conn = Connection(ws, show, rt.settings.slow_client_ms / 1000, audience, credential)
     try:
@@ -120,7 +159,7 @@ async def _run(
     rt.hub.add(conn)
     conn.offer_snapshot(first, 0.0)
     sender = asyncio.create_task(conn.run_sender())
-    reader = asyncio.create_task(_read(rt, conn, endpoint, who, voter))
+    reader = asyncio.create_task(_read(rt, conn, endpoint, who, voter, ip))
     try:
         await conn.done.wait()
     finally:
@@ -135,6 +174,15 @@ async def _run(
                 await ws.close(conn.close_code)
 
 
+def _ip(ws: WebSocket) -> str:
+    return ws.client.host if ws.client else "unknown"
+
+
+async def _refuse(ws: WebSocket, who: str, code: int, why: str) -> None:
+    refused(who, f"ws {ws.url.path}", code, _ip(ws))
+    await ws.close(code, why)
+
+
 async def _open(ws: WebSocket, require_origin: bool) -> Runtime | None:
     """Accept, then check Origin and the show; None when the socket was closed."""
     rt = runtime(ws.app)
@@ -143,7 +191,7 @@ async def _open(ws: WebSocket, require_origin: bool) -> Runtime | None:
     if (require_origin and origin is None) or not origin_allowed(
         origin, ws.headers.get("host"), rt.settings.allowed_origins
     ):
-        await ws.close(WS_FORBIDDEN_ORIGIN, "origin not allowed")
+        await _refuse(ws, ANONYMOUS, WS_FORBIDDEN_ORIGIN, "origin not allowed")
         return None
     if ws.path_params["show"] not in rt.service.shows:
         await ws.close(WS_UNKNOWN_SHOW, "unknown show")
@@ -161,7 +209,7 @@ async def viewer_endpoint(ws: WebSocket) -> None:
         try:
             device = rt.devices.verify(cookie)
         except DeviceRequired:
-            await ws.close(WS_FORGED_DEVICE, "device cookie is not valid")
+            await _refuse(ws, ANONYMOUS, WS_FORGED_DEVICE, "device cookie is not valid")
             return
     await _run(rt, ws, VIEWER, "device" if device else "viewer", "viewer", device=device)
 
@@ -175,10 +223,10 @@ async def staff_endpoint(ws: WebSocket) -> None:
     cookie_show, _, sid = raw.partition(".")
     session = await rt.sessions.session(show, sid) if cookie_show == show else None
     if session is None:
-        await ws.close(WS_FORGED_DEVICE, "no staff session")
+        await _refuse(ws, ANONYMOUS, WS_FORGED_DEVICE, "no staff session")
         return
     if session.role not in SOCKETS[STAFF]:
-        await ws.close(WS_FORBIDDEN, "role not allowed")
+        await _refuse(ws, actor(session), WS_FORBIDDEN, "role not allowed")
         return
     await _run(rt, ws, STAFF, session.role, "staff", credential="session:" + session.key)
 
@@ -191,7 +239,7 @@ async def overlay_endpoint(ws: WebSocket) -> None:
     key = ws.query_params.get("key")
     if key:
         if not same_secret(key, await rt.sessions.overlay_key(show)):
-            await ws.close(WS_FORBIDDEN, "wrong overlay key")
+            await _refuse(ws, ANONYMOUS, WS_FORBIDDEN, "wrong overlay key")
             return
         await _run(rt, ws, OVERLAY, "overlay-key", "overlay", credential="key:" + key)
         return
@@ -199,7 +247,8 @@ async def overlay_endpoint(ws: WebSocket) -> None:
     cookie_show, _, sid = raw.partition(".")
     session = await rt.sessions.session(show, sid) if cookie_show == show else None
     if session is None or session.role not in SOCKETS[OVERLAY]:
-        await ws.close(WS_FORBIDDEN, "overlay key or streamer session required")
+        who = actor(session) if session else ANONYMOUS
+        await _refuse(ws, who, WS_FORBIDDEN, "overlay key or streamer session required")
         return
     await _run(rt, ws, OVERLAY, session.role, "overlay", credential="session:" + session.key)
 

@@ -95,6 +95,9 @@ async def serve(settings: Settings) -> AsyncIterator[LiveServer]:
         ws="websockets-sansio",
         ws_max_size=settings.ws_max_bytes,
         ws_per_message_deflate=False,
+        # As `live serve` does: X-Forwarded-For is believed only from LIVE_TRUSTED_PROXIES.
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=settings.trusted_proxies or "",
         log_level="warning",
         lifespan="on",
         timeout_graceful_shutdown=2,

@@ -59,6 +59,7 @@ def staff_route(method: str, path: str, endpoint: Endpoint) -> Route:
         session = await session_of(request, rt, show) if show else None
         if session is None:
             raise NotSignedIn("sign in with your staff link first")
+        request.state.who = actor(session)
         if not allowed(method, path, session.role):
             raise Forbidden(f"a {session.role} may not do this")
         if method == "POST":

@@ -28,11 +28,11 @@ def competition_places(values: Mapping[str, Any]) -> dict[str, int]:
     """Places by value, best (largest) first; equal values share the better place (1, 2, 2, 4)."""
     ordered = sorted(values, key=lambda k: values[k], reverse=True)
     places: dict[str, int] = {}
-    for i, key in enumerate(ordered):
-        if i and values[key] == values[ordered[i - 1]]:
-            places[key] = places[ordered[i - 1]]
+    for i, entry in enumerate(ordered):
+        if i and values[entry] == values[ordered[i - 1]]:
+            places[entry] = places[ordered[i - 1]]
         else:
-            places[key] = i + 1
+            places[entry] = i + 1
     return places
 
 

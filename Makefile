@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint fmt clean bench load
+.PHONY: run test lint fmt clean bench load chaos
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -25,6 +25,10 @@ bench: $(STAMP)
 # One load run with the default plan; adds a row to loadtest/RESULTS.md.
 load: $(STAMP)
 	$(BIN)/python -m loadtest
+
+# Faults, floods, fuzzing (schemathesis, websocket, atheris 10 min per parser): about 75 min.
+chaos: $(STAMP)
+	$(BIN)/python -m loadtest.chaos
 
 lint: $(STAMP)
 	$(BIN)/ruff check live tests loadtest

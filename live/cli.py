@@ -37,6 +37,7 @@ from live.audit import Audit, compare
 from live.embedded import EmbeddedRedis, find_running
 from live.errors import ConfigError, LiveError
 from live.export import LEDGER, export, read_published, verify_export
+from live.http.goingaway import PROTOCOL
 from live.reconcile import PRESETS, Result, preset, reconcile
 from live.reconcile.eurovision import PointsFileError, contest_inputs, read_points
 from live.replay import Replay, same_result
@@ -117,7 +118,7 @@ def serve(
             host=host,
             port=port,
             workers=workers,
-            ws="websockets-sansio",
+            ws=PROTOCOL,
             ws_max_size=settings.ws_max_bytes,
             ws_per_message_deflate=False,
             proxy_headers=bool(settings.trusted_proxies),

@@ -8,7 +8,7 @@ code  meaning
 1008  policy: unknown show
 1009  a frame larger than ``LIVE_WS_MAX_BYTES`` (sent by the server library)
 1011  keepalive ping timeout (the client stopped answering pings)
-1012  the server is restarting (going away; sent by uvicorn on shutdown)
+1001  going away: the server is shutting down or restarting (SIGTERM); reconnect
 4401  the device cookie is forged, or the staff session ended (revoked, logged out, expired)
 4003  the role may not use this socket any more (downgraded), or the overlay key was rotated
 4403  the Origin header names another site (or ``null``; staff sockets: or is missing)

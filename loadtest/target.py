@@ -168,6 +168,7 @@ class LiveTarget:
 
     def start(self) -> LiveTarget:
         raise_fd_limit()  # inherited by the child
+        self.data_dir.mkdir(parents=True, exist_ok=True)
         argv = [sys.executable, "-m", "live", "serve", "--port", str(self.port)]
         argv += ["--show-file", str(self.show_file), "--data-dir", str(self.data_dir)]
         argv += ["--no-access-log", "--workers", str(self.workers)]

@@ -17,6 +17,7 @@ from starlette.applications import Starlette
 
 from live.app import create_app
 from live.audit import Audit, compare
+from live.http.goingaway import PROTOCOL
 from live.identity import COOKIE, Devices
 from live.runtime import Runtime, runtime
 from live.settings import Settings
@@ -92,7 +93,7 @@ async def serve(settings: Settings) -> AsyncIterator[LiveServer]:
     sock = bound_socket()
     config = uvicorn.Config(
         app,
-        ws="websockets-sansio",
+        ws=PROTOCOL,
         ws_max_size=settings.ws_max_bytes,
         ws_per_message_deflate=False,
         # As `live serve` does: X-Forwarded-For is believed only from LIVE_TRUSTED_PROXIES.

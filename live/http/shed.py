@@ -22,6 +22,8 @@ HEADERS = [
     (b"retry-after", str(Overloaded.retry_after).encode()),
 ]
 
+DRAIN_LIMIT = 65_536
+
 
 class Shed:
     def __init__(self, app: ASGIApp, limit: int) -> None:
@@ -40,6 +42,13 @@ class Shed:
                 client = scope.get("client")
                 refused(ANONYMOUS, f"{scope['method']} {scope['path']}", Overloaded.code,
                         client[0] if client else "unknown", warn=True)  # fmt: skip
+            # Read (and drop) a small body first: answering with it unread would make the
+            # server close the socket with data pending, a TCP reset that can beat the answer.
+            drained, more = 0, scope["method"] in ("POST", "PUT", "PATCH")
+            while more and drained < DRAIN_LIMIT:
+                message = await receive()
+                drained += len(message.get("body", b""))
+                more = message.get("more_body", False) and message["type"] == "http.request"
             await send({"type": "http.response.start", "status": 503, "headers": HEADERS})
             await send({"type": "http.response.body", "body": BODY})
             return

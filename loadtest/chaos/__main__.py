@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m loadtest.chaos", description=__doc__)
     parser.add_argument("--only", default="kills,overload,api,ws,atheris")
     parser.add_argument("--fuzz-seconds", type=int, default=600)
-    parser.add_argument("--max-examples", type=int, default=12)
+    parser.add_argument("--max-examples", type=int, default=40)
     parser.add_argument("--ws-per-role", type=int, default=20_000)
     parser.add_argument("--viewers", type=int, default=1000)
     args = parser.parse_args(argv)

@@ -5,8 +5,8 @@
 2. **Burst**: ``--phones`` phones offering 3·C votes a second in all for ``--burst`` seconds,
    each waiting for its answer (a phone has one request in flight). Every answer is counted by
    status; every 429 and 503 must carry ``Retry-After``; a 500, a reset or a crash fails.
-3. **After**: closed-loop voters again; the seconds until the per-second p99 is back within
-   twice the calm p99 (at least +20 ms), and stays there.
+3. **After**: closed-loop voters again; the first second from which the p99 of all later
+   answers is within twice the calm p99 (at least +20 ms).
 
 ``python -m loadtest.chaos.overload`` prints the figures; exit 1 on a failure.
 """
@@ -46,14 +46,20 @@ async def phone(
     """Votes at ``rate`` a second (0: back to back) until ``until``; one request at a time."""
     rng = random.Random(index)
     source = source_address(index)
+    cookie = ""
     try:
         conn = await HttpConn.open("127.0.0.1", port, source)
-        page = await conn.request(http_request("GET", "/s/bench", f"127.0.0.1:{port}"), 10)
+        while not cookie and time.monotonic() < until:  # a shed page load is tried again
+            page = await conn.request(http_request("GET", "/s/bench", f"127.0.0.1:{port}"), 10)
+            tape.statuses[page.status] += 1
+            cookie = page.cookies.get("live_device", "")
+            if not cookie:
+                await asyncio.sleep(float(page.headers.get("retry-after", "1")))
     except (WireError, OSError) as exc:
         tape.broken[getattr(exc, "kind", "connect")] += 1
         return
-    cookie = page.headers.get("set-cookie", "").split(";", 1)[0]
-    headers = {"Content-Type": "application/json", "Cookie": cookie, "User-Agent": UA}
+    headers = {"Content-Type": "application/json", "User-Agent": UA,
+               "Cookie": f"live_device={cookie}"}  # fmt: skip
     n = 0
     next_at = time.monotonic() + (rng.random() / rate if rate else 0)
     while time.monotonic() < until:
@@ -82,6 +88,8 @@ async def phone(
         if reply.status in (429, 503):
             if "retry-after" not in reply.headers:
                 tape.missing_retry_after += 1
+            # A phone waits as it is told; the others keep the pressure on.
+            await asyncio.sleep(float(reply.headers.get("retry-after", "1")) * rng.random())
         elif reply.status == 200:
             tape.accepted += 1
     conn.close()
@@ -111,7 +119,18 @@ async def experiment(calm: float, burst: float, after: float, phones: int) -> di
     bound = max(2 * calm_p99, calm_p99 + 20)
     seconds = sorted(later.per_second)
     p99s = {s: percentiles(later.per_second[s], (99,))[0] for s in seconds}
-    recovered = next((s for s in seconds if all(p99s[t] <= bound for t in seconds if t >= s)), None)
+    # Recovered at the first second from which the p99 of everything after it is within the
+    # bound: one stray slow second (a collection, the flagger's batch) does not reset it, a
+    # lasting slowdown does.
+    recovered = next(
+        (
+            s
+            for s in seconds
+            if percentiles([x for t in seconds if t >= s for x in later.per_second[t]], (99,))[0]
+            <= bound
+        ),
+        None,
+    )
     storm_p99 = percentiles([x for v in storm.per_second.values() for x in v], (99,))[0]
     out = {
         "capacity_votes_per_s": round(capacity, 1),
@@ -129,7 +148,7 @@ async def experiment(calm: float, burst: float, after: float, phones: int) -> di
         "tracebacks_in_log": log.count("Traceback"),
     }
     out["ok"] = bool(
-        alive and not storm.statuses.get(500) and not storm.broken
+        alive and capacity > 0 and set(storm.statuses) <= {200, 409, 429, 503} and not storm.broken
         and storm.missing_retry_after == 0 and recovered is not None and recovered <= 10
         and out["tracebacks_in_log"] == 0
         and (storm.statuses.get(503, 0) + storm.statuses.get(429, 0)) > 0

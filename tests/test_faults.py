@@ -15,7 +15,8 @@ import json
 import os
 import signal
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -98,6 +99,47 @@ async def pool_settles(live: LiveServer, baseline: int) -> int:
     return pool_in_use(live)
 
 
+@dataclass
+class Run:
+    """What phones and a pinging viewer saw while a fault came and went."""
+
+    out: Answers
+    rtts: list[tuple[float, float]]
+    healed: float
+    in_use_before: int
+    in_use_after: int
+
+    def pongs(self, start: float, end: float) -> list[float]:
+        return [rtt for at, rtt in self.rtts if start <= at < end]
+
+
+async def under_fault(live: LiveServer, tag: str, fault: Callable[[], Awaitable[float]]) -> Run:
+    """Eight voting phones and a pinging viewer run while ``fault()`` does its harm and returns
+    the moment it healed; then until a vote is accepted again, and one quiet second more."""
+    out, stop = Answers(), asyncio.Event()
+    rtts: list[tuple[float, float]] = []
+    ping_stop = asyncio.Event()
+    ping = asyncio.create_task(pinger(live, ping_stop, rtts))
+    samples = []
+    for _ in range(10):  # the idle floor: the pub/sub listener holds one for good
+        await asyncio.sleep(0.03)
+        samples.append(pool_in_use(live))
+    in_use_before = min(samples)
+    voters = await crowd(live, 8, out, stop, tag)
+    healed = await fault()
+    async with asyncio.timeout(10):
+        while out.first_accept_after(healed) is None:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+    await asyncio.sleep(1.0)
+    stop.set()
+    await asyncio.gather(*voters)
+    ping_stop.set()
+    await ping
+    in_use = await pool_settles(live, in_use_before)
+    await assert_ledger_has(live, out)
+    return Run(out, rtts, healed, in_use_before, in_use)
+
+
 async def test_redis_slowed_cut_and_reset_by_the_fault_proxy(
     redis_url: str, prefix: str, tmp_path: Path
 ) -> None:
@@ -106,56 +148,45 @@ async def test_redis_slowed_cut_and_reset_by_the_fault_proxy(
         via_port(redis_url, proxy.port), prefix, tmp_path, BIG, redis_timeout_ms=500
     )
     phases: dict[str, float] = {}
+
+    async def faults() -> float:
+        for mode, latency, seconds in [
+            ("pass", 0, 1.0), ("latency", 200, 2.0), ("blackhole", 0, 3.0), ("reset", 0, 2.0),
+        ]:  # fmt: skip
+            phases[mode] = time.monotonic()
+            proxy.set(mode, latency)  # type: ignore[arg-type]
+            await asyncio.sleep(seconds)
+        proxy.set("pass")
+        phases["healed"] = time.monotonic()
+        return phases["healed"]
+
     try:
         async with serve(settings) as live:
-            out, stop = Answers(), asyncio.Event()
-            rtts: list[tuple[float, float]] = []
-            ping_stop = asyncio.Event()
-            ping = asyncio.create_task(pinger(live, ping_stop, rtts))
-            await asyncio.sleep(0.3)
-            in_use_before = pool_in_use(live)  # the pub/sub listener holds one for good
-            voters = await crowd(live, 8, out, stop, "px")
-            for mode, latency, seconds in [
-                ("pass", 0, 1.0), ("latency", 200, 2.0), ("blackhole", 0, 3.0),
-                ("reset", 0, 2.0), ("pass", 0, 0.0),
-            ]:  # fmt: skip
-                phases[mode if mode != "pass" or not phases else "healed"] = time.monotonic()
-                proxy.set(mode, latency)  # type: ignore[arg-type]
-                await asyncio.sleep(seconds)
-            healed = phases["healed"]
-            async with asyncio.timeout(10):
-                while out.first_accept_after(healed) is None:  # noqa: ASYNC110
-                    await asyncio.sleep(0.05)
-            await asyncio.sleep(1.0)
-            stop.set()
-            await asyncio.gather(*voters)
-            ping_stop.set()
-            await ping
-            in_use = await pool_settles(live, in_use_before)
-            await assert_ledger_has(live, out)
+            run = await under_fault(live, "px", faults)
     finally:
         await proxy.stop()
+    out = run.out
 
-    def during(phase: str, until: str) -> list[float]:
-        return [rtt for at, rtt in rtts if phases[phase] <= at < phases[until]]
+    def worst(phase: str, until: str) -> float:
+        return max(run.pongs(phases[phase], phases[until])) * 1000
 
-    back = out.first_accept_after(healed)
+    back = out.first_accept_after(run.healed)
     print(
         f"\nfault proxy: accepted {len(out.accepted)}, 503s {len(out.unavailable)} "
         f"(slowest {out.slowest_503() * 1000:.0f} ms), answers lost {out.lost_answers}, "
-        f"accepted again {back and back * 1000:.0f} ms after the heal; ping rtt max: "
-        f"latency {max(during('latency', 'blackhole')) * 1000:.1f} ms, blackhole "
-        f"{max(during('blackhole', 'reset')) * 1000:.1f} ms, reset "
-        f"{max(during('reset', 'healed')) * 1000:.1f} ms; pool in use {in_use_before} before, "
-        f"{in_use} after; "
-        f"proxy resets {proxy.resets}"
+        f"accepted again {back and back * 1000:.0f} ms after the heal; ping rtt max: latency "
+        f"{worst('latency', 'blackhole'):.1f} ms, blackhole {worst('blackhole', 'reset'):.1f} ms, "
+        f"reset {worst('reset', 'healed'):.1f} ms; pool in use {run.in_use_before} before, "
+        f"{run.in_use_after} after; proxy resets {proxy.resets}"
     )
     assert out.server_errors == [] and out.unresolved == set()
     assert out.unavailable and out.slowest_503() < 2.0
     assert any(phases["latency"] <= t < phases["blackhole"] for t in out.accepted.values())
     assert back is not None and back < 2.0
-    assert during("blackhole", "reset") and during("reset", "healed")  # the loop kept answering
-    assert in_use == in_use_before
+    # The event loop kept answering pings while Redis was cut.
+    assert run.pongs(phases["blackhole"], phases["reset"])
+    assert run.pongs(phases["reset"], phases["healed"])
+    assert run.in_use_after <= run.in_use_before
 
 
 async def test_redis_frozen_with_sigstop_for_five_seconds(prefix: str, tmp_path: Path) -> None:
@@ -163,51 +194,40 @@ async def test_redis_frozen_with_sigstop_for_five_seconds(prefix: str, tmp_path:
     redis.start()
     assert redis.process is not None
     pid = redis.process.pid
+    frozen: list[float] = []
+
+    async def freeze() -> float:
+        await asyncio.sleep(1.0)
+        frozen.append(time.monotonic())
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            await asyncio.sleep(5.0)
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        return time.monotonic()
+
     try:
         settings = make_settings(redis.url, prefix, tmp_path, BIG, redis_timeout_ms=500)
         async with serve(settings) as live:
-            out, stop = Answers(), asyncio.Event()
-            rtts: list[tuple[float, float]] = []
-            ping_stop = asyncio.Event()
-            ping = asyncio.create_task(pinger(live, ping_stop, rtts))
-            await asyncio.sleep(0.3)
-            in_use_before = pool_in_use(live)
-            voters = await crowd(live, 8, out, stop, "st")
-            await asyncio.sleep(1.0)
-            frozen = time.monotonic()
-            os.kill(pid, signal.SIGSTOP)
-            try:
-                await asyncio.sleep(5.0)
-            finally:
-                os.kill(pid, signal.SIGCONT)
-            thawed = time.monotonic()
-            async with asyncio.timeout(10):
-                while out.first_accept_after(thawed) is None:  # noqa: ASYNC110
-                    await asyncio.sleep(0.05)
-            await asyncio.sleep(1.0)
-            stop.set()
-            await asyncio.gather(*voters)
-            ping_stop.set()
-            await ping
-            in_use = await pool_settles(live, in_use_before)
+            run = await under_fault(live, "st", freeze)
             async with live.client() as http:
                 health = (await http.get("/healthz")).json()["status"]
-            await assert_ledger_has(live, out)
     finally:
         redis.stop()
-    frozen_rtts = [rtt for at, rtt in rtts if frozen <= at < thawed]
-    back = out.first_accept_after(thawed)
+    out = run.out
+    frozen_rtts = run.pongs(frozen[0], run.healed)
+    back = out.first_accept_after(run.healed)
     print(
         f"\nSIGSTOP 5 s: accepted {len(out.accepted)}, 503s {len(out.unavailable)} (slowest "
         f"{out.slowest_503() * 1000:.0f} ms), accepted again {back and back * 1000:.0f} ms after "
-        f"SIGCONT, {len(frozen_rtts)} pongs while frozen (max "
-        f"{max(frozen_rtts) * 1000:.1f} ms), pool in use {in_use_before} before, {in_use} after"
+        f"SIGCONT, {len(frozen_rtts)} pongs while frozen (max {max(frozen_rtts) * 1000:.1f} ms), "
+        f"pool in use {run.in_use_before} before, {run.in_use_after} after"
     )
     assert out.server_errors == [] and out.unresolved == set()
     assert out.unavailable and out.slowest_503() < 2.0
     assert back is not None and back < 2.0
     assert len(frozen_rtts) > 10
-    assert in_use == in_use_before and health == "ok"
+    assert run.in_use_after <= run.in_use_before and health == "ok"
 
 
 async def test_fifty_closes_race_five_hundred_votes(

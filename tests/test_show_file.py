@@ -114,3 +114,13 @@ def test_serve_refuses_a_bad_show_file_before_starting(tmp_path: Path) -> None:
     assert f"{path}: contestants.1.order:" in done.stderr
     assert f"{path}: categories.0.votes_per_device:" in done.stderr
     assert not (tmp_path / "data" / "redis.json").exists()
+
+
+def test_a_preset_given_as_a_table_is_a_listed_problem_not_a_crash(tmp_path: Path) -> None:
+    """Found by atheris: ``preset = {...}`` raised TypeError (unhashable) out of the loader."""
+    demo = DEMO_SHOW.read_text()
+    path = tmp_path / "bad.toml"
+    path.write_text(demo.replace('rules = { preset = "', 'rules = { preset = { x = 0 }, y = "', 1))
+    with pytest.raises(ShowFileError) as err:
+        load_show(path)
+    assert "unknown preset" in str(err.value)

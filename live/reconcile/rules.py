@@ -188,7 +188,8 @@ def build_rules(data: dict[str, Any]) -> RuleSet:
     data = dict(data)
     preset = data.pop("preset", None)
     if preset is not None:
-        if preset not in PRESETS:
+        # Checked as text first: a table here (atheris found `preset = {...}`) is not hashable.
+        if not isinstance(preset, str) or preset not in PRESETS:
             raise ValueError(f"unknown preset {preset!r}; known: {', '.join(PRESETS)}")
         data = _merge(PRESETS[preset], data)
     return RuleSet.model_validate(data)

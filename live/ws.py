@@ -125,8 +125,7 @@ async def _run(
     credential: str = "",
     device: str | None = None,
 ) -> None:
-    """Serve an accepted, authorised socket until either side ends it."""
-    ws.path_params["show"]
+    """Serve an accepted, authorised socket until either side ends it (or refuse it: 4030)."""
     ip = _ip(ws)
     if not rt.addresses.acquire(ip):
         refused(who, f"ws {endpoint}", WS_TOO_MANY_SOCKETS, ip)

@@ -160,3 +160,15 @@ async def test_watching_without_a_cookie_works_but_voting_does_not(server: LiveS
     assert reply["code"] == "device_required"
     assert reply["vote_id"] == GOOD["vote_id"]
     assert await ledger_length(server) == 0
+
+
+@pytest.mark.parametrize("version", ["²", "١", "1²", "٣٤"])
+async def test_a_published_version_in_other_digits_is_a_400(
+    server: LiveServer, version: str
+) -> None:
+    """Found by schemathesis: str.isdigit() is true of "²" (int() then raised: a 500) and of
+    "١" (int() read it as 1: a 200 for a value outside the documented pattern)."""
+    async with server.client() as http:
+        reply = await http.get("/api/shows/t/published/cap20", params={"version": version})
+    assert reply.status_code == 400
+    assert reply.json()["error"]["code"] == "bad_request"

@@ -118,7 +118,8 @@ def _version(request: Request) -> int | None:
     raw = request.query_params.get("version")
     if raw is None:
         return None
-    if not raw.isdigit() or len(raw) > 9:
+    # isascii too: str.isdigit() is also true of "²" and "١", which int() rejects or reads.
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 9:
         raise BadRequest("version: a positive whole number")
     return int(raw)
 

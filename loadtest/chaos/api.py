@@ -97,7 +97,10 @@ async def run_one(
         if proc.returncode != 0:
             found = re.findall(r"^\s*(?:❌|🚫) (.+)$", text, re.M)
             out.failures += [f"{label}: {f}" for f in found] or [f"{label}: exit {proc.returncode}"]
-            out.failures.append(text[-6000:])
+            start = text.find("= FAILURES =")
+            end = min(i for i in (text.find("= WARNINGS ="), text.find("= SUMMARY ="), len(text))
+                      if i > start)  # fmt: skip
+            out.failures.append(text[start:end] if start >= 0 else text[-6000:])
 
 
 async def run(

@@ -7,12 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from loadtest import fuzz
 from loadtest.fuzz.__main__ import fuzz as run_atheris
 from loadtest.fuzz.__main__ import replay
 from loadtest.fuzz.targets import SEEDS, TARGETS
-
-assert fuzz.__doc__
 
 
 @pytest.mark.parametrize("name", sorted(TARGETS))

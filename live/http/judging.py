@@ -14,7 +14,7 @@ from starlette.routing import Route
 
 from live.errors import BadRequest, NotPublished
 from live.http.common import read_body
-from live.http.staff import _model, actor, staff_route
+from live.http.staff import actor, parse_model, staff_route
 from live.runtime import Runtime, runtime
 from live.sessions import Session
 from live.store import SheetRef
@@ -71,20 +71,20 @@ def _ref(request: Request, judge: str) -> SheetRef:
 
 
 async def post_sheet(request: Request, rt: Runtime, session: Session) -> Response:
-    body = _model(SheetIn, await read_body(request, rt.settings.max_body_bytes))
+    body = parse_model(SheetIn, await read_body(request, rt.settings.max_body_bytes))
     ref = _ref(request, session.staff)
     marks = dict(body.marks)
     return JSONResponse(await rt.judging.change(ref, body.op, marks, body.save_id, body.base))
 
 
 async def post_approval(request: Request, rt: Runtime, session: Session) -> Response:
-    body = _model(ApprovalIn, await read_body(request, rt.settings.max_body_bytes))
+    body = parse_model(ApprovalIn, await read_body(request, rt.settings.max_body_bytes))
     await rt.judging.approve(_ref(request, session.staff), body.approve)
     return JSONResponse({"status": "saved", "approve": body.approve})
 
 
 async def post_correction(request: Request, rt: Runtime, session: Session) -> Response:
-    body = _model(CorrectionIn, await read_body(request, rt.settings.max_body_bytes))
+    body = parse_model(CorrectionIn, await read_body(request, rt.settings.max_body_bytes))
     ref = _ref(request, body.judge)
     return JSONResponse(
         await rt.judging.correct(ref, dict(body.marks), body.reason, actor(session))
@@ -98,7 +98,7 @@ async def get_results(request: Request, rt: Runtime, session: Session) -> Respon
 
 
 async def post_preview(request: Request, rt: Runtime, session: Session) -> Response:
-    body = _model(PreviewIn, await read_body(request, rt.settings.max_body_bytes))
+    body = parse_model(PreviewIn, await read_body(request, rt.settings.max_body_bytes))
     p = request.path_params
     show = await rt.service.current(p["show"])
     rules = rt.judging.what_if(show, p["category"], body.model_dump(exclude_none=True))
@@ -107,7 +107,7 @@ async def post_preview(request: Request, rt: Runtime, session: Session) -> Respo
 
 
 async def post_publish(request: Request, rt: Runtime, session: Session) -> Response:
-    body = _model(PublishIn, await read_body(request, rt.settings.max_body_bytes))
+    body = parse_model(PublishIn, await read_body(request, rt.settings.max_body_bytes))
     p = request.path_params
     return JSONResponse(
         await rt.judging.publish(p["show"], p["category"], actor(session), body.note)

@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from live.http.common import read_body
-from live.http.staff import _model, actor, staff_route
+from live.http.staff import actor, parse_model, staff_route
 from live.moderation import ModerationIn
 from live.runtime import Runtime
 from live.sessions import Session
@@ -26,12 +26,12 @@ async def get_flags(request: Request, rt: Runtime, session: Session) -> Response
 
 
 async def post_preview(request: Request, rt: Runtime, session: Session) -> Response:
-    body = _model(ModerationIn, await read_body(request, MAX_BODY))
+    body = parse_model(ModerationIn, await read_body(request, MAX_BODY))
     return JSONResponse(await rt.moderation.preview(request.path_params["show"], body))
 
 
 async def post_voids(request: Request, rt: Runtime, session: Session) -> Response:
-    body = _model(ModerationIn, await read_body(request, MAX_BODY))
+    body = parse_model(ModerationIn, await read_body(request, MAX_BODY))
     done = await rt.moderation.apply(request.path_params["show"], body, actor(session))
     return JSONResponse({"op": body.op, "by": actor(session), **asdict(done)})
 

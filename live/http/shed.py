@@ -3,7 +3,8 @@
 An overloaded process that queues every request makes every answer late; one that refuses the
 excess straight away (503, ``Retry-After``, the usual error body) keeps the requests it took
 fast, and phones retry the rest after the pause (with the same ``vote_id``). Health checks are
-never shed. Pure ASGI, so a shed request costs no routing, no body read and no Redis call.
+never shed. Pure ASGI, so a shed request costs no routing and no Redis call (only a small body
+is read, so that the answer is not raced by a reset).
 """
 
 from __future__ import annotations

@@ -94,7 +94,8 @@ class DisplayIn(BaseModel):
 M = TypeVar("M", bound=BaseModel)
 
 
-def _model(cls: type[M], raw: bytes) -> M:
+def parse_model(cls: type[M], raw: bytes) -> M:
+    """A JSON body as ``cls``, or :class:`BadRequest` naming each bad field."""
     try:
         return cls.model_validate_json(raw)
     except ValidationError as exc:
@@ -138,14 +139,14 @@ async def staff_state(request: Request, rt: Runtime, session: Session) -> Respon
 
 
 async def post_stage(request: Request, rt: Runtime, session: Session) -> Response:
-    body = _model(StageIn, await read_body(request, rt.settings.max_body_bytes))
+    body = parse_model(StageIn, await read_body(request, rt.settings.max_body_bytes))
     action = Action(body.action, body.contestant, body.category, body.for_contestant, body.seconds)
     stage = await rt.service.stage_action(request.path_params["show"], action, actor(session))
     return JSONResponse({"status": "ok", "stage": stage.to_redis()})
 
 
 async def post_display(request: Request, rt: Runtime, session: Session) -> Response:
-    body = _model(DisplayIn, await read_body(request, rt.settings.max_body_bytes))
+    body = parse_model(DisplayIn, await read_body(request, rt.settings.max_body_bytes))
     show, who, svc = request.path_params["show"], actor(session), rt.service
     if body.op in ("reveal", "hide"):
         version = await svc.reveal(show, body.category, body.op == "reveal", who)
@@ -157,21 +158,21 @@ async def post_display(request: Request, rt: Runtime, session: Session) -> Respo
 
 
 async def post_rules(request: Request, rt: Runtime, session: Session) -> Response:
-    body = _model(RulesEdit, await read_body(request, rt.settings.max_body_bytes))
+    body = parse_model(RulesEdit, await read_body(request, rt.settings.max_body_bytes))
     p = request.path_params
     version = await rt.service.edit_rules(p["show"], p["category"], body, actor(session))
     return JSONResponse({"status": "ok", "version": version})
 
 
 async def post_contestant(request: Request, rt: Runtime, session: Session) -> Response:
-    body = _model(ContestantEdit, await read_body(request, rt.settings.max_body_bytes))
+    body = parse_model(ContestantEdit, await read_body(request, rt.settings.max_body_bytes))
     p = request.path_params
     version = await rt.service.edit_contestant(p["show"], p["contestant"], body, actor(session))
     return JSONResponse({"status": "ok", "version": version})
 
 
 async def post_running_order(request: Request, rt: Runtime, session: Session) -> Response:
-    body = _model(RunningOrder, await read_body(request, rt.settings.max_body_bytes * 4))
+    body = parse_model(RunningOrder, await read_body(request, rt.settings.max_body_bytes * 4))
     show = request.path_params["show"]
     version = await rt.service.set_running_order(show, body.order, actor(session))
     return JSONResponse({"status": "ok", "version": version})

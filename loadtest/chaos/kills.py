@@ -204,7 +204,7 @@ async def app_kill(viewers: int, workdir: Path) -> dict[str, Any]:
     return {
         "viewers": viewers,
         "server_back_s": round(up, 2),
-        "reconnect_s": summary([b for b in back]),
+        "reconnect_s": summary(back),
         "within_10s": round(within10, 4),
         "within_30s": round(sum(1 for b in back if b <= 30) / len(back), 4),
         "attempts_after_kill": len(retries),

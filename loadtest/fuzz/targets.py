@@ -15,7 +15,7 @@ from pathlib import Path
 from live.ballot import parse_like, parse_vote
 from live.errors import LiveError
 from live.http.judging import SheetIn
-from live.http.staff import _model
+from live.http.staff import parse_model
 from live.judging import check_marks
 from live.protocol import decode
 from live.reconcile.eurovision import PointsFileError, contest_inputs, read_points
@@ -56,7 +56,7 @@ def like(data: bytes) -> None:
 def sheet(data: bytes) -> None:
     """A judge's sheet change: the request model, then the marks against the criteria."""
     try:
-        body = _model(SheetIn, data)
+        body = parse_model(SheetIn, data)
         check_marks(SHOW.criteria, dict(body.marks), complete=body.op in ("submit", "lock"))
     except LiveError:
         pass

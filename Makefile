@@ -15,7 +15,9 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/live demo
 
+# Installs Redis 7, Chromium and CJK fonts first when they are missing (as root, apt-get).
 test: $(STAMP)
+	bash tests/provision.sh
 	$(BIN)/pytest -q
 
 # Every load figure beside a baseline measured in the same run (a few minutes; loopback only).
@@ -34,6 +36,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check live tests loadtest
 	$(BIN)/ruff format --check live tests loadtest
 	$(BIN)/mypy --strict
+	$(BIN)/lint-imports
 
 fmt: $(STAMP)
 	$(BIN)/ruff format live tests loadtest

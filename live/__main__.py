@@ -1,3 +1,3 @@
-from live.cli import main
+from live.cli.main import main
 
 raise SystemExit(main())

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from live.errors import ConfigError
+from live.domain.errors import ConfigError
 
 DEMO_SHOW = Path(__file__).parent / "shows" / "demo.toml"
 

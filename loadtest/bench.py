@@ -288,8 +288,8 @@ class Bench:
 
     def recount_speed(self, target: LiveTarget) -> None:
         """``live recount``'s path: the store's batched, prefetching read and the pure fold."""
-        from live.ledger import Recount
-        from live.store import Store, make_client
+        from live.domain.ledger.recount import Recount
+        from live.redis.store import Store, make_client
 
         async def read(fold: Callable[[dict[str, str]], None]) -> tuple[int, float]:
             client = make_client(str(target.redis_info()["admin_url"]), 4, 10_000)
@@ -321,8 +321,8 @@ class Bench:
         )
 
     def reconcile(self, votes: int = 1_000_000) -> None:
-        from live.replay import Replay
-        from live.show import load_show
+        from live.domain.ledger.replay import Replay
+        from live.domain.show import load_show
         from loadtest.target import BENCH_SHOW
 
         show = load_show(BENCH_SHOW)

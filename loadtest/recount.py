@@ -19,7 +19,7 @@ from typing import Any
 
 import redis
 
-from live.keys import ShowKeys
+from live.redis.keys import ShowKeys
 from loadtest.stats import Accepted
 
 

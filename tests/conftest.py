@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from live.embedded import EmbeddedRedis
+from live.redis.embedded import EmbeddedRedis
 from live.settings import Settings
 from tests.helpers import SECRET, SHOW, LiveServer, serve
 

@@ -15,12 +15,12 @@ import uvicorn
 import websockets
 from starlette.applications import Starlette
 
-from live.app import create_app
-from live.audit import Audit, compare
-from live.http.goingaway import PROTOCOL
-from live.identity import COOKIE, Devices
-from live.runtime import Runtime, runtime
+from live.domain.ledger.audit import Audit, compare
 from live.settings import Settings
+from live.web.app import create_app
+from live.web.identity import COOKIE, Devices
+from live.web.runtime import Runtime, runtime
+from live.web.server import PROTOCOL
 
 DATA = Path(__file__).parent / "data"
 SHOW = DATA / "show.toml"

@@ -14,7 +14,7 @@ import pytest
 import redis.asyncio as aioredis
 import websockets
 
-from live.identity import COOKIE
+from live.web.identity import COOKIE
 from tests.conftest import make_settings
 from tests.helpers import (
     RATE_LIMITED,

@@ -8,7 +8,7 @@ import json
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from live.identity import Devices
+from live.web.identity import Devices
 from tests.helpers import LiveServer, next_snapshot, vote_body
 
 GOOD = vote_body("cap1", "p1", "good-vote-01")

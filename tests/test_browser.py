@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, Page, Route, ViewportSize, async_playwright, expect
 
-from live.stage import Action
+from live.domain.stage import Action
 from tests.helpers import LiveServer, vote_body
 
 CHROMIUM = os.environ.get("LIVE_CHROMIUM", "/usr/lib/chromium/chromium")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from live.stage import Action
+from live.domain.stage import Action
 from tests.helpers import LiveServer, staff_client, staff_login, vote_body
 
 

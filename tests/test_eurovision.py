@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from live.reconcile import preset, reconcile
-from live.reconcile.eurovision import (
+from live.domain.reconcile import preset, reconcile
+from live.domain.reconcile.eurovision import (
     contest_inputs,
     is_points_set,
     jury_points,

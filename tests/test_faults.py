@@ -25,9 +25,9 @@ import httpx
 import websockets
 from redis import Redis as SyncRedis
 
-from live.embedded import EmbeddedRedis
-from live.keys import ShowKeys
-from live.ledger import recount
+from live.domain.ledger.recount import recount
+from live.redis.embedded import EmbeddedRedis
+from live.redis.keys import ShowKeys
 from loadtest.chaos.access import device_cookie
 from loadtest.chaos.faultproxy import FaultProxy
 from loadtest.chaos.voters import Answers, voter

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from live.fraud import Detector, Signals
+from live.domain.fraud import Detector, Signals
 from tests.fraud_scenario import VENUE, generate
 
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import httpx
 
-from live.judging_service import inputs_from
-from live.reconcile import reconcile
-from live.store import JudgingRead
+from live.domain.judging import inputs_from
+from live.domain.reconcile import reconcile
+from live.domain.state import JudgingRead
 from tests.helpers import LiveServer, staff_client, staff_login, vote_body
 
 FULL = {"innovation": 25, "craft": "27.5", "presentation": 18, "impact": 15}

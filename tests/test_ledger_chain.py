@@ -9,7 +9,7 @@ import pytest
 import redis.asyncio as aioredis
 from redis.exceptions import NoPermissionError, ResponseError
 
-from live.chain import GENESIS, ChainCheck, entry_hash, pseudonymiser
+from live.domain.ledger.chain import GENESIS, ChainCheck, entry_hash, pseudonymiser
 from tests.helpers import LiveServer, run_cli, vote_body
 
 

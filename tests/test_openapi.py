@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from live.access import PUBLIC, ROUTES
-from live.ballot import VoteIn
-from live.http.staff import StageIn
+from live.domain.access import PUBLIC, ROUTES
+from live.domain.ballot import VoteIn
+from live.web.schemas import StageIn
 from loadtest.chaos import api
 from loadtest.chaos.access import cli_env, invite, sign_in
 from loadtest.target import LiveTarget

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from live.origin import origin_allowed
+from live.domain.origin import origin_allowed
 from tests.helpers import LiveServer, next_snapshot, vote_body
 
 

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from pathlib import Path
 
-from live.identity import COOKIE
-from live.stage import PHASES
+from live.domain.stage import PHASES
+from live.redis.embedded import EmbeddedRedis
+from live.web.identity import COOKIE
 from tests.conftest import make_settings
-from tests.helpers import LiveServer, serve
+from tests.helpers import LiveServer, serve, vote_body
 
 FRONTEND = Path(__file__).resolve().parent.parent / "frontend"
 
@@ -85,3 +87,39 @@ async def test_healthz_answers_200_while_redis_answers(server: LiveServer) -> No
         reply = await http.get("/healthz")
     assert reply.status_code == 200
     assert reply.json() == {"status": "ok", "redis": "ok"}
+
+
+async def test_viewer_page_and_state_stay_up_while_redis_is_away(
+    tmp_path: Path, prefix: str
+) -> None:
+    """Both are served from the hub's latest snapshot: a short outage does not take them down,
+    and a vote moves them again once Redis is back."""
+    redis = EmbeddedRedis(tmp_path / "redis")
+    redis.start()
+    try:
+        async with serve(make_settings(redis.url, prefix, tmp_path)) as live:
+            async with live.client(live.cookie()) as http:
+                vote = await http.post(
+                    "/api/shows/t/votes", json=vote_body("cap1", "p1", "away-vote-01")
+                )
+                assert vote.status_code == 200, vote.text
+                before = await http.get("/api/shows/t")
+                assert (await http.get("/s/t")).status_code == 200
+                await asyncio.to_thread(redis.kill)
+                during = await http.get("/api/shows/t")
+                page = await http.get("/s/t")
+                vote_during = await http.post(
+                    "/api/shows/t/votes", json=vote_body("cap1", "p2", "away-vote-02")
+                )
+                await asyncio.to_thread(redis.start)  # same port, password and data folder
+                after_vote = await http.post(
+                    "/api/shows/t/votes", json=vote_body("cap20", "p2", "away-vote-03")
+                )
+                after = await http.get("/api/shows/t")
+    finally:
+        redis.stop()
+    assert during.status_code == 200 and during.json() == before.json()
+    assert page.status_code == 200 and "选手" in page.text
+    assert vote_during.status_code == 503  # what needs Redis still says so
+    assert after_vote.json()["status"] == "accepted"
+    assert after.json()["version"] > before.json()["version"]

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from live.embedded import free_port
+from live.redis.embedded import free_port
 
 
 def alive(pid: int) -> bool:

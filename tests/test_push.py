@@ -6,7 +6,7 @@ import asyncio
 import json
 from pathlib import Path
 
-from live.stage import Action
+from live.domain.stage import Action
 from tests.conftest import make_settings
 from tests.helpers import LiveServer, next_snapshot, serve, snapshot_where, vote_body
 

@@ -8,10 +8,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from live.ledger import recount
-from live.reconcile import Inputs, build_rules, preset, reconcile
-from live.reconcile.exact import Quad, display
-from live.reconcile.rules import RuleSet, rules_hash
+from live.domain.ledger.recount import recount
+from live.domain.reconcile import Inputs, build_rules, preset, reconcile
+from live.domain.reconcile.exact import Quad, display
+from live.domain.reconcile.rules import RuleSet, rules_hash
 
 F = Fraction
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 
-from live.embedded import EmbeddedRedis
+from live.redis.embedded import EmbeddedRedis
 from tests.conftest import make_settings
 from tests.helpers import BIG, LiveServer, serve, vote_body
 
@@ -64,6 +64,9 @@ async def test_sigkill_redis_loses_no_accepted_vote(tmp_path: Path, prefix: str)
             stop = asyncio.Event()
             voters = [asyncio.create_task(voter(live, n, stop, out)) for n in range(20)]
             await asyncio.sleep(1.0)
+            async with asyncio.timeout(20):  # a loaded machine may take longer to get going
+                while not out.accepted:  # noqa: ASYNC110
+                    await asyncio.sleep(0.05)
             before = len(out.accepted)
             await asyncio.to_thread(redis.kill)
             await asyncio.sleep(0.5)

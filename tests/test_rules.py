@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from live.ballot import Voter, make_ballot, parse_like, parse_vote
-from live.errors import BadRequest, ConfigError, UnknownCategory, UnknownContestant
-from live.identity import subnet_of
-from live.ledger import recount
+from live.domain.ballot import Voter, make_ballot, parse_like, parse_vote
+from live.domain.errors import BadRequest, ConfigError, UnknownCategory, UnknownContestant
+from live.domain.ledger.recount import recount
+from live.domain.net import subnet_of
+from live.domain.show import load_show
 from live.settings import Settings
-from live.show import load_show
 from tests.helpers import SHOW
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from live.errors import ShowFileError
+from live.domain.errors import ShowFileError
+from live.domain.show import load_show, load_shows
 from live.settings import DEMO_SHOW
-from live.show import load_show, load_shows
 
 
 def test_demo_show_is_a_craftsman_roadshow_with_three_awards() -> None:

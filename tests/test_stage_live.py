@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import time
 
-from live.ballot import Voter, make_ballot, parse_vote
-from live.errors import LiveError
-from live.stage import Action
+from live.domain.ballot import Voter, make_ballot, parse_vote
+from live.domain.errors import LiveError
+from live.domain.stage import Action
 from tests.helpers import LiveServer, next_snapshot, snapshot_where, vote_body
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from live.errors import BadRequest
-from live.show import load_show
-from live.stage import (
+from live.domain.errors import BadRequest
+from live.domain.show import load_show
+from live.domain.stage import (
     Action,
     CategoryChange,
     IllegalTransition,

@@ -6,8 +6,8 @@ import asyncio
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from live.errors import LiveError
-from live.store import Store, make_client
+from live.domain.errors import LiveError
+from live.redis.store import Store, make_client
 
 
 async def cancel_becomes_connection_error() -> None:

@@ -13,8 +13,8 @@ import httpx
 import pytest
 import websockets
 
-from live.embedded import free_port
-from live.identity import COOKIE, Devices
+from live.redis.embedded import free_port
+from live.web.identity import COOKIE, Devices
 from tests.helpers import SECRET, SHOW, next_snapshot, snapshot_where, vote_body
 
 

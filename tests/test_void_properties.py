@@ -11,14 +11,14 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from live.audit import Audit, compare
-from live.ballot import Voter, make_ballot, parse_vote
-from live.judging_service import inputs_from
-from live.moderation_store import ModerationStore
-from live.reconcile import Inputs, reconcile
-from live.replay import Replay, same_result
-from live.show import load_show
-from live.store import Store, make_client
+from live.domain.ballot import Voter, make_ballot, parse_vote
+from live.domain.judging import inputs_from
+from live.domain.ledger.audit import Audit, compare
+from live.domain.ledger.replay import Replay, same_result
+from live.domain.reconcile import Inputs, reconcile
+from live.domain.show import load_show
+from live.redis.moderation import ModerationStore
+from live.redis.store import Store, make_client
 from tests.helpers import SHOW
 
 SHOW_T = load_show(SHOW)

@@ -9,9 +9,9 @@ from collections import Counter
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from live.ballot import Voter, make_ballot, parse_vote
-from live.show import load_show
-from live.store import Store, make_client
+from live.domain.ballot import Voter, make_ballot, parse_vote
+from live.domain.show import load_show
+from live.redis.store import Store, make_client
 from tests.helpers import SHOW
 
 SHOW_T = load_show(SHOW)

@@ -53,14 +53,17 @@ async def test_retry_after_lost_reply_answers_accepted(server: LiveServer) -> No
     await writer.drain()
     writer.close()
     async with server.client(cookie) as http:
-        for _ in range(100):  # wait until the first attempt reached the ledger
+        for _ in range(250):  # wait until the first attempt reached the ledger
             recount = await server.rt.store.recount("t")
             if "lost-reply-0001" in recount.accepted_vote_ids:
                 break
             await asyncio.sleep(0.02)
+        else:
+            raise AssertionError("the first attempt never reached the ledger")
         retry = await http.post("/api/shows/t/votes", content=body)
     assert retry.status_code == 200
     assert retry.json()["status"] == "accepted"
+    assert retry.json()["reason"] == "replay"  # the first attempt's, answered again
     state = await server.state()
     assert state["tallies"]["cap1"]["p2"] == 1
 

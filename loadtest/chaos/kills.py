@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 import websockets
 
-from live.embedded import EmbeddedRedis
+from live.redis.embedded import EmbeddedRedis
 from loadtest.chaos.access import device_cookie
 from loadtest.chaos.voters import Answers, voter
 from loadtest.phones import Plan

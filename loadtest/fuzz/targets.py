@@ -1,8 +1,9 @@
 """The fuzz targets: raw bytes in, and only the parser's documented errors out.
 
 Each target feeds its input to one parser exactly as the server or the CLI does. A documented
-refusal (:class:`live.errors.LiveError`, :class:`live.reconcile.eurovision.PointsFileError`)
-is the parser working; any other exception is a crash.
+refusal (:class:`live.domain.errors.LiveError`,
+:class:`live.domain.reconcile.eurovision.PointsFileError`) is the parser working; any other
+exception is a crash.
 """
 
 from __future__ import annotations
@@ -12,14 +13,13 @@ import tomllib
 from collections.abc import Callable
 from pathlib import Path
 
-from live.ballot import parse_like, parse_vote
-from live.errors import LiveError
-from live.http.judging import SheetIn
-from live.http.staff import parse_model
-from live.judging import check_marks
-from live.protocol import decode
-from live.reconcile.eurovision import PointsFileError, contest_inputs, read_points
-from live.show import Show, load_show, parse_show
+from live.domain.ballot import parse_like, parse_vote
+from live.domain.errors import LiveError
+from live.domain.judging import check_marks
+from live.domain.protocol import decode
+from live.domain.reconcile.eurovision import PointsFileError, contest_inputs, read_points
+from live.domain.show import Show, load_show, parse_show
+from live.web.schemas import SheetIn, parse_model
 
 ROOT = Path(__file__).resolve().parent
 SHOW: Show = load_show(ROOT.parent.parent / "tests" / "data" / "show.toml")

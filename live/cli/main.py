@@ -1,0 +1,442 @@
+"""The ``live`` command (also ``python -m live``).
+
+- ``live serve``: serve shows (host, port, show files, workers).
+- ``live demo``: what ``make run`` calls: the demo show on http://127.0.0.1:8000.
+- ``live stage ACTION``: move the stage (present, next, open_voting, ...), pushed at once.
+- ``live voting open|close``: open or close voting in a category.
+- ``live recount``: rebuild every tally from the ledger and compare it with the live one.
+- ``live verify``: check the ledger's hash chain (the first bad entry's position), recount
+  every tally and compare it with the live one, print the chain head. Exit 1 on any failure.
+- ``live staff invite|list|role|revoke``: staff and their one-time login links.
+- ``live overlay-key [--rotate]``: the overlay URL for OBS.
+- ``live reconcile --preset eurovision --points FILE.csv --year Y --round R``: offline, rank a
+  points file (``place,entry,expert,audience,total``, best first) for auditors.
+- ``live export --show demo --out DIR``: an anonymised ledger, the show file and the published
+  results, with a manifest; ``live verify --export DIR`` and ``live reconcile --export DIR
+  --category C`` check it offline.
+
+Commands run beside a server find its embedded Redis through the data folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import json
+import os
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from pathlib import Path
+from urllib.parse import urlencode
+
+from live.domain.access import ROLES
+from live.domain.errors import ConfigError, LiveError
+from live.domain.ledger.replay import Replay, same_result
+from live.domain.reconcile import PRESETS, Result, preset, reconcile
+from live.domain.reconcile.eurovision import PointsFileError, contest_inputs, read_points
+from live.domain.show import Show, load_show, load_shows
+from live.domain.stage import ACTIONS, Action
+from live.redis.embedded import EmbeddedRedis, find_running
+from live.redis.sessions import Sessions
+from live.redis.store import Store, make_client
+from live.services.export import LEDGER, export, read_published, verify_export
+from live.services.shows import Service
+from live.settings import DEMO_SHOW, Settings
+from live.web.server import PROTOCOL
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = Settings.from_env()
+    if getattr(args, "show_file", None):
+        settings = replace(settings, show_files=tuple(Path(p) for p in args.show_file))
+    if getattr(args, "data_dir", None):
+        settings = replace(settings, data_dir=Path(args.data_dir))
+    return settings
+
+
+def _print_banner(
+    settings: Settings, shows: list[str], host: str, port: int, admin_link: bool, own_redis: bool
+) -> None:
+    base = f"http://{host}:{port}"
+    print("live is serving:")
+    print(f"  show index      {base}/")
+    for sid in shows:
+        print(f"  viewer page     {base}/s/{sid}")
+        print(f"  show state      {base}/api/shows/{sid}")
+        print(f"  vote (POST)     {base}/api/shows/{sid}/votes")
+        print(f"  likes (POST)    {base}/api/shows/{sid}/likes")
+        print(f"  websocket       ws://{host}:{port}/ws/shows/{sid}")
+        if admin_link:
+            login, overlay = asyncio.run(demo_links(settings, sid, base))
+            print(f"  admin login     {login}   (one-time link for {sid})")
+            print(f"  overlay (OBS)   {overlay}")
+    print(f"  health          {base}/healthz")
+    print("Ctrl-C stops the server" + (" and its Redis." if own_redis else "."), flush=True)
+
+
+def serve(
+    settings: Settings,
+    host: str,
+    port: int,
+    workers: int,
+    banner: bool,
+    admin_link: bool = False,
+    access_log: bool = True,
+) -> int:
+    import uvicorn
+
+    shows = load_shows(settings.show_files)  # fail before starting anything
+    embedded: EmbeddedRedis | None = None
+    try:  # from here on, whatever happens (Ctrl-C included), the Redis we started is stopped
+        if not settings.redis_url:
+            url = find_running(settings.data_dir)
+            if url is None:
+                embedded = EmbeddedRedis(settings.data_dir)
+                embedded.start()
+                embedded.supervise()
+                url = embedded.url
+                print(
+                    f"embedded redis-server on 127.0.0.1:{embedded.port}, "
+                    f"data in {settings.data_dir}"
+                )
+            # Workers are separate processes: they inherit the address through the environment.
+            os.environ["REDIS_URL"] = url
+            settings = replace(settings, redis_url=url)
+        os.environ["LIVE_DATA_DIR"] = str(settings.data_dir)
+        os.environ["LIVE_SHOW_FILES"] = ",".join(str(p) for p in settings.show_files)
+        if banner:
+            _print_banner(settings, list(shows), host, port, admin_link, embedded is not None)
+        # uvicorn re-raises the signal that stopped it; SIGTERM's default action would end the
+        # process before `finally` could stop our Redis, so make it a normal exit instead.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
+        uvicorn.run(
+            "live.web.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            ws=PROTOCOL,
+            ws_max_size=settings.ws_max_bytes,
+            ws_per_message_deflate=False,
+            proxy_headers=bool(settings.trusted_proxies),
+            forwarded_allow_ips=settings.trusted_proxies or "",
+            server_header=False,
+            access_log=access_log,
+            timeout_graceful_shutdown=5,
+            log_level="info",
+        )
+    finally:
+        if embedded is not None:
+            embedded.stop()
+    return 0
+
+
+async def _with_store(
+    settings: Settings, work: Callable[[Store, dict[str, Show]], Awaitable[int]]
+) -> int:
+    url = settings.redis_url or find_running(settings.data_dir)
+    if url is None:
+        raise ConfigError(f"no REDIS_URL and no running server with data in {settings.data_dir}")
+    client = make_client(url, 4, settings.redis_timeout_ms)
+    try:
+        return await work(
+            Store(client, settings.key_prefix, settings.redis_timeout_ms),
+            load_shows(settings.show_files),
+        )
+    finally:
+        await client.aclose()
+        await client.connection_pool.disconnect()
+
+
+def login_link(base_url: str, show: str, token: str) -> str:
+    query = urlencode({"show": show, "token": token})
+    return f"{base_url.rstrip('/')}/staff/login?{query}"
+
+
+async def _id_by_name(sessions: Sessions, show: str, name: str) -> str:
+    matches = [m.id for m in await sessions.members(show) if m.name == name]
+    if len(matches) != 1:
+        raise ConfigError(f"give --id: {len(matches)} staff members are called {name!r}")
+    return matches[0]
+
+
+async def demo_links(settings: Settings, show_id: str, base_url: str) -> tuple[str, str]:
+    """A one-time admin login link and the overlay URL, made before the server starts."""
+    if settings.redis_url is None:
+        raise ConfigError("no Redis to write the demo links to")
+    client = make_client(settings.redis_url, 2, settings.redis_timeout_ms)
+    try:
+        sessions = Sessions(Store(client, settings.key_prefix, settings.redis_timeout_ms))
+        _, token = await sessions.invite(show_id, "admin", "Demo admin")
+        key = await sessions.overlay_key(show_id)
+    finally:
+        await client.aclose()
+        await client.connection_pool.disconnect()
+    overlay = f"{base_url}/overlay/{show_id}?{urlencode({'key': key})}"
+    return login_link(base_url, show_id, token), overlay
+
+
+def _print_result(result: Result, fmt: str) -> None:
+    if fmt == "json":
+        print(json.dumps(result.to_json(), ensure_ascii=False, indent=1))
+    else:
+        sys.stdout.write(result.to_csv())
+
+
+def reconcile_export(folder: Path, category: str, fmt: str) -> int:
+    """``live reconcile --export``: rebuild a category's latest published result from the
+    export alone; 0 if it is reproduced, 1 if not, 2 on bad input."""
+    try:
+        show = load_show(folder / "show.toml")
+        show.category(category)
+        versions = read_published(folder).get(category, [])
+        last = versions[-1]["result"]["position"] if versions else None
+        replay = Replay(show)
+        with (folder / LEDGER).open(encoding="utf-8") as fh:
+            for line in fh:
+                row = json.loads(line)
+                if last is not None and _pos(row["id"]) > _pos(last):
+                    break
+                replay.feed(row["id"], row["fields"])
+    except (OSError, ValueError, KeyError, LiveError) as exc:
+        print(f"live: {folder}: {getattr(exc, 'message', exc)}", file=sys.stderr)
+        return 2
+    result = replay.result(category)
+    _print_result(result, fmt)
+    if not versions:
+        print(f"{category}: not published; this is the result at the end of the ledger",
+              file=sys.stderr)  # fmt: skip
+        return 0
+    same = same_result(versions[-1]["result"], result)
+    word = "reproduces" if same else "DIFFERS FROM"
+    print(f"{category}: {word} published version {len(versions)}", file=sys.stderr)
+    return 0 if same else 1
+
+
+def _pos(entry_id: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in entry_id.split("-"))
+
+
+def reconcile_points(preset_name: str, path: Path, year: str, round_: str, fmt: str) -> int:
+    """``live reconcile``: print the ranking of one contest in a points file; 2 on bad input."""
+    try:
+        with path.open(encoding="utf-8", newline="") as fh:
+            rows = read_points(fh)
+        inputs = contest_inputs(rows, year, round_)
+    except OSError as exc:
+        print(f"live: {path}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except (PointsFileError, UnicodeDecodeError, csv.Error) as exc:
+        print(f"live: {path}: {exc}", file=sys.stderr)
+        return 2
+    _print_result(reconcile(preset(preset_name), inputs), fmt)
+    return 0
+
+
+def _pick(shows: dict[str, Show], show_id: str) -> Show:
+    if show_id not in shows:
+        raise ConfigError(f"no show {show_id!r}; known: {', '.join(sorted(shows))}")
+    return shows[show_id]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="live", description="live-streamed award events")
+    sub = parser.add_subparsers(dest="command", required=True)
+    files = argparse.ArgumentParser(add_help=False)
+    files.add_argument("--show-file", action="append", help="a TOML show file (repeatable)")
+    files.add_argument("--data-dir")
+    one_show = argparse.ArgumentParser(add_help=False, parents=[files])
+    one_show.add_argument("--show", default="demo")
+    linked = argparse.ArgumentParser(add_help=False, parents=[one_show])
+    linked.add_argument("--base-url", default="http://127.0.0.1:8000")
+
+    p_serve = sub.add_parser("serve", parents=[files], help="serve shows over HTTP and websockets")
+    p_serve.add_argument("--host", default="127.0.0.1")
+    p_serve.add_argument("--port", type=int, default=8000)
+    p_serve.add_argument("--workers", type=int, default=1)
+    p_serve.add_argument(
+        "--no-access-log",
+        action="store_true",
+        help="no line per request (a line per vote costs CPU at thousands of votes a second)",
+    )
+
+    p_demo = sub.add_parser("demo", help="serve the demo show on http://127.0.0.1:8000")
+    p_demo.add_argument("--port", type=int, default=8000)
+    p_demo.add_argument("--data-dir")
+
+    p_stage = sub.add_parser(
+        "stage", parents=[one_show], help="move the show's stage (the same rules as the console)"
+    )
+    p_stage.add_argument("action", choices=ACTIONS)
+    p_stage.add_argument("--contestant", default="")
+    p_stage.add_argument("--category", default="")
+    p_stage.add_argument("--for-contestant", action="store_true")
+    p_stage.add_argument("--seconds", type=int, default=0)
+
+    p_vote = sub.add_parser("voting", parents=[one_show], help="open or close a category")
+    p_vote.add_argument("action", choices=["open", "close"])
+    p_vote.add_argument("--category", required=True)
+    p_vote.add_argument("--contestant", default="", help="open for this contestant only")
+
+    p_staff = sub.add_parser("staff", parents=[linked], help="invite, list, change, revoke staff")
+    p_staff.add_argument("op", choices=["invite", "list", "role", "revoke"])
+    p_staff.add_argument("--role", choices=list(ROLES))
+    p_staff.add_argument("--name", default="")
+    p_staff.add_argument("--id", default="", help="the staff id (see `live staff list`)")
+
+    p_key = sub.add_parser("overlay-key", parents=[linked], help="print or rotate the overlay URL")
+    p_key.add_argument("--rotate", action="store_true")
+
+    sub.add_parser("recount", parents=[one_show], help="rebuild tallies from the ledger, compare")
+    p_verify = sub.add_parser(
+        "verify", parents=[one_show], help="check the ledger's hash chain, recount, print the head"
+    )
+    p_verify.add_argument("--export", help="check an export folder instead of the live ledger")
+    p_export = sub.add_parser(
+        "export", parents=[one_show], help="write an anonymised ledger and the published results"
+    )
+    p_export.add_argument("--out", required=True)
+    p_export.add_argument("--no-progress", action="store_true")
+
+    p_rec = sub.add_parser("reconcile", help="rank a points file under a preset (offline)")
+    p_rec.add_argument("--preset", choices=sorted(PRESETS), default="eurovision")
+    source = p_rec.add_mutually_exclusive_group(required=True)
+    source.add_argument("--points", help="CSV: year, round, from_country, ...")
+    source.add_argument("--export", help="an export folder (see `live export`)")
+    p_rec.add_argument("--year")
+    p_rec.add_argument("--round")
+    p_rec.add_argument("--category", help="with --export: the category")
+    p_rec.add_argument("--format", choices=["csv", "json"], default="csv")
+
+    args = parser.parse_args(argv)
+    if args.command == "reconcile":
+        if args.export:
+            if not args.category:
+                parser.error("--export needs --category")
+            return reconcile_export(Path(args.export), args.category, args.format)
+        if not args.year or not args.round:
+            parser.error("--points needs --year and --round")
+        return reconcile_points(args.preset, Path(args.points), args.year, args.round, args.format)
+    if args.command == "verify" and args.export:
+        try:
+            check = verify_export(Path(args.export))
+        except (OSError, ValueError, KeyError, LiveError) as exc:
+            print(f"live: {args.export}: {getattr(exc, 'message', exc)}", file=sys.stderr)
+            return 2
+        print("\n".join(check.lines()))
+        return 0 if check.ok else 1
+    try:
+        return _dispatch(args)
+    except LiveError as exc:
+        print(f"live: {exc.message}", file=sys.stderr)
+        return 2
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    if args.command == "serve":
+        return serve(
+            settings,
+            args.host,
+            args.port,
+            args.workers,
+            banner=True,
+            access_log=not args.no_access_log,
+        )
+    if args.command == "demo":
+        settings = replace(settings, show_files=(DEMO_SHOW,))
+        return serve(settings, "127.0.0.1", args.port, 1, banner=True, admin_link=True)
+
+    async def stage(store: Store, shows: dict[str, Show]) -> int:
+        show = _pick(shows, args.show)
+        action = Action(
+            args.action, args.contestant, args.category, args.for_contestant, args.seconds
+        )
+        new = await Service(shows, store).stage_action(show.id, action, actor="cli")
+        print(f"{new.phase} {new.contestant} {new.category}".strip())
+        return 0
+
+    async def voting(store: Store, shows: dict[str, Show]) -> int:
+        show = _pick(shows, args.show)
+        version = await Service(shows, store).set_voting(
+            show.id, args.category, args.action == "open", args.contestant
+        )
+        print("version", version)
+        return 0
+
+    async def recount(store: Store, shows: dict[str, Show]) -> int:
+        show = _pick(shows, args.show)
+        counted, state = await Service(shows, store).recount(show.id)
+        live = {cat: {c: n for c, n in t.items() if n} for cat, t in state.tallies.items()}
+        live = {cat: t for cat, t in live.items() if t}
+        ok = counted.tally_dict() == live and counted.likes_counted == state.likes
+        print(f"ledger entries  {counted.entries}")
+        for cat in show.categories:
+            print(
+                f"{cat.id:24} ledger {sum(counted.tallies.get(cat.id, {}).values()):>9}"
+                f"  live {sum(state.tallies.get(cat.id, {}).values()):>9}"
+            )
+        print(f"likes counted   ledger {counted.likes_counted}  live {state.likes}")
+        print("recount matches" if ok else "RECOUNT MISMATCH")
+        return 0 if ok else 1
+
+    async def verify(store: Store, shows: dict[str, Show]) -> int:
+        show = _pick(shows, args.show)
+        verdict = await Service(shows, store).verify(show.id)
+        print("\n".join(verdict.lines()))
+        return 0 if verdict.ok else 1
+
+    async def export_show(store: Store, shows: dict[str, Show]) -> int:
+        show = _pick(shows, args.show)
+        source = next(p for p in settings.show_files if load_show(p).id == show.id)
+        out = Path(args.out)
+        manifest = await export(store, show, source, out, progress=not args.no_progress)
+        head = manifest["chain_head"]
+        print(f"exported {manifest['entries']} entries to {out}")
+        print(f"chain head      #{head['n']} {head['h']}")
+        return 0
+
+    async def staff(store: Store, shows: dict[str, Show]) -> int:
+        show = _pick(shows, args.show)
+        sessions = Sessions(store)
+        if args.op == "invite":
+            if not args.role or not args.name:
+                raise ConfigError("invite needs --role and --name")
+            member, token = await sessions.invite(show.id, args.role, args.name)
+            print(f"{member.id} {member.role} {member.name}")
+            print(login_link(args.base_url, show.id, token))
+            return 0
+        if args.op == "list":
+            for m in await sessions.members(show.id):
+                print(f"{m.id}  {m.role:10} {'active ' if m.active else 'revoked'}  {m.name}")
+            return 0
+        staff_id = args.id or await _id_by_name(sessions, show.id, args.name)
+        if args.op == "role":
+            if not args.role:
+                raise ConfigError("role needs --role")
+            member = await sessions.set_role(show.id, staff_id, args.role)
+        else:
+            member = await sessions.revoke(show.id, staff_id)
+        state = "active" if member.active else "revoked"
+        print(f"{member.id} {member.role} {state} {member.name}")
+        return 0
+
+    async def overlay_key(store: Store, shows: dict[str, Show]) -> int:
+        show = _pick(shows, args.show)
+        key = await Sessions(store).overlay_key(show.id, rotate=args.rotate)
+        print(f"{args.base_url.rstrip('/')}/overlay/{show.id}?{urlencode({'key': key})}")
+        return 0
+
+    work = {
+        "stage": stage,
+        "voting": voting,
+        "recount": recount,
+        "verify": verify,
+        "export": export_show,
+        "staff": staff,
+        "overlay-key": overlay_key,
+    }[args.command]
+    return asyncio.run(_with_store(settings, work))

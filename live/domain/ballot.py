@@ -1,0 +1,110 @@
+"""Vote and like validation: pure functions from raw input to checked values.
+
+Nothing here touches Redis; the decision that needs shared state (open, caps, windows,
+idempotency) is made by one Lua script in :mod:`live.redis.store`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from live.domain.errors import BadRequest
+from live.domain.net import subnet_of
+from live.domain.show import Category, Show
+
+VoteId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{8,64}$")]
+Ref = Annotated[str, Field(min_length=1, max_length=40)]
+
+
+class VoteIn(BaseModel):
+    """The body of ``POST /api/shows/{show}/votes`` (and of a websocket ``vote``)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    category: Ref
+    contestant: Ref
+    vote_id: VoteId
+    """Made by the phone, so that a retry of the same vote is safe."""
+
+
+class LikeIn(BaseModel):
+    """The body of ``POST /api/shows/{show}/likes`` (and of a websocket ``like``)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    n: Annotated[int, Field(ge=1)]
+
+
+def _bad(exc: ValidationError) -> BadRequest:
+    parts = []
+    for err in exc.errors(include_url=False):
+        where = ".".join(str(p) for p in err["loc"]) or "body"
+        parts.append(f"{where}: {err['msg']}")
+    return BadRequest("; ".join(parts))
+
+
+def parse_vote(raw: bytes | str | dict[str, Any]) -> VoteIn:
+    """Decode and type-check a vote; raise :class:`BadRequest` naming each bad field."""
+    try:
+        if isinstance(raw, dict):
+            return VoteIn.model_validate(raw)
+        return VoteIn.model_validate_json(raw)
+    except ValidationError as exc:
+        raise _bad(exc) from None
+
+
+def parse_like(raw: bytes | str | dict[str, Any], show: Show) -> LikeIn:
+    try:
+        like = (
+            LikeIn.model_validate(raw) if isinstance(raw, dict) else LikeIn.model_validate_json(raw)
+        )
+    except ValidationError as exc:
+        raise _bad(exc) from None
+    if like.n > show.likes.max_per_message:
+        raise BadRequest(f"n: at most {show.likes.max_per_message} taps per message")
+    return like
+
+
+UA_LIMIT = 200
+"""Characters of a User-Agent kept in the ledger (enough to tell a browser from a script)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Voter:
+    """Who sends a vote, as the edge saw them: the signed device id, address and user agent."""
+
+    device: str
+    ip: str
+    ua: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Ballot:
+    """A vote that passed every check that needs no shared state."""
+
+    show: str
+    category: Category
+    contestant: str
+    vote_id: str
+    device: str
+    ip: str
+    subnet: str
+    ua: str = ""
+
+
+def make_ballot(show: Show, vote: VoteIn, voter: Voter) -> Ballot:
+    """Check the vote against the show (category and contestant exist)."""
+    category = show.check_vote_target(vote.category, vote.contestant)
+    return Ballot(
+        show=show.id,
+        category=category,
+        contestant=vote.contestant,
+        vote_id=vote.vote_id,
+        device=voter.device,
+        ip=voter.ip,
+        subnet=subnet_of(voter.ip),
+        ua=voter.ua[:UA_LIMIT],
+    )

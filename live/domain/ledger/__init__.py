@@ -1,0 +1,1 @@
+"""The ledger as data: its hash chain, the recount, the audit and the replay of results. Pure."""

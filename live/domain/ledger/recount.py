@@ -1,0 +1,86 @@
+"""The ledger as data: entries, and the recount that rebuilds every tally from them. Pure."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, KeysView, Mapping
+from dataclasses import dataclass, field
+
+
+@dataclass(slots=True)
+class Recount:
+    """What the ledger says the live counters must be."""
+
+    tallies: dict[str, Counter[str]] = field(default_factory=dict)
+    likes_taps: int = 0
+    likes_counted: int = 0
+    entries: int = 0
+    refused: int = 0
+    """Refused votes the ledger accounts for: each refusal entry, plus the refusals it says
+    were answered without an entry of their own (``more``) since the device's previous one."""
+    voided: set[str] = field(default_factory=set)
+    """Accepted vote ids currently voided by a moderator (left out of the tallies)."""
+    targets: dict[str, tuple[str, str]] = field(default_factory=dict)
+    """Accepted vote id -> (category, contestant)."""
+
+    @property
+    def accepted_vote_ids(self) -> KeysView[str]:
+        return self.targets.keys()
+
+    def tally_dict(self) -> dict[str, dict[str, int]]:
+        return {
+            cat: {c: n for c, n in counter.items() if n}
+            for cat, counter in self.tallies.items()
+            if +counter
+        }
+
+    def voided_counts(self) -> dict[str, int]:
+        """category -> accepted votes currently voided (the public count)."""
+        out: dict[str, int] = {}
+        for vid in self.voided:
+            cat = self.targets[vid][0]
+            out[cat] = out.get(cat, 0) + 1
+        return out
+
+    def add(self, entry: Mapping[str, str]) -> None:
+        """Fold one entry in (oldest first).
+
+        A ``void`` entry takes an accepted vote out of its tally and a ``restore`` puts it back;
+        both are idempotent (voiding a voided vote, or restoring a counted one, changes
+        nothing), and entries naming an unknown vote change nothing.
+        """
+        self.entries += 1
+        kind = entry.get("k")
+        if kind == "vote":  # the hot path: nearly every entry is one
+            if entry.get("st") == "accepted":
+                cat, who = entry["cat"], entry["c"]
+                tally = self.tallies.get(cat)
+                if tally is None:
+                    tally = self.tallies[cat] = Counter()
+                tally[who] += 1
+                self.targets[entry["vid"]] = (cat, who)
+            else:
+                self.refused += 1 + int(entry.get("more", 0))
+        elif kind in ("void", "restore"):
+            vid = entry.get("vid", "")
+            target = self.targets.get(vid)
+            if target is None or (kind == "void") == (vid in self.voided):
+                return
+            cat, contestant = target
+            if kind == "void":
+                self.voided.add(vid)
+                self.tallies[cat][contestant] -= 1
+            else:
+                self.voided.discard(vid)
+                self.tallies[cat][contestant] += 1
+        elif kind == "likes":
+            self.likes_taps += int(entry["taps"])
+            self.likes_counted += int(entry["counted"])
+
+
+def recount(entries: Iterable[Mapping[str, str]]) -> Recount:
+    """Fold ledger entries (decoded stream fields) into tallies and like totals."""
+    out = Recount()
+    for entry in entries:
+        out.add(entry)
+    return out

@@ -1,0 +1,98 @@
+"""Rebuild a category's result from the ledger alone. Pure.
+
+Folding the entries up to a position gives what a live read at that position saw: the tallies
+(with voids), the judges' counted sheets, approvals, the seated panel and the edits made before
+the show. An auditor with an export (ledger + show file) gets the published result back, or
+learns exactly where it differs.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from live.domain.judging import inputs_from
+from live.domain.ledger.recount import Recount
+from live.domain.reconcile import Result, reconcile
+from live.domain.show import Show, effective
+from live.domain.state import JudgingRead, parse_edits
+
+STATES = {"submit": "submitted", "lock": "locked", "recuse": "recused", "unrecuse": "draft"}
+"""The state a sheet op leaves (``correct`` keeps the state; ``save`` makes a draft)."""
+
+ENTRY_KEYS = frozenset({"k", "what", "by", "t", "n", "h"})
+
+
+class Replay:
+    """Feed entries oldest first; ask :meth:`result` at any point."""
+
+    def __init__(self, show: Show) -> None:
+        self.base_show = show
+        self.counted = Recount()
+        self.sheets: dict[str, dict[str, dict[str, Any]]] = {}
+        self.approvals: dict[str, dict[str, str]] = {}
+        self.staff: dict[str, dict[str, str]] = {}
+        self.edits: dict[str, str] = {}
+        self.position = "0-0"
+
+    def feed(self, entry_id: str, e: Mapping[str, str]) -> None:
+        self.position = entry_id
+        self.counted.add(e)
+        kind = e.get("k")
+        if kind == "vote":  # most entries: nothing more to fold
+            return
+        if kind == "sheet":
+            sheets = self.sheets.setdefault(e["cat"], {})
+            op = e["op"]
+            record = sheets.setdefault(e["sheet"], {"state": "empty", "marks": {}})
+            after = json.loads(e.get("after") or "{}")
+            record["marks"] = after if isinstance(after, dict) else {}
+            if op == "save":
+                record["state"] = "draft"
+            elif op in STATES:
+                record["state"] = STATES[op]
+        elif kind == "approval":
+            approvals = self.approvals.setdefault(e["cat"], {})
+            if e.get("value"):
+                approvals[e["sheet"]] = e["value"]
+            else:
+                approvals.pop(e["sheet"], None)
+        elif kind == "staff":
+            member = self.staff.setdefault(e["staff"], {"role": "", "active": "True"})
+            if "role" in e:
+                member["role"] = e["role"]
+            if "active" in e:
+                member["active"] = e["active"]
+        elif kind == "edit" and e.get("what", "").startswith(("contestant:", "running_order")):
+            self.edits.update({k: v for k, v in e.items() if k not in ENTRY_KEYS})
+
+    def judges(self) -> tuple[str, ...]:
+        return tuple(
+            sorted(
+                s for s, m in self.staff.items() if m["role"] == "judge" and m["active"] == "True"
+            )
+        )
+
+    def show(self) -> Show:
+        return effective(self.base_show, parse_edits(self.edits))
+
+    def result(self, category: str) -> Result:
+        """The category's result as a live read at the current position would give it."""
+        show = self.show()
+        cat = show.category(category)
+        tallies: Mapping[str, int] = self.counted.tallies.get(category, {})
+        read = JudgingRead(
+            tallies={c: n for c, n in tallies.items() if n},
+            position=self.position,
+            sheets=self.sheets.get(category, {}),
+            approvals=self.approvals.get(category, {}),
+        )
+        return reconcile(cat.rules, inputs_from(show, cat, read, self.judges()))
+
+
+def same_result(published: Mapping[str, Any], rebuilt: Result) -> bool:
+    """Whether a published result's JSON equals a rebuilt one (compared as JSON)."""
+    mine: Any = json.loads(json.dumps(rebuilt.to_json()))
+    theirs: Any = json.loads(json.dumps(published))
+    return bool(mine == theirs)

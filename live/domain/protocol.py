@@ -1,0 +1,134 @@
+"""Websocket messages: what the server sends and what it accepts. Pure.
+
+Server -> client:
+
+- ``snapshot``: the whole visible state with an integer ``version``; sent on connect and on
+  every change. Never a delta: a missed message heals itself with the next one.
+- ``vote_result``: ``{"type", "vote_id", "status", "reason", "retry_after"}``.
+- ``like_ack``: ``{"type", "n"}``: taps received (counting happens on the next flush).
+- ``error``: ``{"type", "code", "message"}`` for a message that could not be handled.
+
+Client -> server: ``{"type": "vote", "category", "contestant", "vote_id"}``,
+``{"type": "like", "n"}``, ``{"type": "ping"}``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from live.domain.errors import BadRequest, LiveError
+from live.domain.show import Show
+from live.domain.state import ShowState
+
+
+def encode(message: dict[str, Any]) -> str:
+    return json.dumps(message, ensure_ascii=False, separators=(",", ":"))
+
+
+def decode(text: str) -> tuple[str, dict[str, Any]]:
+    """The message type and the rest of an incoming message; :class:`BadRequest` if malformed."""
+    try:
+        message = json.loads(text)
+    except (ValueError, RecursionError):
+        raise BadRequest("the message is not valid JSON") from None
+    if not isinstance(message, dict):
+        raise BadRequest("a message is a JSON object")
+    kind = message.pop("type", None)
+    if not isinstance(kind, str):
+        raise BadRequest("type: a string is required")
+    return kind, message
+
+
+def error_message(exc: LiveError) -> dict[str, Any]:
+    return {"type": "error", "code": exc.code, "message": exc.message}
+
+
+def show_static(show: Show) -> dict[str, Any]:
+    """The parts of a snapshot that come from the show file (built once per show)."""
+    return {
+        "show": {"id": show.id, "title": show.title, "title_en": show.title_en},
+        "contestants": [
+            {
+                "id": c.id,
+                "name": c.name,
+                "name_en": c.name_en,
+                "organisation": c.organisation,
+                "organisation_en": c.organisation_en,
+                "field": c.field,
+                "innovation": c.innovation,
+                "innovation_en": c.innovation_en,
+                "order": c.order,
+            }
+            for c in show.running_order()
+        ],
+    }
+
+
+def snapshot(show: Show, state: ShowState, audience: str, now_ms: int) -> dict[str, Any]:
+    """The snapshot for one audience: ``viewer``, ``staff`` (hidden tallies shown live) or
+    ``overlay`` (honours the freeze). A hidden category's tallies are left out until revealed.
+
+    ``show`` is the effective show (with the edits made before it started).
+    """
+    static = show_static(show)
+    display = state.display
+    source = state.tallies
+    if audience == "overlay" and display.frozen is not None:
+        source = display.frozen
+    categories = []
+    tallies: dict[str, dict[str, int]] = {}
+    for cat in show.categories:
+        cs = state.categories.get(cat.id)
+        hide = cs.hide if cs else cat.hide_tallies
+        hidden = hide and cat.id not in display.revealed
+        categories.append(
+            {
+                "id": cat.id,
+                "name": cat.name,
+                "name_en": cat.name_en,
+                "open": bool(cs and cs.open),
+                "only": cs.only if cs else "",
+                "until": cs.until if cs else 0,
+                "votes_per_device": cs.cap if cs else cat.votes_per_device,
+                "per_contestant": cs.per if cs else cat.per_contestant,
+                "rules_frozen": bool(cs and cs.started),
+                "hidden": hidden,
+                "hide_tallies": hide,
+                "voided": state.voided.get(cat.id, 0),
+                "ledger_head": state.heads.get(cat.id),
+                "contestants": list(show.eligible(cat)),
+            }
+        )
+        if audience == "staff" or not hidden:
+            counts = source.get(cat.id, {})
+            tallies[cat.id] = {c: counts.get(c, 0) for c in show.eligible(cat)}
+    stage = state.stage
+    message: dict[str, Any] = {
+        "type": "snapshot",
+        "version": state.version,
+        **static,
+        "stage": {
+            "phase": stage.phase,
+            # While waiting, "up next" is the head of the (possibly edited) running order.
+            "contestant": (
+                show.running_order()[0].id if stage.phase == "waiting" else stage.contestant
+            ),
+            "category": stage.category,
+            "only": stage.only,
+            "deadline": stage.deadline,
+            "since": stage.since,
+        },
+        "server_time": now_ms,
+        "categories": categories,
+        "tallies": tallies,
+        "likes": {"taps": state.taps, "counted": state.likes},
+        "revealed": sorted(display.revealed),
+        "published": dict(state.published),
+    }
+    if audience != "viewer":
+        message["overlay"] = {
+            "category": display.overlay_category or show.categories[0].id,
+            "frozen": display.frozen is not None,
+        }
+    return message

@@ -1,0 +1,136 @@
+"""The fraud consumer: reads each show's ledger and keeps its flag clusters in Redis.
+
+One process at a time holds a show's lease and runs the :class:`~live.domain.fraud.Detector` over
+the ledger from its first entry, then follows new entries. The detector is deterministic, so
+a process that takes over (the holder died) rebuilds the same clusters from the ledger.
+Flags are advisory: this task never changes a vote.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+from collections.abc import Callable
+from typing import Any
+
+from live.domain.errors import LiveError
+from live.domain.fraud import Cluster, Detector
+from live.domain.show import Show
+from live.redis.moderation import ModerationStore
+from live.redis.store import Store
+
+log = logging.getLogger("live.flagger")
+
+LEASE_MS = 10_000
+BATCH = 500
+"""Entries fed per step. Small, and the loop yields between steps: the detector runs in the
+serving process, and a batch of thousands would hold every request for tens of ms."""
+LISTED = 200
+"""Votes listed per cluster for the console (all of them are kept for a cluster action)."""
+
+
+def encode_cluster(detector: Detector, cluster: Cluster) -> str:
+    votes = []
+    for vid in cluster.vids[:LISTED]:
+        info = detector.votes[vid]
+        votes.append(
+            {
+                "vid": vid,
+                "t": info.t,
+                "cat": info.cat,
+                "c": info.contestant,
+                "ip": info.ip,
+                "ua": info.ua[:80],
+                "score": round(info.score, 2),
+                "rules": sorted({s.rule for s in info.signals.values()}),
+                "flagged": info.score >= 1,
+            }
+        )
+    record: dict[str, Any] = {
+        "id": cluster.id,
+        "rule": cluster.rule,
+        "key": cluster.key,
+        "reason": cluster.reason,
+        "first": cluster.first,
+        "last": cluster.last,
+        "count": len(cluster.vids),
+        "flagged": len(cluster.flagged),
+        "votes": votes,
+    }
+    return json.dumps(record, ensure_ascii=False)
+
+
+class Flagger:
+    def __init__(
+        self,
+        shows: dict[str, Show],
+        store: Store,
+        flags: ModerationStore,
+        poll: float = 0.25,
+        write_every: float = 1.0,
+    ) -> None:
+        self.shows = shows
+        self.store = store
+        self.flags = flags
+        self.poll = poll
+        self.holder = secrets.token_hex(8)
+        self.write_every = write_every
+
+    async def run(self, beat: Callable[[], None] = lambda: None) -> None:
+        await asyncio.gather(*(self._follow(show, beat) for show in self.shows.values()))
+
+    async def _follow(self, show: Show, beat: Callable[[], None]) -> None:
+        detector: Detector | None = None
+        cursor = "-"
+        renewed = 0.0
+        written: dict[str, int] = {}  # cluster id -> flagged vote ids already appended
+        last_write = 0.0
+        loop = asyncio.get_running_loop()
+        while True:
+            beat()
+            try:
+                if loop.time() - renewed > LEASE_MS / 3000:
+                    held = await self.flags.hold_lease(show.id, "flagger", self.holder, LEASE_MS)
+                    renewed = loop.time()
+                    if not held:
+                        detector, cursor, written = None, "-", {}
+                        await asyncio.sleep(LEASE_MS / 3000)
+                        continue
+                if detector is None:
+                    integrity = show.integrity
+                    detector = Detector(integrity.signals, integrity.trusted_networks)
+                cursor, n = await self._step(show.id, detector, cursor)
+                # Clusters are re-encoded at most every `write_every`: a busy cluster changes
+                # with every vote, and its record lists up to LISTED votes.
+                if detector.changed and loop.time() - last_write >= self.write_every:
+                    await self._write(show.id, detector, written)
+                    last_write = loop.time()
+                await asyncio.sleep(self.poll if n == 0 else 0)
+            except LiveError as exc:
+                log.warning("flagger for %s paused: %s", show.id, exc.message)
+                renewed = 0.0
+                await asyncio.sleep(1.0)
+
+    async def _write(self, show: str, detector: Detector, written: dict[str, int]) -> None:
+        """Write the clusters changed since the last write (records and new flagged ids)."""
+        out, new = {}, {}
+        for cid in detector.changed:
+            cluster = detector.cluster(cid)
+            if cluster is not None and cluster.flagged:
+                out[cid] = encode_cluster(detector, cluster)
+                new[cid] = cluster.flagged[written.get(cid, 0) :]
+        await self.flags.write_flags(show, out, new)
+        detector.changed.clear()
+        for cid, vids in new.items():
+            written[cid] = written.get(cid, 0) + len(vids)
+
+    async def _step(self, show: str, detector: Detector, cursor: str) -> tuple[str, int]:
+        """Feed the next batch of entries. (cursor, count)."""
+        rows = await self.store.ledger_after(show, cursor, BATCH)
+        for _, fields in rows:
+            detector.feed(fields)
+        if rows:
+            cursor = "(" + rows[-1][0]
+        return cursor, len(rows)

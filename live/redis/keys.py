@@ -1,0 +1,146 @@
+"""Every Redis key name, in one place.
+
+Keys of one show share the hash tag ``{show}`` so that one Lua script may touch all of them on a
+Redis Cluster.
+"""
+
+from __future__ import annotations
+
+
+def events_channel(prefix: str) -> str:
+    """Pub/sub channel on which a process announces that a show's stage changed."""
+    return f"{prefix}:events"
+
+
+class ShowKeys:
+    __slots__ = ("base",)
+
+    def __init__(self, prefix: str, show: str) -> None:
+        self.base = f"{prefix}:{{{show}}}"
+
+    @property
+    def version(self) -> str:
+        """Counter bumped by every change a viewer can see."""
+        return f"{self.base}:version"
+
+    @property
+    def stage(self) -> str:
+        """Hash: the fields of :class:`live.domain.stage.Stage` (``phase``, ``rev``, ...)."""
+        return f"{self.base}:stage"
+
+    @property
+    def display(self) -> str:
+        """Hash: ``overlay_category``, ``frozen`` (JSON tallies held for the overlay)."""
+        return f"{self.base}:display"
+
+    @property
+    def revealed(self) -> str:
+        """Set: categories whose hidden tallies the admin revealed to viewers."""
+        return f"{self.base}:revealed"
+
+    @property
+    def contestants(self) -> str:
+        """Hash: contestant -> JSON of the details edited before the show."""
+        return f"{self.base}:contestants"
+
+    @property
+    def ledger(self) -> str:
+        """Stream: the append-only ledger; tallies are a projection of it."""
+        return f"{self.base}:ledger"
+
+    @property
+    def secrets(self) -> str:
+        """Hash: ``pseudonym`` -> hex key of the keyed hash of personal values."""
+        return f"{self.base}:secrets"
+
+    @property
+    def vote_ids(self) -> str:
+        """Hash: accepted ``vote_id`` -> fingerprint (device, category, contestant)."""
+        return f"{self.base}:vids"
+
+    @property
+    def likes(self) -> str:
+        """Hash: ``taps`` received and ``counted``."""
+        return f"{self.base}:likes"
+
+    def category(self, cat: str) -> str:
+        """Hash: ``open``, ``only``, ``until``, ``started``; rules ``cap``, ``per``, ``hide``."""
+        return f"{self.base}:cat:{cat}"
+
+    def tally(self, cat: str) -> str:
+        """Sorted set: contestant -> accepted votes."""
+        return f"{self.base}:tally:{cat}"
+
+    def used(self, cat: str) -> str:
+        """Hash: device -> votes used in the category (and device+contestant -> votes)."""
+        return f"{self.base}:used:{cat}"
+
+    @property
+    def refusals(self) -> str:
+        """Hash: device -> ``slot:n``, its last refusal window and the refusals answered in it
+        without a ledger entry (``vote.lua``). Only ever grows by one field per device."""
+        return f"{self.base}:refusals"
+
+    def window_device(self, device: str) -> str:
+        return f"{self.base}:win:dev:{device}"
+
+    def window_ip(self, ip: str) -> str:
+        return f"{self.base}:win:ip:{ip}"
+
+    def window_subnet(self, subnet: str) -> str:
+        return f"{self.base}:win:net:{subnet}"
+
+    def sheets(self, cat: str) -> str:
+        """Hash: ``judge|contestant`` -> JSON sheet (marks, state, rev, save_id, at, by)."""
+        return f"{self.base}:sheets:{cat}"
+
+    def approvals(self, cat: str) -> str:
+        """Hash: ``judge|contestant`` -> ``1`` (approve) or ``0`` (reject)."""
+        return f"{self.base}:approvals:{cat}"
+
+    def publications(self, cat: str) -> str:
+        """List: every published result of the category, version n at index n - 1."""
+        return f"{self.base}:pub:{cat}"
+
+    @property
+    def published(self) -> str:
+        """Hash: category -> latest published version (pushed to viewers and the overlay)."""
+        return f"{self.base}:published"
+
+    @property
+    def voided(self) -> str:
+        """Hash: voided ``vote_id`` -> JSON (by, why, t, ref, cat, c)."""
+        return f"{self.base}:voided"
+
+    @property
+    def void_counts(self) -> str:
+        """Hash: category -> accepted votes currently voided (public)."""
+        return f"{self.base}:voidcount"
+
+    @property
+    def moderation_log(self) -> str:
+        """List: one JSON per void or restore action (who, why, how many), oldest first."""
+        return f"{self.base}:modlog"
+
+    @property
+    def flags(self) -> str:
+        """Hash: cluster id -> JSON of the fraud cluster (rule, key, reason, votes)."""
+        return f"{self.base}:flags"
+
+    @property
+    def heads(self) -> str:
+        """Hash: category -> JSON ``{n, h, id, t}``, the ledger's head when its voting closed."""
+        return f"{self.base}:heads"
+
+    def flag_votes(self, cluster: str) -> str:
+        """List: the flagged vote ids of one fraud cluster, appended as they are flagged (a
+        takeover of the flagger may append some again; readers drop repeats)."""
+        return f"{self.base}:flagvids:{cluster}"
+
+    def lease(self, name: str) -> str:
+        """String: which process holds a background job (e.g. the fraud consumer)."""
+        return f"{self.base}:lease:{name}"
+
+    def like_budget(self, second: int) -> str:
+        """Hash: device -> likes counted in that wall-clock second."""
+        return f"{self.base}:likebudget:{second}"

@@ -1,0 +1,118 @@
+"""Redis side of moderation: voids and restores (one Lua step), flags, the moderation log."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from live.domain.show import Show
+from live.redis.keys import events_channel
+from live.redis.store import Store, load_script
+
+
+@dataclass(frozen=True, slots=True)
+class Moderated:
+    changed: int
+    unchanged: int
+    """Already voided (void) or already counted (restore): idempotent, nothing written."""
+    unknown: int
+    """Not an accepted vote of this show."""
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    device: str
+    category: str
+    contestant: str
+
+
+class ModerationStore:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.client = store.client
+        self._void = store.client.register_script(load_script("void.lua"))
+
+    async def moderate(
+        self, show: Show, op: str, vids: list[str], actor: str, reason: str, ref: str
+    ) -> Moderated:
+        """Void or restore ``vids`` atomically (see ``void.lua``)."""
+        k = self.store.keys(show.id)
+        cats = [c.id for c in show.categories]
+        keys = [k.vote_ids, k.voided, k.void_counts, k.ledger, k.version, k.moderation_log]
+        for cat in cats:
+            keys += [k.tally(cat), k.used(cat)]
+        args: list[str | int] = [op, actor, reason, int(time.time() * 1000)]
+        args += [show.integrity.voided_cap, events_channel(self.store.prefix), show.id, ref]
+        args += [len(cats), *cats, *vids]
+        raw: Any = await self.store.call(self._void(keys=keys, args=args))
+        return Moderated(int(raw[0]), int(raw[1]), int(raw[2]), int(raw[3]))
+
+    async def targets(self, show: str, vids: list[str]) -> dict[str, Target]:
+        """Device, category and contestant of each accepted vote among ``vids``."""
+        if not vids:
+            return {}
+        raw: Any = await self.store.call(self.client.hmget(self.store.keys(show).vote_ids, vids))
+        out = {}
+        for vid, fp in zip(vids, raw, strict=True):
+            if fp:
+                dev, cat, who = fp.split("\n")
+                out[vid] = Target(dev, cat, who)
+        return out
+
+    async def voided(self, show: str, vids: list[str]) -> dict[str, dict[str, Any]]:
+        """The void record (by, why, t, ref) of each voided vote among ``vids``."""
+        if not vids:
+            return {}
+        raw: Any = await self.store.call(self.client.hmget(self.store.keys(show).voided, vids))
+        return {vid: json.loads(r) for vid, r in zip(vids, raw, strict=True) if r}
+
+    async def log(self, show: str, last: int = 200) -> list[dict[str, Any]]:
+        raw: Any = await self.store.call(
+            self.client.lrange(self.store.keys(show).moderation_log, -last, -1)
+        )
+        return [json.loads(r) for r in raw]
+
+    async def write_flags(
+        self, show: str, clusters: dict[str, str], flagged: dict[str, list[str]]
+    ) -> None:
+        """Replace the changed clusters' records and append their newly flagged vote ids, in
+        one transaction (a record's ``flagged`` count never runs ahead of its list)."""
+        if not clusters:
+            return
+        keys = self.store.keys(show)
+        pipe = self.client.pipeline(transaction=True)
+        pipe.hset(keys.flags, mapping=clusters)  # type: ignore[arg-type]
+        for cid, vids in flagged.items():
+            if vids:
+                pipe.rpush(keys.flag_votes(cid), *vids)
+        await self.store.call(pipe.execute())
+
+    async def flag_votes(self, show: str, cluster: str) -> list[str]:
+        """A cluster's flagged vote ids, oldest first, without repeats."""
+        raw: Any = await self.store.call(
+            self.client.lrange(self.store.keys(show).flag_votes(cluster), 0, -1)
+        )
+        return list(dict.fromkeys(raw))
+
+    async def flags(self, show: str) -> dict[str, dict[str, Any]]:
+        raw: Any = await self.store.call(self.client.hgetall(self.store.keys(show).flags))
+        return {cid: json.loads(blob) for cid, blob in raw.items()}
+
+    async def flag(self, show: str, cluster: str) -> dict[str, Any] | None:
+        raw: Any = await self.store.call(self.client.hget(self.store.keys(show).flags, cluster))
+        return json.loads(raw) if raw else None
+
+    async def hold_lease(self, show: str, name: str, holder: str, ms: int) -> bool:
+        """Take or renew a lease; True while ``holder`` has it. Not atomic across the two
+        calls: two holders for a moment only repeat deterministic work."""
+        key = self.store.keys(show).lease(name)
+        if await self.store.call(self.client.set(key, holder, nx=True, px=ms)):
+            return True
+        current: Any = await self.store.call(self.client.get(key))
+        if current != holder:
+            return False
+        await self.store.call(self.client.pexpire(key, ms))
+        return True

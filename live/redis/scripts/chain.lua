@@ -1,0 +1,37 @@
+-- chain.lua: prepended to every script that writes the ledger (see live/domain/ledger/chain.py).
+-- Each entry ends with 'n' (its 1-based position) and 'h' = sha1hex(prev_h .. '\n' .. n ..
+-- '\n' .. the entry's fields, each name and value written as <length>:<bytes>), so an edit,
+-- removal or reordering breaks the chain from that entry on.
+-- SHA-1 because it is the only hash Redis's Lua sandbox offers natively (redis.sha1hex, ~1 us);
+-- a pure-Lua SHA-256 would cost ~100 us per vote. A chain needs second-preimage resistance
+-- (forging an entry that matches an existing hash), which SHA-1 still has.
+-- Personal fields (device, IP, user agent) enter the hash as their keyed hashes (`shadow`),
+-- the same values an anonymised export carries, so an export verifies against the same head.
+
+local LEDGER_GENESIS = string.rep('0', 40)
+
+-- Returns the entry's id, its position n and its hash h.
+local function ledger_append(ledger, fields, shadow)
+  local n, prev = 1, LEDGER_GENESIS
+  local last = redis.call('XREVRANGE', ledger, '+', '-', 'COUNT', 1)[1]
+  if last then
+    local f = last[2]
+    n = tonumber(f[#f - 2]) + 1
+    prev = f[#f]
+  end
+  local parts = {prev, '\n', n, '\n'}
+  for i = 1, #fields, 2 do
+    local name = fields[i]
+    local value = tostring(fields[i + 1])
+    fields[i + 1] = value
+    local hashed = (shadow and shadow[name]) or value
+    parts[#parts + 1] = #name .. ':' .. name .. #hashed .. ':' .. hashed
+  end
+  local h = redis.sha1hex(table.concat(parts))
+  fields[#fields + 1] = 'n'
+  fields[#fields + 1] = tostring(n)
+  fields[#fields + 1] = 'h'
+  fields[#fields + 1] = h
+  local id = redis.call('XADD', ledger, '*', unpack(fields))
+  return id, n, h
+end

@@ -1,0 +1,218 @@
+"""Use cases: validate (pure), write through the store, and let the hub announce."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from live.domain.ballot import Voter, make_ballot, parse_like, parse_vote
+from live.domain.errors import (
+    BadRequest,
+    LiveError,
+    RulesFrozen,
+    ShowStarted,
+    UnknownContestant,
+    UnknownShow,
+)
+from live.domain.ledger.audit import Audit, Verdict, compare
+from live.domain.ledger.recount import Recount
+from live.domain.protocol import encode, snapshot
+from live.domain.show import ContestantEdit, RulesEdit, Show, check_running_order, effective
+from live.domain.stage import Action, Stage, StageConflict, apply, category_changes, expired
+from live.domain.state import LikeOutcome, ShowState, VoteOutcome
+from live.redis.store import Store
+
+log = logging.getLogger("live.service")
+
+
+class LikeSink(Protocol):
+    """Where accepted taps go to be merged before one Redis write (the realtime like buffer)."""
+
+    def add(self, show: str, device: str, n: int) -> None: ...
+
+
+def wall_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class Service:
+    def __init__(
+        self,
+        shows: dict[str, Show],
+        store: Store,
+        likes: LikeSink | None = None,
+        clock: Callable[[], int] = wall_ms,
+    ) -> None:
+        self.shows = shows
+        self.store = store
+        self.likes = likes
+        self.clock = clock
+
+    def show(self, show_id: str) -> Show:
+        show = self.shows.get(show_id)
+        if show is None:
+            raise UnknownShow(f"no show {show_id!r}")
+        return show
+
+    async def vote(
+        self, show_id: str, raw: bytes | dict[str, Any], voter: Voter
+    ) -> tuple[str, VoteOutcome]:
+        """Decide one vote. The outcome is final only once the ledger holds it."""
+        show = self.show(show_id)
+        vote = parse_vote(raw)
+        ballot = make_ballot(show, vote, voter)
+        return vote.vote_id, await self.store.cast_vote(ballot, self.clock(), show)
+
+    def like(self, show_id: str, raw: bytes | dict[str, Any], device: str) -> int:
+        """Take ``+n`` taps into the buffer; they are capped and counted on the next flush."""
+        show = self.show(show_id)
+        like = parse_like(raw, show)
+        if self.likes is None:
+            raise RuntimeError("likes are not enabled on this service")
+        self.likes.add(show.id, device, like.n)
+        return like.n
+
+    async def flush_likes(self, show_id: str, batch: dict[str, int]) -> LikeOutcome:
+        return await self.store.add_likes(self.show(show_id), batch, self.clock())
+
+    async def load(self, show_id: str) -> ShowState:
+        return await self.store.read_state(self.show(show_id))
+
+    def encode(self, show_id: str, state: ShowState, audience: str) -> str:
+        show = effective(self.show(show_id), state.edits)
+        return encode(snapshot(show, state, audience, self.clock()))
+
+    async def state(self, show_id: str, audience: str = "viewer") -> dict[str, Any]:
+        show = self.show(show_id)
+        state = await self.store.read_state(show)
+        return snapshot(effective(show, state.edits), state, audience, self.clock())
+
+    async def current(self, show_id: str) -> Show:
+        """The show with the edits made before it started (running order, details)."""
+        return effective(self.show(show_id), await self.store.read_edits(show_id))
+
+    async def edit_rules(self, show_id: str, category: str, rules: RulesEdit, actor: str) -> int:
+        show = self.show(show_id)
+        show.category(category)
+        fields = {}
+        if rules.votes_per_device is not None:
+            fields["cap"] = str(rules.votes_per_device)
+        if rules.per_contestant is not None:
+            fields["per"] = str(rules.per_contestant)
+        if rules.hide_tallies is not None:
+            fields["hide"] = "1" if rules.hide_tallies else "0"
+        if not fields:
+            raise BadRequest("give at least one of votes_per_device, per_contestant, hide_tallies")
+        key = self.store.keys(show.id).category(category)
+        version = await self.store.edit(
+            show, (key, "started", "1", ""), key, fields, f"rules:{category}", actor
+        )
+        if not version:
+            raise RulesFrozen(f"voting has started in {category!r}: its rules are frozen")
+        return version
+
+    async def _edit_contestants(
+        self, show: Show, fields: dict[str, str], what: str, actor: str
+    ) -> int:
+        keys = self.store.keys(show.id)
+        version = await self.store.edit(
+            show, (keys.stage, "phase", "", "waiting"), keys.contestants, fields, what, actor
+        )
+        if not version:
+            raise ShowStarted("the show has started: details and running order are fixed")
+        return version
+
+    async def edit_contestant(
+        self, show_id: str, contestant: str, change: ContestantEdit, actor: str
+    ) -> int:
+        show = self.show(show_id)
+        if contestant not in {c.id for c in show.contestants}:
+            raise UnknownContestant(f"no contestant {contestant!r}")
+        fields = {f"{contestant}:{k}": v for k, v in change.model_dump(exclude_none=True).items()}
+        if not fields:
+            raise BadRequest("give at least one field to change")
+        return await self._edit_contestants(show, fields, f"contestant:{contestant}", actor)
+
+    async def set_running_order(self, show_id: str, order: tuple[str, ...], actor: str) -> int:
+        show = self.show(show_id)
+        check_running_order(show, order)
+        fields = {f"{cid}:order": str(i) for i, cid in enumerate(order, start=1)}
+        return await self._edit_contestants(show, fields, "running_order", actor)
+
+    async def stage_action(self, show_id: str, action: Action, actor: str) -> Stage:
+        """Apply one stage action; of racing actions on the same stage exactly one wins."""
+        for _ in range(5):
+            show = await self.current(show_id)
+            old = await self.store.read_stage(show.id)
+            new = apply(old, action, show, self.clock())
+            if await self.store.apply_stage(show, old, new, category_changes(old, new), actor):
+                if new.phase == "results":
+                    await self.reveal(show.id, new.category, True, actor)
+                return new
+        raise StageConflict("the stage kept changing; read it again and retry")
+
+    async def close_expired(self) -> None:
+        """Close every voting window whose countdown has run out (any process may do it)."""
+        now = self.clock()
+        for show in self.shows.values():
+            old = await self.store.read_stage(show.id)
+            if expired(old, now):
+                new = apply(old, Action("close_voting"), show, now)
+                await self.store.apply_stage(show, old, new, category_changes(old, new), "clock")
+
+    async def reveal(self, show_id: str, category: str, shown: bool, actor: str) -> int:
+        show = self.show(show_id)
+        show.category(category)
+        return await self.store.set_revealed(show, category, shown, actor)
+
+    async def set_overlay_category(self, show_id: str, category: str, actor: str) -> int:
+        show = self.show(show_id)
+        show.category(category)
+        return await self.store.set_display(show, {"overlay_category": category}, actor)
+
+    async def freeze(self, show_id: str, frozen: bool, actor: str) -> int:
+        """Hold the overlay's numbers at what they are now (or let them move again)."""
+        show = self.show(show_id)
+        value = ""
+        if frozen:
+            state = await self.store.read_state(show)
+            value = json.dumps(state.tallies, separators=(",", ":"))
+        return await self.store.set_display(show, {"frozen": value}, actor)
+
+    async def set_voting(self, show_id: str, category: str, is_open: bool, only: str = "") -> int:
+        """Open or close a category's voting outside the stage's window (``live voting``)."""
+        show = self.show(show_id)
+        show.category(category)
+        return await self.store.set_voting(show, category, is_open, only)
+
+    async def recount(self, show_id: str) -> tuple[Recount, ShowState]:
+        """The ledger's recount and the live state, read after it (``live recount``)."""
+        show = self.show(show_id)
+        counted = await self.store.recount(show.id)
+        return counted, await self.store.read_state(show)
+
+    async def verify(self, show_id: str) -> Verdict:
+        """Re-hash the whole chain, recount it, and compare with the live figures."""
+        show = self.show(show_id)
+        audit = Audit(await self.store.pseudonym(show.id))
+        async for entry_id, fields in self.store.ledger_entries(show.id):
+            audit.feed(entry_id, fields)
+        verdict = audit.verdict()
+        state = await self.store.read_state(show)
+        compare(verdict, state.tallies, state.likes, state.voided)
+        return verdict
+
+    async def run_stage_clock(
+        self, interval: float = 0.2, beat: Callable[[], None] = lambda: None
+    ) -> None:
+        while True:
+            beat()
+            await asyncio.sleep(interval)
+            try:
+                await self.close_expired()
+            except LiveError as exc:
+                log.warning("stage clock skipped: %s", exc.message)

@@ -1,0 +1,186 @@
+"""``create_app``: wires settings, Redis, the hub and the edges; owns every task's lifetime."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Match, Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+
+from live.domain.errors import LiveError
+from live.domain.show import load_shows
+from live.realtime import guard
+from live.realtime.flagger import LEASE_MS, Flagger
+from live.realtime.flood import Addresses
+from live.realtime.hub import Hub
+from live.realtime.likes import LikeBuffer
+from live.realtime.supervisor import Supervisor
+from live.redis.embedded import EmbeddedRedis, find_running
+from live.redis.keys import events_channel
+from live.redis.moderation import ModerationStore
+from live.redis.pubsub import Broker
+from live.redis.sessions import Sessions
+from live.redis.store import Store, make_client
+from live.services.judging import Judging
+from live.services.moderation import Moderation
+from live.services.shows import Service
+from live.settings import Settings
+from live.web import ws
+from live.web.headers import SecurityHeaders
+from live.web.http import api, judging, moderation, pages, staff
+from live.web.identity import Devices, load_or_create_secret
+from live.web.refusals import ANONYMOUS, refused
+from live.web.runtime import Runtime
+from live.web.shed import Shed
+
+log = logging.getLogger("live.app")
+FRONTEND = Path(__file__).resolve().parents[2] / "frontend"
+
+
+async def on_live_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, LiveError)
+    who = getattr(request.state, "who", ANONYMOUS)
+    refused(
+        who,
+        f"{request.method} {request.url.path}",
+        exc.code,
+        request.client.host if request.client else "unknown",
+        warn=exc.status in (401, 403) or who != ANONYMOUS,
+    )
+    return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers())
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route serves at this path (Starlette's 405 names only the first
+    route's, and GET and POST of one path are separate routes here)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if isinstance(route, Route) and route.methods:
+            match, _ = route.matches({**request.scope, "method": "\0"})
+            if match is not Match.NONE:
+                methods |= route.methods
+    return ", ".join(sorted(methods))
+
+
+async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = _allowed_methods(request)
+    return JSONResponse(
+        {"error": {"code": code, "message": str(exc.detail)}},
+        status_code=exc.status_code,
+        headers=headers,
+    )
+
+
+async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unexpected error on %s", request.url.path, exc_info=exc)
+    return JSONResponse(
+        {"error": {"code": "internal", "message": "unexpected server error"}}, status_code=500
+    )
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    """The ASGI app. Without ``REDIS_URL`` it uses (or starts) the embedded Redis."""
+    settings = settings or Settings.from_env()
+    shows = load_shows(settings.show_files)  # refuse a bad show file before serving anything
+    templates = Jinja2Templates(directory=str(FRONTEND / "templates"))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        embedded: EmbeddedRedis | None = None
+        url = settings.redis_url or find_running(settings.data_dir)
+        if url is None:
+            embedded = EmbeddedRedis(settings.data_dir)
+            await asyncio.to_thread(embedded.start)
+            embedded.supervise()
+            url = embedded.url
+        secret = settings.secret_key or load_or_create_secret(settings.data_dir)
+        client = make_client(url, settings.redis_pool_size, settings.redis_timeout_ms)
+        store = Store(client, settings.key_prefix, settings.redis_timeout_ms)
+        service = Service(shows, store)
+        hub = Hub(service.load, service.encode, store.versions, settings.push_interval_ms / 1000)
+        likes = LikeBuffer(service.flush_likes, settings.like_flush_ms / 1000)
+        service.likes = likes
+        broker = Broker(client, events_channel(settings.key_prefix), hub.poke)
+        for show in shows.values():
+            await store.init_show(show)
+        sessions = Sessions(store)
+        judging_ = Judging(service, store, sessions)
+        moderation_store = ModerationStore(store)
+        flagger = Flagger(shows, store, moderation_store)
+        # A task that has not beaten for this long counts as down in /healthz: well past its
+        # own period and the Redis budget it may spend waiting on one call.
+        stale = max(5.0, 3 * settings.redis_timeout_ms / 1000)
+        supervisor = Supervisor()
+        supervisor.add("hub", hub.run, stale)
+        supervisor.add("likes", likes.run, stale)
+        supervisor.add("broker", broker.run, stale)
+        supervisor.add("stage-clock", lambda beat: service.run_stage_clock(beat=beat), stale)
+        supervisor.add("socket-guard", lambda beat: guard.run(hub, sessions, beat=beat), stale)
+        supervisor.add("flagger", flagger.run, stale + 2 * LEASE_MS / 1000)
+        app.state.runtime = Runtime(
+            settings,
+            store,
+            service,
+            hub,
+            Devices(secret),
+            templates,
+            sessions,
+            judging_,
+            Moderation(service, judging_, moderation_store),
+            Addresses(settings.ws_per_ip),
+            likes,
+            broker,
+            flagger,
+            supervisor,
+        )
+        supervisor.start()
+        # Everything made so far lives as long as the process: keep it out of the collector's
+        # scans, and collect young objects less often. With thousands of sockets, each holding
+        # tasks and frames, a full collection otherwise pauses every push for tens of ms.
+        gc.freeze()
+        gc.set_threshold(50_000, 20, 100)
+        try:
+            yield
+        finally:
+            # Bounded: a task that does not stop must not hold the whole shutdown hostage.
+            await supervisor.stop(timeout=5)
+            with contextlib.suppress(LiveError):
+                await likes.flush()
+            await client.aclose()
+            await client.connection_pool.disconnect()
+            if embedded is not None:
+                await asyncio.to_thread(embedded.stop)
+
+    return Starlette(
+        routes=[
+            *api.routes,
+            *pages.routes,
+            *staff.routes,
+            *judging.routes,
+            *moderation.routes,
+            *ws.routes,
+            Mount("/static", StaticFiles(directory=str(FRONTEND / "static")), name="static"),
+        ],
+        lifespan=lifespan,
+        middleware=[Middleware(Shed, limit=settings.max_inflight), Middleware(SecurityHeaders)],
+        exception_handlers={
+            LiveError: on_live_error,
+            HTTPException: on_http_error,
+            Exception: on_unexpected,
+        },
+    )

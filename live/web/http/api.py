@@ -1,0 +1,105 @@
+"""The JSON API: votes, likes, state, health."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from live import __version__
+from live.domain.ballot import Voter
+from live.domain.errors import LiveError
+from live.web.http.common import client_ip, device_of, read_body
+from live.web.openapi import document
+from live.web.runtime import runtime
+
+VOTE_STATUS = {"accepted": 200, "duplicate": 409, "closed": 409, "limited": 429}
+MESSAGES = {
+    "duplicate": "this vote was already cast, or the device used all its votes here",
+    "closed": "voting is closed",
+    "limited": "too many votes; try again after Retry-After seconds",
+}
+
+
+async def post_vote(request: Request) -> JSONResponse:
+    rt = runtime(request.app)
+    show_id = request.path_params["show"]
+    rt.service.show(show_id)
+    device = device_of(request, rt.devices, rt.settings.allowed_origins)
+    body = await read_body(request, rt.settings.max_body_bytes)
+    voter = Voter(device, client_ip(request), request.headers.get("user-agent", ""))
+    vote_id, outcome = await rt.service.vote(show_id, body, voter)
+    payload: dict[str, Any] = {
+        "status": outcome.status,
+        "reason": outcome.reason,
+        "vote_id": vote_id,
+        "version": outcome.version,
+    }
+    headers: dict[str, str] = {}
+    if outcome.status != "accepted":
+        payload["error"] = {
+            "code": outcome.reason or outcome.status,
+            "message": MESSAGES[outcome.status],
+        }
+    if outcome.status == "limited":
+        seconds = max(1, math.ceil(outcome.retry_after_ms / 1000))
+        payload["retry_after"] = seconds
+        headers["Retry-After"] = str(seconds)
+    return JSONResponse(payload, status_code=VOTE_STATUS[outcome.status], headers=headers)
+
+
+async def post_like(request: Request) -> JSONResponse:
+    rt = runtime(request.app)
+    show_id = request.path_params["show"]
+    rt.service.show(show_id)
+    device = device_of(request, rt.devices, rt.settings.allowed_origins)
+    body = await read_body(request, rt.settings.max_body_bytes)
+    n = rt.service.like(show_id, body, device)
+    return JSONResponse({"status": "received", "n": n}, status_code=202)
+
+
+async def get_state(request: Request) -> Response:
+    """The viewer snapshot: the very bytes the sockets get (see ``Hub.current``)."""
+    rt = runtime(request.app)
+    show = rt.service.show(request.path_params["show"])
+    return Response(await rt.hub.current(show.id), media_type="application/json")
+
+
+async def openapi_json(request: Request) -> JSONResponse:
+    """The OpenAPI document, built once per app from the request models (live.openapi)."""
+    rt = runtime(request.app)
+    doc = getattr(request.app.state, "openapi", None)
+    if doc is None:
+        doc = request.app.state.openapi = document(rt.service.shows, __version__)
+    return JSONResponse(doc)
+
+
+async def healthz(request: Request) -> JSONResponse:
+    """200 ``ok`` when Redis answers and every background task is up; else 503
+    ``unavailable`` (Redis) or ``degraded`` (a task is down or stopped beating), with every
+    task's ``up``, ``restarts``, last ``error`` and ``beat_ms``."""
+    rt = runtime(request.app)
+    tasks = rt.supervisor.health()
+    try:
+        await rt.store.ping()
+    except LiveError as exc:
+        return JSONResponse(
+            {"status": "unavailable", "redis": exc.message, "tasks": tasks},
+            status_code=503,
+            headers={"Retry-After": "1"},
+        )
+    if not all(task["up"] for task in tasks.values()):
+        return JSONResponse({"status": "degraded", "redis": "ok", "tasks": tasks}, status_code=503)
+    return JSONResponse({"status": "ok", "redis": "ok"})
+
+
+routes = [
+    Route("/openapi.json", openapi_json, methods=["GET"]),
+    Route("/healthz", healthz, methods=["GET"]),
+    Route("/api/shows/{show}", get_state, methods=["GET"]),
+    Route("/api/shows/{show}/votes", post_vote, methods=["POST"]),
+    Route("/api/shows/{show}/likes", post_like, methods=["POST"]),
+]

@@ -1,0 +1,338 @@
+"""The OpenAPI 3.1 document of the JSON API, served at ``GET /openapi.json``. Pure.
+
+Request bodies are the JSON Schemas of the very pydantic models the routes validate with
+(:class:`live.domain.ballot.VoteIn`, :class:`live.web.schemas.StageIn`, ...), so the document cannot
+drift from what the server accepts. Path parameters list the ids the server has loaded. Every
+operation documents its error answers with the one error body of :mod:`live.domain.errors`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+from pydantic.json_schema import models_json_schema
+
+from live.domain.access import ROUTES
+from live.domain.show import Show
+from live.web.schemas import (
+    ApprovalIn,
+    ContestantEdit,
+    CorrectionIn,
+    DisplayIn,
+    LikeIn,
+    ModerationIn,
+    PreviewIn,
+    PublishIn,
+    RulesEdit,
+    RunningOrder,
+    SheetIn,
+    StageIn,
+    VoteIn,
+)
+
+REF = "#/components/schemas/{model}"
+OBJECT: dict[str, Any] = {"type": "object"}
+Auth = Literal["public", "device", "staff"]
+
+
+class VoteOut(BaseModel):
+    """The answer to a vote: ``accepted`` (200), ``duplicate``/``closed`` (409), ``limited``
+    (429, with ``retry_after`` and the ``Retry-After`` header)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    status: Literal["accepted", "duplicate", "closed", "limited"]
+    reason: str
+    vote_id: str
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class Op:
+    """One operation: its request model, who may call it, and what it answers."""
+
+    method: str
+    path: str
+    summary: str
+    body: type[BaseModel] | None = None
+    auth: Auth = "public"
+    ok: int = 200
+    ok_schema: str | None = None
+    errors: tuple[int, ...] = (400, 404)
+    query: tuple[tuple[str, dict[str, Any]], ...] = ()
+    form: bool = False
+
+
+_VERSION_Q = ("version", {"type": "string", "pattern": "^[0-9]{1,9}$"})
+_FORMAT_Q = ("format", {"type": "string", "enum": ["json", "csv"]})
+
+OPERATIONS: tuple[Op, ...] = (
+    Op("GET", "/healthz", "Health: 200 while Redis answers, 503 while it does not", errors=()),
+    Op("GET", "/api/shows/{show}", "The current public snapshot"),
+    Op(
+        "POST",
+        "/api/shows/{show}/votes",
+        "Cast a vote (idempotent on vote_id)",
+        VoteIn,
+        "device",
+        ok_schema="VoteOut",
+        errors=(400, 401, 403, 404, 409, 413, 429),
+    ),
+    Op(
+        "POST",
+        "/api/shows/{show}/likes",
+        "Send +n like taps",
+        LikeIn,
+        "device",
+        ok=202,
+        errors=(400, 401, 403, 404, 413, 429),
+    ),
+    Op("GET", "/api/shows/{show}/staff-state", "The staff snapshot", auth="staff"),
+    Op("POST", "/api/shows/{show}/stage", "Move the stage", StageIn, "staff"),
+    Op("POST", "/api/shows/{show}/display", "Reveal, hide, freeze", DisplayIn, "staff"),
+    Op(
+        "POST",
+        "/api/shows/{show}/categories/{category}/rules",
+        "Edit a category's rules before voting starts",
+        RulesEdit,
+        "staff",
+    ),
+    Op(
+        "POST",
+        "/api/shows/{show}/contestants/{contestant}",
+        "Edit a contestant's details before the show starts",
+        ContestantEdit,
+        "staff",
+    ),
+    Op(
+        "POST",
+        "/api/shows/{show}/running-order",
+        "Set the running order before the show starts",
+        RunningOrder,
+        "staff",
+    ),
+    Op("GET", "/api/shows/{show}/overlay-key", "The overlay URL", auth="staff"),
+    Op("POST", "/api/shows/{show}/overlay-key", "Rotate the overlay key", auth="staff"),
+    Op("GET", "/api/shows/{show}/sheets/{category}", "The judge's sheets", auth="staff"),
+    Op(
+        "POST",
+        "/api/shows/{show}/sheets/{category}/{contestant}",
+        "Change the judge's own sheet",
+        SheetIn,
+        "staff",
+    ),
+    Op(
+        "POST",
+        "/api/shows/{show}/approvals/{category}/{contestant}",
+        "The judge's approve/reject",
+        ApprovalIn,
+        "staff",
+    ),
+    Op(
+        "POST",
+        "/api/shows/{show}/corrections/{category}/{contestant}",
+        "Correct a submitted sheet (admin)",
+        CorrectionIn,
+        "staff",
+    ),
+    Op("GET", "/api/shows/{show}/results/{category}", "The provisional result", auth="staff"),
+    Op(
+        "POST",
+        "/api/shows/{show}/results/{category}/preview",
+        "What-if result under changed rules",
+        PreviewIn,
+        "staff",
+    ),
+    Op(
+        "POST",
+        "/api/shows/{show}/results/{category}/publish",
+        "Publish the result as a new version",
+        PublishIn,
+        "staff",
+    ),
+    Op(
+        "GET",
+        "/api/shows/{show}/published/{category}",
+        "The latest (or ?version=n) published result; ?format=csv",
+        query=(_VERSION_Q, _FORMAT_Q),
+    ),
+    Op("GET", "/api/shows/{show}/flags", "The fraud flag queue", auth="staff"),
+    Op(
+        "POST",
+        "/api/shows/{show}/voids/preview",
+        "What a void or restore would change",
+        ModerationIn,
+        "staff",
+    ),
+    Op("POST", "/api/shows/{show}/voids", "Void or restore votes", ModerationIn, "staff"),
+    Op("GET", "/api/shows/{show}/moderation-log", "Every void and restore", auth="staff"),
+    Op(
+        "GET",
+        "/staff/login",
+        "The page behind a one-time login link: a button that posts the token",
+        query=(
+            ("show", {"type": "string"}),
+            ("token", {"type": "string", "maxLength": 100}),
+        ),
+        ok_schema="html",
+    ),
+    Op(
+        "POST",
+        "/staff/login",
+        "Use a one-time staff login link (form: show, token)",
+        auth="public",
+        ok=303,
+        form=True,
+    ),
+    Op("POST", "/staff/logout", "End this staff session", auth="staff"),
+)
+
+ERROR_TEXT = {
+    400: "Malformed input (bad JSON, wrong types, unknown fields, out of range)",
+    401: "No device cookie / no staff session",
+    403: "The role may not, a wrong CSRF token, or a request from another site",
+    404: "No such show, category, contestant or publication",
+    409: "The state does not allow it now (stage, frozen rules, a locked sheet, a closed vote)",
+    413: "The body is too large",
+    429: "Too many requests; see Retry-After",
+}
+SHED = {
+    503: "Redis did not answer within its budget, or the server is shedding load; see Retry-After"
+}
+STAFF_ERRORS = (400, 401, 403, 404, 409, 413)
+
+
+def _error_body() -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": ["error"],
+        "properties": {
+            "error": {
+                "type": "object",
+                "required": ["code", "message"],
+                "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+            }
+        },
+    }
+
+
+def _params(path: str, ids: dict[str, list[str]]) -> list[dict[str, Any]]:
+    out = []
+    for name in ("show", "category", "contestant"):
+        if "{" + name + "}" in path:
+            schema: dict[str, Any] = {"type": "string"}
+            if ids.get(name):
+                schema["enum"] = ids[name]
+            out.append({"name": name, "in": "path", "required": True, "schema": schema})
+    return out
+
+
+def _operation(op: Op, ids: dict[str, list[str]], schemas: dict[str, Any]) -> dict[str, Any]:
+    json_error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    errors = STAFF_ERRORS if op.auth == "staff" and op.method == "POST" else op.errors
+    if op.auth == "staff" and op.method == "GET":
+        errors = (400, 401, 403, 404, 409)
+    responses: dict[str, Any] = {}
+    if op.ok == 303:
+        responses["303"] = {"description": "Signed in: the session cookie and the role's page"}
+    elif op.ok_schema == "html":
+        responses["200"] = {
+            "description": "OK",
+            "content": {"text/html": {"schema": {"type": "string"}}},
+        }
+    else:
+        ok_ref = {"$ref": REF.format(model=op.ok_schema)} if op.ok_schema else OBJECT
+        content: dict[str, Any] = {"application/json": {"schema": ok_ref}}
+        if any(q[0] == "format" for q in op.query):
+            content["text/csv"] = {"schema": {"type": "string"}}
+        responses[str(op.ok)] = {"description": "OK", "content": content}
+    if op.ok_schema == "VoteOut":
+        vote = {"application/json": {"schema": {"$ref": REF.format(model="VoteOut")}}}
+        responses["409"] = {"description": "duplicate or closed", "content": vote}
+        responses["429"] = {
+            "description": "limited; see Retry-After",
+            "headers": {"Retry-After": {"schema": {"type": "string"}}},
+            "content": vote,
+        }
+    for status in (*errors, 405, *SHED):
+        key = str(status)
+        if key not in responses:
+            text = SHED.get(status) or ERROR_TEXT.get(status, "Method not allowed")
+            responses[key] = {"description": text, "content": json_error}
+    body: dict[str, Any] = {
+        "summary": op.summary,
+        "operationId": op.method.lower() + re.sub(r"[/{}]+", "_", op.path).rstrip("_"),
+        "parameters": [
+            *_params(op.path, ids),
+            *({"name": n, "in": "query", "required": False, "schema": s} for n, s in op.query),
+        ],
+        "responses": responses,
+    }
+    if op.body is not None:
+        body["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": schemas[op.body.__name__]}},
+        }
+    elif op.form:
+        body["requestBody"] = {
+            "required": True,
+            "content": {
+                "application/x-www-form-urlencoded": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["show", "token"],
+                        "properties": {
+                            "show": {"type": "string", "enum": ids.get("show") or []},
+                            "token": {"type": "string", "maxLength": 100},
+                        },
+                    }
+                }
+            },
+        }
+    if op.auth == "device":
+        body["security"] = [{"device": []}]
+    elif op.auth == "staff":
+        roles = sorted(ROUTES[(op.method, op.path)])
+        body["description"] = "Roles: " + ", ".join(roles)
+        body["security"] = [{"staff": [], "csrf": []}] if op.method == "POST" else [{"staff": []}]
+    return body
+
+
+def document(shows: dict[str, Show], version: str) -> dict[str, Any]:
+    """The OpenAPI document for the loaded ``shows``."""
+    models = {op.body for op in OPERATIONS if op.body is not None} | {VoteOut}
+    keymap, top = models_json_schema(
+        [(m, "validation") for m in sorted(models, key=lambda m: m.__name__)], ref_template=REF
+    )
+    components = dict(top.get("$defs", {}))
+    schemas = {m.__name__: keymap[(m, "validation")] for m in models}
+    components["Error"] = _error_body()
+    ids = {
+        "show": sorted(shows),
+        "category": sorted({c.id for s in shows.values() for c in s.categories}),
+        "contestant": sorted({c.id for s in shows.values() for c in s.contestants}),
+    }
+    paths: dict[str, dict[str, Any]] = {}
+    for op in OPERATIONS:
+        paths.setdefault(op.path, {})[op.method.lower()] = _operation(op, ids, schemas)
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "live",
+            "version": version,
+            "description": "Live-streamed award events: votes, likes, staging, judging, "
+            'moderation. Errors: {"error": {"code", "message"}}.',
+        },
+        "paths": paths,
+        "components": {
+            "schemas": components,
+            "securitySchemes": {
+                "device": {"type": "apiKey", "in": "cookie", "name": "live_device"},
+                "staff": {"type": "apiKey", "in": "cookie", "name": "live_staff"},
+                "csrf": {"type": "apiKey", "in": "header", "name": "X-CSRF-Token"},
+            },
+        },
+    }

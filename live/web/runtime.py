@@ -1,0 +1,47 @@
+"""The objects a running app owns, created in the lifespan and reached from the edges."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from starlette.applications import Starlette
+from starlette.templating import Jinja2Templates
+
+from live.realtime.flagger import Flagger
+from live.realtime.flood import Addresses
+from live.realtime.hub import Hub
+from live.realtime.likes import LikeBuffer
+from live.realtime.supervisor import Supervisor
+from live.redis.pubsub import Broker
+from live.redis.sessions import Sessions
+from live.redis.store import Store
+from live.services.judging import Judging
+from live.services.moderation import Moderation
+from live.services.shows import Service
+from live.settings import Settings
+from live.web.identity import Devices
+
+
+@dataclass(slots=True)
+class Runtime:
+    settings: Settings
+    store: Store
+    service: Service
+    hub: Hub
+    devices: Devices
+    templates: Jinja2Templates
+    sessions: Sessions
+    judging: Judging
+    moderation: Moderation
+    addresses: Addresses
+    """Open websockets per client address in this process (``LIVE_WS_PER_IP``)."""
+    likes: LikeBuffer
+    broker: Broker
+    flagger: Flagger
+    supervisor: Supervisor
+    """Owns every background task above: restarts them, reports them in ``/healthz``."""
+
+
+def runtime(app: Starlette) -> Runtime:
+    rt: Runtime = app.state.runtime
+    return rt

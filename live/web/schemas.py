@@ -1,0 +1,115 @@
+"""Every request body the web edge accepts, as the pydantic models that validate it.
+
+:mod:`live.web.openapi` reads only this module, so the published document is what the routes
+validate with. Models that the domain or a service also takes as input are defined there and
+named here.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+)
+
+from live.domain.ballot import LikeIn, VoteIn
+from live.domain.errors import BadRequest
+from live.domain.show import ContestantEdit, RulesEdit, RunningOrder
+from live.domain.stage import MAX_SECONDS
+from live.services.moderation import ModerationIn
+
+__all__ = [
+    "ApprovalIn",
+    "ContestantEdit",
+    "CorrectionIn",
+    "DisplayIn",
+    "LikeIn",
+    "ModerationIn",
+    "PreviewIn",
+    "PublishIn",
+    "RulesEdit",
+    "RunningOrder",
+    "SheetIn",
+    "StageIn",
+    "VoteIn",
+    "parse_model",
+]
+
+Mark = StrictInt | StrictFloat | StrictStr | None
+Marks = Annotated[dict[Annotated[str, Field(max_length=40)], Mark], Field(max_length=20)]
+
+
+class _In(BaseModel):
+    # strict: 0 is not false and "1" is not 1 (schemathesis found `{"approve": 0}` taken).
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class SheetIn(_In):
+    op: Literal["save", "submit", "lock", "recuse", "unrecuse"]
+    marks: Marks = {}
+    save_id: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+    """The client's idempotency key: a retry of the same change sends the same one."""
+    base: Annotated[int, Field(ge=-1, le=1_000_000)] = -1
+    """The revision the change is based on; -1 skips the check."""
+
+
+class ApprovalIn(_In):
+    approve: bool | None
+
+
+class CorrectionIn(_In):
+    judge: Annotated[str, Field(min_length=1, max_length=40)]
+    marks: Marks
+    reason: Annotated[str, Field(min_length=3, max_length=500)]
+
+
+class PreviewIn(_In):
+    expert: dict[str, Any] | None = None
+    audience: dict[str, Any] | None = None
+    combine: dict[str, Any] | None = None
+    stages: list[dict[str, Any]] | None = None
+    tiebreak: list[str] | None = None
+
+
+class PublishIn(_In):
+    note: Annotated[str, Field(max_length=500)] = ""
+
+
+class StageIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    action: Annotated[str, Field(max_length=20)]
+    """One of :data:`live.domain.stage.ACTIONS`; anything else is a 400 from the stage rules."""
+    contestant: Annotated[str, Field(max_length=40)] = ""
+    category: Annotated[str, Field(max_length=40)] = ""
+    for_contestant: bool = False
+    seconds: Annotated[int, Field(ge=0, le=MAX_SECONDS)] = 0
+
+
+class DisplayIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    op: Literal["reveal", "hide", "overlay_category", "freeze", "unfreeze"]
+    category: Annotated[str, Field(max_length=40)] = ""
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse_model(cls: type[M], raw: bytes) -> M:
+    """A JSON body as ``cls``, or :class:`BadRequest` naming each bad field."""
+    try:
+        return cls.model_validate_json(raw)
+    except ValidationError as exc:
+        parts = [
+            f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}"
+            for e in exc.errors(include_url=False)
+        ]
+        raise BadRequest("; ".join(parts)) from None

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# What `make test` needs beyond the virtualenv, from Debian's packages:
+#   redis-server (Redis >= 7: its ACL selectors guard the ledger), chromium and fonts-noto-cjk
+#   (the browser tests render Chinese pages). As root on Debian it installs what is missing
+#   with apt-get, saying what; otherwise it stops at once with the exact command to run.
+# Nothing is ever skipped: a missing tool is a failure.
+set -euo pipefail
+
+CHROMIUM="${LIVE_CHROMIUM:-/usr/lib/chromium/chromium}"
+missing=()
+if ! redis-server --version 2>/dev/null | grep -q 'v=[7-9]'; then
+  missing+=(redis-server)
+fi
+if [ ! -x "$CHROMIUM" ]; then
+  missing+=(chromium)
+fi
+if ! dpkg-query -W -f='${Status}' fonts-noto-cjk 2>/dev/null | grep -q 'ok installed'; then
+  missing+=(fonts-noto-cjk)
+fi
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+command="apt-get install -y ${missing[*]}"
+if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null; then
+  echo "make test needs ${missing[*]}; install them first:" >&2
+  echo "  sudo apt-get update && sudo $command" >&2
+  exit 1
+fi
+echo "make test: installing ${missing[*]} from Debian's packages (apt-get, as root)"
+apt-get update -qq
+# RUNLEVEL=1: install redis-server's binary without starting the system's own Redis service.
+RUNLEVEL=1 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+redis-server --version
+"$CHROMIUM" --version 2>/dev/null || true

@@ -20,7 +20,7 @@ from live.settings import Settings
 from live.web.app import create_app
 from live.web.identity import COOKIE, Devices
 from live.web.runtime import Runtime, runtime
-from live.web.server import PROTOCOL
+from live.web.server import uvicorn_options
 
 DATA = Path(__file__).parent / "data"
 SHOW = DATA / "show.toml"
@@ -91,18 +91,9 @@ async def serve(settings: Settings) -> AsyncIterator[LiveServer]:
     """A real uvicorn server on a free port, in this event loop; checks the recount at the end."""
     app = create_app(settings)
     sock = bound_socket()
-    config = uvicorn.Config(
-        app,
-        ws=PROTOCOL,
-        ws_max_size=settings.ws_max_bytes,
-        ws_per_message_deflate=False,
-        # As `live serve` does: X-Forwarded-For is believed only from LIVE_TRUSTED_PROXIES.
-        proxy_headers=bool(settings.trusted_proxies),
-        forwarded_allow_ips=settings.trusted_proxies or "",
-        log_level="warning",
-        lifespan="on",
-        timeout_graceful_shutdown=2,
-    )
+    # The configuration `live serve` uses, quieter and quicker to stop.
+    options = uvicorn_options(settings, log_level="warning", timeout_graceful_shutdown=2)
+    config = uvicorn.Config(app, lifespan="on", **options)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started:

@@ -22,30 +22,25 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import csv
-import json
-import os
-import signal
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
 from urllib.parse import urlencode
 
+from live.cli.audit import reconcile_export, reconcile_points
+from live.cli.serve import login_link, serve
 from live.domain.access import ROLES
 from live.domain.errors import ConfigError, LiveError
-from live.domain.ledger.replay import Replay, same_result
-from live.domain.reconcile import PRESETS, Result, preset, reconcile
-from live.domain.reconcile.eurovision import PointsFileError, contest_inputs, read_points
+from live.domain.reconcile import PRESETS
 from live.domain.show import Show, load_show, load_shows
 from live.domain.stage import ACTIONS, Action
-from live.redis.embedded import EmbeddedRedis, find_running
+from live.redis.embedded import find_running
 from live.redis.sessions import Sessions
 from live.redis.store import Store, make_client
-from live.services.export import LEDGER, export, read_published, verify_export
+from live.services.export import export, verify_export
 from live.services.shows import Service
 from live.settings import DEMO_SHOW, Settings
-from live.web.server import PROTOCOL
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -55,83 +50,6 @@ def _settings(args: argparse.Namespace) -> Settings:
     if getattr(args, "data_dir", None):
         settings = replace(settings, data_dir=Path(args.data_dir))
     return settings
-
-
-def _print_banner(
-    settings: Settings, shows: list[str], host: str, port: int, admin_link: bool, own_redis: bool
-) -> None:
-    base = f"http://{host}:{port}"
-    print("live is serving:")
-    print(f"  show index      {base}/")
-    for sid in shows:
-        print(f"  viewer page     {base}/s/{sid}")
-        print(f"  show state      {base}/api/shows/{sid}")
-        print(f"  vote (POST)     {base}/api/shows/{sid}/votes")
-        print(f"  likes (POST)    {base}/api/shows/{sid}/likes")
-        print(f"  websocket       ws://{host}:{port}/ws/shows/{sid}")
-        if admin_link:
-            login, overlay = asyncio.run(demo_links(settings, sid, base))
-            print(f"  admin login     {login}   (one-time link for {sid})")
-            print(f"  overlay (OBS)   {overlay}")
-    print(f"  health          {base}/healthz")
-    print("Ctrl-C stops the server" + (" and its Redis." if own_redis else "."), flush=True)
-
-
-def serve(
-    settings: Settings,
-    host: str,
-    port: int,
-    workers: int,
-    banner: bool,
-    admin_link: bool = False,
-    access_log: bool = True,
-) -> int:
-    import uvicorn
-
-    shows = load_shows(settings.show_files)  # fail before starting anything
-    embedded: EmbeddedRedis | None = None
-    try:  # from here on, whatever happens (Ctrl-C included), the Redis we started is stopped
-        if not settings.redis_url:
-            url = find_running(settings.data_dir)
-            if url is None:
-                embedded = EmbeddedRedis(settings.data_dir)
-                embedded.start()
-                embedded.supervise()
-                url = embedded.url
-                print(
-                    f"embedded redis-server on 127.0.0.1:{embedded.port}, "
-                    f"data in {settings.data_dir}"
-                )
-            # Workers are separate processes: they inherit the address through the environment.
-            os.environ["REDIS_URL"] = url
-            settings = replace(settings, redis_url=url)
-        os.environ["LIVE_DATA_DIR"] = str(settings.data_dir)
-        os.environ["LIVE_SHOW_FILES"] = ",".join(str(p) for p in settings.show_files)
-        if banner:
-            _print_banner(settings, list(shows), host, port, admin_link, embedded is not None)
-        # uvicorn re-raises the signal that stopped it; SIGTERM's default action would end the
-        # process before `finally` could stop our Redis, so make it a normal exit instead.
-        signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
-        uvicorn.run(
-            "live.web.app:create_app",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            ws=PROTOCOL,
-            ws_max_size=settings.ws_max_bytes,
-            ws_per_message_deflate=False,
-            proxy_headers=bool(settings.trusted_proxies),
-            forwarded_allow_ips=settings.trusted_proxies or "",
-            server_header=False,
-            access_log=access_log,
-            timeout_graceful_shutdown=5,
-            log_level="info",
-        )
-    finally:
-        if embedded is not None:
-            embedded.stop()
-    return 0
 
 
 async def _with_store(
@@ -151,89 +69,11 @@ async def _with_store(
         await client.connection_pool.disconnect()
 
 
-def login_link(base_url: str, show: str, token: str) -> str:
-    query = urlencode({"show": show, "token": token})
-    return f"{base_url.rstrip('/')}/staff/login?{query}"
-
-
 async def _id_by_name(sessions: Sessions, show: str, name: str) -> str:
     matches = [m.id for m in await sessions.members(show) if m.name == name]
     if len(matches) != 1:
         raise ConfigError(f"give --id: {len(matches)} staff members are called {name!r}")
     return matches[0]
-
-
-async def demo_links(settings: Settings, show_id: str, base_url: str) -> tuple[str, str]:
-    """A one-time admin login link and the overlay URL, made before the server starts."""
-    if settings.redis_url is None:
-        raise ConfigError("no Redis to write the demo links to")
-    client = make_client(settings.redis_url, 2, settings.redis_timeout_ms)
-    try:
-        sessions = Sessions(Store(client, settings.key_prefix, settings.redis_timeout_ms))
-        _, token = await sessions.invite(show_id, "admin", "Demo admin")
-        key = await sessions.overlay_key(show_id)
-    finally:
-        await client.aclose()
-        await client.connection_pool.disconnect()
-    overlay = f"{base_url}/overlay/{show_id}?{urlencode({'key': key})}"
-    return login_link(base_url, show_id, token), overlay
-
-
-def _print_result(result: Result, fmt: str) -> None:
-    if fmt == "json":
-        print(json.dumps(result.to_json(), ensure_ascii=False, indent=1))
-    else:
-        sys.stdout.write(result.to_csv())
-
-
-def reconcile_export(folder: Path, category: str, fmt: str) -> int:
-    """``live reconcile --export``: rebuild a category's latest published result from the
-    export alone; 0 if it is reproduced, 1 if not, 2 on bad input."""
-    try:
-        show = load_show(folder / "show.toml")
-        show.category(category)
-        versions = read_published(folder).get(category, [])
-        last = versions[-1]["result"]["position"] if versions else None
-        replay = Replay(show)
-        with (folder / LEDGER).open(encoding="utf-8") as fh:
-            for line in fh:
-                row = json.loads(line)
-                if last is not None and _pos(row["id"]) > _pos(last):
-                    break
-                replay.feed(row["id"], row["fields"])
-    except (OSError, ValueError, KeyError, LiveError) as exc:
-        print(f"live: {folder}: {getattr(exc, 'message', exc)}", file=sys.stderr)
-        return 2
-    result = replay.result(category)
-    _print_result(result, fmt)
-    if not versions:
-        print(f"{category}: not published; this is the result at the end of the ledger",
-              file=sys.stderr)  # fmt: skip
-        return 0
-    same = same_result(versions[-1]["result"], result)
-    word = "reproduces" if same else "DIFFERS FROM"
-    print(f"{category}: {word} published version {len(versions)}", file=sys.stderr)
-    return 0 if same else 1
-
-
-def _pos(entry_id: str) -> tuple[int, ...]:
-    return tuple(int(x) for x in entry_id.split("-"))
-
-
-def reconcile_points(preset_name: str, path: Path, year: str, round_: str, fmt: str) -> int:
-    """``live reconcile``: print the ranking of one contest in a points file; 2 on bad input."""
-    try:
-        with path.open(encoding="utf-8", newline="") as fh:
-            rows = read_points(fh)
-        inputs = contest_inputs(rows, year, round_)
-    except OSError as exc:
-        print(f"live: {path}: {exc.strerror or exc}", file=sys.stderr)
-        return 2
-    except (PointsFileError, UnicodeDecodeError, csv.Error) as exc:
-        print(f"live: {path}: {exc}", file=sys.stderr)
-        return 2
-    _print_result(reconcile(preset(preset_name), inputs), fmt)
-    return 0
 
 
 def _pick(shows: dict[str, Show], show_id: str) -> Show:

@@ -9,7 +9,7 @@ from typing import Any
 
 from live.domain.show import Show
 from live.redis.keys import events_channel
-from live.redis.store import Store, load_script
+from live.redis.store import Store
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +33,7 @@ class ModerationStore:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.client = store.client
-        self._void = store.client.register_script(load_script("void.lua"))
+        self._void = store.script("void.lua")
 
     async def moderate(
         self, show: Show, op: str, vids: list[str], actor: str, reason: str, ref: str

@@ -18,7 +18,7 @@ import redis.asyncio as aioredis
 
 from live.domain.access import ROLES
 from live.domain.errors import BadRequest, LiveError, NotFound
-from live.redis.store import Store, load_script
+from live.redis.store import Store
 
 INVITE_TTL = 24 * 3600
 SESSION_TTL = 12 * 3600
@@ -56,7 +56,7 @@ class Sessions:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.client: aioredis.Redis = store.client
-        self._staff = store.client.register_script(load_script("staff.lua"))
+        self._staff = store.script("staff.lua")
 
     def _k(self, show: str) -> str:
         return self.store.keys(show).base

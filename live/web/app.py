@@ -101,70 +101,76 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        embedded: EmbeddedRedis | None = None
-        url = settings.redis_url or find_running(settings.data_dir)
-        if url is None:
-            embedded = EmbeddedRedis(settings.data_dir)
-            await asyncio.to_thread(embedded.start)
-            embedded.supervise()
-            url = embedded.url
-        secret = settings.secret_key or load_or_create_secret(settings.data_dir)
-        client = make_client(url, settings.redis_pool_size, settings.redis_timeout_ms)
-        store = Store(client, settings.key_prefix, settings.redis_timeout_ms)
-        service = Service(shows, store)
-        hub = Hub(service.load, service.encode, store.versions, settings.push_interval_ms / 1000)
-        likes = LikeBuffer(service.flush_likes, settings.like_flush_ms / 1000)
-        service.likes = likes
-        broker = Broker(client, events_channel(settings.key_prefix), hub.poke)
-        for show in shows.values():
-            await store.init_show(show)
-        sessions = Sessions(store)
-        judging_ = Judging(service, store, sessions)
-        moderation_store = ModerationStore(store)
-        flagger = Flagger(shows, store, moderation_store)
-        # A task that has not beaten for this long counts as down in /healthz: well past its
-        # own period and the Redis budget it may spend waiting on one call.
-        stale = max(5.0, 3 * settings.redis_timeout_ms / 1000)
-        supervisor = Supervisor()
-        supervisor.add("hub", hub.run, stale)
-        supervisor.add("likes", likes.run, stale)
-        supervisor.add("broker", broker.run, stale)
-        supervisor.add("stage-clock", lambda beat: service.run_stage_clock(beat=beat), stale)
-        supervisor.add("socket-guard", lambda beat: guard.run(hub, sessions, beat=beat), stale)
-        supervisor.add("flagger", flagger.run, stale + 2 * LEASE_MS / 1000)
-        app.state.runtime = Runtime(
-            settings,
-            store,
-            service,
-            hub,
-            Devices(secret),
-            templates,
-            sessions,
-            judging_,
-            Moderation(service, judging_, moderation_store),
-            Addresses(settings.ws_per_ip),
-            likes,
-            broker,
-            flagger,
-            supervisor,
-        )
-        supervisor.start()
-        # Everything made so far lives as long as the process: keep it out of the collector's
-        # scans, and collect young objects less often. With thousands of sockets, each holding
-        # tasks and frames, a full collection otherwise pauses every push for tens of ms.
-        gc.freeze()
-        gc.set_threshold(50_000, 20, 100)
-        try:
-            yield
-        finally:
+        # Every resource is closed in reverse order of opening, also when start-up fails half
+        # way (a show that cannot be seeded must not leave a redis-server or a pool behind).
+        async with contextlib.AsyncExitStack() as owned:
+            url = settings.redis_url or find_running(settings.data_dir)
+            if url is None:
+                embedded = EmbeddedRedis(settings.data_dir)
+                await asyncio.to_thread(embedded.start)
+                owned.push_async_callback(asyncio.to_thread, embedded.stop)
+                embedded.supervise()
+                url = embedded.url
+            secret = settings.secret_key or load_or_create_secret(settings.data_dir)
+            client = make_client(url, settings.redis_pool_size, settings.redis_timeout_ms)
+            owned.push_async_callback(client.connection_pool.disconnect)
+            owned.push_async_callback(client.aclose)
+            store = Store(client, settings.key_prefix, settings.redis_timeout_ms)
+            service = Service(shows, store)
+            hub = Hub(
+                service.load, service.encode, store.versions, settings.push_interval_ms / 1000
+            )
+            likes = LikeBuffer(service.flush_likes, settings.like_flush_ms / 1000)
+            service.likes = likes
+            broker = Broker(client, events_channel(settings.key_prefix), hub.poke)
+            for show in shows.values():
+                await store.init_show(show)
+            sessions = Sessions(store)
+            judging_ = Judging(service, store, sessions)
+            moderation_store = ModerationStore(store)
+            flagger = Flagger(shows, store, moderation_store)
+            # A task that has not beaten for this long counts as down in /healthz: well past
+            # its own period and the Redis budget it may spend waiting on one call.
+            stale = max(5.0, 3 * settings.redis_timeout_ms / 1000)
+            supervisor = Supervisor()
+            supervisor.add("hub", hub.run, stale)
+            supervisor.add("likes", likes.run, stale)
+            supervisor.add("broker", broker.run, stale)
+            supervisor.add("stage-clock", lambda beat: service.run_stage_clock(beat=beat), stale)
+            supervisor.add("socket-guard", lambda beat: guard.run(hub, sessions, beat=beat), stale)
+            supervisor.add("flagger", flagger.run, stale + 2 * LEASE_MS / 1000)
+            app.state.runtime = Runtime(
+                settings,
+                store,
+                service,
+                hub,
+                Devices(secret),
+                templates,
+                sessions,
+                judging_,
+                Moderation(service, judging_, moderation_store),
+                Addresses(settings.ws_per_ip),
+                likes,
+                broker,
+                flagger,
+                supervisor,
+            )
+
+            async def flush_last_likes() -> None:
+                with contextlib.suppress(LiveError):
+                    await likes.flush()
+
+            owned.push_async_callback(flush_last_likes)
+            supervisor.start()
             # Bounded: a task that does not stop must not hold the whole shutdown hostage.
-            await supervisor.stop(timeout=5)
-            with contextlib.suppress(LiveError):
-                await likes.flush()
-            await client.aclose()
-            await client.connection_pool.disconnect()
-            if embedded is not None:
-                await asyncio.to_thread(embedded.stop)
+            owned.push_async_callback(supervisor.stop, 5)
+            # Everything made so far lives as long as the process: keep it out of the
+            # collector's scans, and collect young objects less often. With thousands of
+            # sockets, each holding tasks and frames, a full collection otherwise pauses every
+            # push for tens of ms.
+            gc.freeze()
+            gc.set_threshold(50_000, 20, 100)
+            yield
 
     return Starlette(
         routes=[

@@ -59,7 +59,7 @@ async def overlay(request: Request) -> Response:
         if session is None or session.role not in SOCKETS["/ws/overlay/{show}"]:
             raise Forbidden("an overlay key or a streamer session is required")
     lang = "en" if request.query_params.get("lang") == "en" else "zh-CN"
-    state = await rt.service.state(show.id, "overlay")
+    state = json.loads(await rt.hub.current(show.id, "overlay"))
     response = rt.templates.TemplateResponse(
         request, "overlay.html", {"show": show, "state": state, "key": key, "lang": lang}
     )

@@ -8,36 +8,14 @@ tallies, pushes and provisional results follow from it at once.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Annotated, Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-
-from live.domain.ballot import VoteId
 from live.domain.errors import BadRequest, NotFound
+from live.domain.moderation import ModerationIn
 from live.domain.reconcile import Result, reconcile
 from live.redis.moderation import Moderated, ModerationStore
 from live.services.judging import Judging
 from live.services.shows import Service
-
-MAX_VOTES = 10_000
-
-
-class ModerationIn(BaseModel):
-    """The body of ``POST /api/shows/{show}/voids`` (and of its ``/preview``)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
-
-    op: Literal["void", "restore"]
-    vote_ids: Annotated[tuple[VoteId, ...], Field(max_length=MAX_VOTES)] = ()
-    cluster: Annotated[str, Field(max_length=200)] = ""
-    """A flag cluster's id: acts on the votes it flagged."""
-    reason: Annotated[str, Field(max_length=500)] = ""
-
-    @model_validator(mode="after")
-    def _one_target(self) -> ModerationIn:
-        if bool(self.vote_ids) == bool(self.cluster):
-            raise ValueError("give either vote_ids or cluster")
-        return self
 
 
 def _ranking(result: Result, votes: dict[str, int]) -> dict[str, dict[str, Any]]:

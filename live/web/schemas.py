@@ -21,9 +21,9 @@ from pydantic import (
 
 from live.domain.ballot import LikeIn, VoteIn
 from live.domain.errors import BadRequest
+from live.domain.moderation import ModerationIn
 from live.domain.show import ContestantEdit, RulesEdit, RunningOrder
 from live.domain.stage import MAX_SECONDS
-from live.services.moderation import ModerationIn
 
 __all__ = [
     "ApprovalIn",

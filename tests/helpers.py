@@ -28,9 +28,13 @@ BIG = DATA / "big.toml"
 SECRET = "test-secret-key"
 
 
-def bound_socket() -> socket.socket:
+def bound_socket(send_buffer: int = 0) -> socket.socket:
+    """A listening address on a free port; ``send_buffer``: the kernel send buffer of every
+    accepted connection (Linux copies it from the listener), 0 for the system's default."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if send_buffer:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, send_buffer)
     sock.bind(("127.0.0.1", 0))
     return sock
 
@@ -86,10 +90,10 @@ class LiveServer:
 
 
 @contextlib.asynccontextmanager
-async def serve(settings: Settings) -> AsyncIterator[LiveServer]:
+async def serve(settings: Settings, send_buffer: int = 0) -> AsyncIterator[LiveServer]:
     """A real uvicorn server on a free port, in this event loop; checks the recount at the end."""
     app = create_app(settings)
-    sock = bound_socket()
+    sock = bound_socket(send_buffer)
     # The configuration `live serve` uses, quieter and quicker to stop.
     options = uvicorn_options(settings, log_level="warning", timeout_graceful_shutdown=2)
     config = uvicorn.Config(app, lifespan="on", **options)

@@ -159,7 +159,8 @@ async def test_every_socket_and_operation_for_every_client(server: LiveServer, w
                 assert closed.rcvd is not None and closed.rcvd.code in (4401, 4003)
                 continue
             assert may_connect, (endpoint, who)
-            assert first["type"] == "snapshot"
+            assert first["type"] == "show"  # then the first snapshot
+            assert json.loads(await asyncio.wait_for(ws.recv(), 3))["type"] == "snapshot"
             for op in OPS:
                 await ws.send(
                     json.dumps(

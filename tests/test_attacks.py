@@ -350,11 +350,12 @@ async def test_viewer_sending_staff_operations_gets_errors_and_changes_nothing(
         {"type": "display", "op": "freeze"},
     ]
     async with server.connect("t", server.cookie()) as ws:
+        await ws.recv()  # the show
         await ws.recv()  # the first snapshot
         for op in ops:
             await ws.send(json.dumps(op))
             reply = json.loads(await ws.recv())
-            while reply["type"] == "snapshot":
+            while reply["type"] in ("show", "snapshot"):
                 reply = json.loads(await ws.recv())
             assert reply["type"] == "error" and reply["code"] == "bad_request"
     after = await server.state()

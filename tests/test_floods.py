@@ -18,7 +18,7 @@ import websockets
 
 from loadtest.stats import summary
 from tests.conftest import make_settings
-from tests.helpers import LiveServer, serve, vote_body
+from tests.helpers import LiveServer, next_snapshot, serve, vote_body
 
 CAP = 20
 
@@ -60,17 +60,17 @@ async def test_one_address_hits_the_socket_cap_and_others_still_connect(
             await stack.enter_async_context(connect_from(server, "127.0.0.1")) for _ in range(CAP)
         ]
         for ws in held:
-            assert json.loads(await ws.recv())["type"] == "snapshot"
+            assert (await next_snapshot(ws))["type"] == "snapshot"
         extra = [
             await stack.enter_async_context(connect_from(server, "127.0.0.1")) for _ in range(5)
         ]
         codes = [await closed_with(ws) for ws in extra]
         other = await stack.enter_async_context(connect_from(server, "127.0.0.2"))
-        assert json.loads(await other.recv())["type"] == "snapshot"
+        assert (await next_snapshot(other))["type"] == "snapshot"
         await held[0].close()
         await asyncio.sleep(0.2)
         again = await stack.enter_async_context(connect_from(server, "127.0.0.1"))
-        assert json.loads(await again.recv())["type"] == "snapshot"
+        assert (await next_snapshot(again))["type"] == "snapshot"
     assert codes == [4030] * 5
     assert sum("4030" in r.getMessage() for r in caplog.records) == 5
 

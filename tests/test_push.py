@@ -7,20 +7,60 @@ import json
 from pathlib import Path
 
 from live.domain.stage import Action
+from live.settings import DEMO_SHOW
 from tests.conftest import make_settings
 from tests.helpers import LiveServer, next_snapshot, serve, snapshot_where, vote_body
 
+CAT = "best-display"
 
-async def test_first_message_is_a_full_snapshot(server: LiveServer) -> None:
+
+async def test_first_messages_are_the_show_then_a_full_snapshot(server: LiveServer) -> None:
     async with server.connect("t") as ws:
-        snap = await next_snapshot(ws)
+        show = json.loads(await ws.recv())
+        snap = json.loads(await ws.recv())
+    assert show["type"] == "show"
+    assert show["show"]["id"] == "t"
+    assert [c["id"] for c in show["contestants"]] == ["p1", "p2", "p3", "p4", "p5"]
+    assert [c["id"] for c in show["categories"]] == ["cap1", "cap20", "shut", "secret"]
+    assert show["categories"][0]["contestants"] == ["p1", "p2", "p3", "p4", "p5"]
     assert snap["type"] == "snapshot"
+    assert snap["show_rev"] == show["show_rev"]
     assert isinstance(snap["version"], int)
     assert snap["stage"]["contestant"] == "p1"
-    assert [c["id"] for c in snap["contestants"]] == ["p1", "p2", "p3", "p4", "p5"]
     assert [c["id"] for c in snap["categories"]] == ["cap1", "cap20", "shut", "secret"]
     assert snap["tallies"]["cap1"] == {f"p{i}": 0 for i in range(1, 6)}
     assert snap["likes"] == {"taps": 0, "counted": 0}
+    # What never changes during the show is not pushed again.
+    assert "contestants" not in snap and "show" not in snap
+    assert all("name" not in c and "contestants" not in c for c in snap["categories"])
+
+
+async def test_a_push_is_a_tenth_of_the_whole_state_and_the_show_is_sent_once(
+    redis_url: str, prefix: str, tmp_path: Path
+) -> None:
+    async with serve(make_settings(redis_url, prefix, tmp_path, DEMO_SHOW)) as live:
+        async with live.connect("demo") as ws:
+            first = [await ws.recv(), await ws.recv()]
+            async with live.client(live.cookie()) as http:
+                reply = await http.post(
+                    "/api/shows/demo/votes", json=vote_body(CAT, "c01", "bytes-0001")
+                )
+                assert reply.json()["status"] == "accepted", reply.text
+            pushed = []
+            async with asyncio.timeout(5):
+                while True:
+                    text = await ws.recv()
+                    pushed.append(text)
+                    if json.loads(text).get("tallies", {}).get(CAT, {}).get("c01") == 1:
+                        break
+            whole = await live.state("demo")
+    kinds = [json.loads(t)["type"] for t in first + pushed]
+    push_bytes = len(pushed[-1].encode())
+    whole_bytes = len(json.dumps(whole, ensure_ascii=False, separators=(",", ":")).encode())
+    print(f"one push after one vote (demo show): {push_bytes} B; the whole state {whole_bytes} B")
+    assert kinds.count("show") == 1 and kinds[0] == "show"
+    assert push_bytes <= 1024
+    assert push_bytes * 4 < whole_bytes
 
 
 async def test_a_vote_arrives_as_a_new_snapshot_with_a_higher_version(server: LiveServer) -> None:

@@ -1,10 +1,25 @@
+// The static part of a show (its `show` message: title, contestants, category names) merged
+// into a pushed snapshot, which leaves it out: renderers see the whole state, as before.
+function withShow(show, snap) {
+  if (!show || snap.contestants) return snap;
+  const byId = new Map(show.categories.map((c) => [c.id, c]));
+  return {
+    ...snap,
+    show: show.show,
+    contestants: show.contestants,
+    categories: snap.categories.map((c) => ({ ...byId.get(c.id), ...c })),
+  };
+}
+
 // A websocket that keeps itself connected: capped exponential backoff with full jitter, so a
 // server restart does not bring every phone back in the same instant. Snapshots carry the whole
-// state, so after a reconnect the first message heals whatever was missed.
+// state that changes, so after a reconnect the first message heals whatever was missed; the
+// `show` message comes first on every connection and again whenever an admin edits the show.
 export function keepConnected(path, { onSnapshot, onStatus, onMessage } = {}) {
   let attempt = 0;
   let socket = null;
   let lastVersion = -1;
+  let show = null;
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   const open = () => {
     socket = new WebSocket(`${scheme}://${location.host}${path}`);
@@ -15,11 +30,14 @@ export function keepConnected(path, { onSnapshot, onStatus, onMessage } = {}) {
     });
     socket.addEventListener("message", (event) => {
       const msg = JSON.parse(event.data);
-      if (msg.type === "snapshot") {
+      if (msg.type === "show") {
+        show = msg;
+      } else if (msg.type === "snapshot") {
         if (msg.version < lastVersion) return; // never go back in time
         lastVersion = msg.version;
-        msg.clock_offset = msg.server_time - Date.now();
-        onSnapshot?.(msg);
+        const full = withShow(show, msg);
+        full.clock_offset = msg.server_time - Date.now();
+        onSnapshot?.(full);
       } else {
         onMessage?.(msg);
       }

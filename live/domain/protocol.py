@@ -2,8 +2,15 @@
 
 Server -> client:
 
-- ``snapshot``: the whole visible state with an integer ``version``; sent on connect and on
-  every change. Never a delta: a missed message heals itself with the next one.
+- ``show``: what changes only by an admin's edit (title, contestants and their texts, the
+  categories' names, contestants and settings: ``votes_per_device``, ``per_contestant``,
+  ``hide_tallies``, ``rules_frozen``), with its ``show_rev``; sent first on every connection,
+  and again only when it changes (an edit before the show starts, a category's voting opening
+  for the first time).
+- ``snapshot``: everything else, the whole of it, with an integer ``version`` and the
+  ``show_rev`` it goes with; sent on connect and on every change. Never a delta: a missed
+  message heals itself with the next one. :func:`snapshot` is the whole state (both merged),
+  which pages and ``GET /api/shows/{show}`` serve; :func:`split` makes the two messages of it.
 - ``vote_result``: ``{"type", "vote_id", "status", "reason", "retry_after"}``.
 - ``like_ack``: ``{"type", "n"}``: taps received (counting happens on the next flush).
 - ``error``: ``{"type", "code", "message"}`` for a message that could not be handled.
@@ -14,12 +21,26 @@ Client -> server: ``{"type": "vote", "category", "contestant", "vote_id"}``,
 
 from __future__ import annotations
 
+import hashlib
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from live.domain.errors import BadRequest, LiveError
 from live.domain.show import Show
 from live.domain.state import ShowState
+
+
+@dataclass(frozen=True, slots=True)
+class Encoded:
+    """One read of a show, encoded once for every socket and page of one audience."""
+
+    show: str
+    """The ``show`` message."""
+    push: str
+    """The ``snapshot`` message as sockets get it (no static part)."""
+    full: str
+    """The whole snapshot (static part included): pages and ``GET /api/shows/{show}``."""
 
 
 def encode(message: dict[str, Any]) -> str:
@@ -132,3 +153,36 @@ def snapshot(show: Show, state: ShowState, audience: str, now_ms: int) -> dict[s
             "frozen": display.frozen is not None,
         }
     return message
+
+
+STATIC_CATEGORY = (
+    "name",
+    "name_en",
+    "contestants",
+    "votes_per_device",
+    "per_contestant",
+    "hide_tallies",
+    "rules_frozen",
+)
+"""A category's fields that change only by an admin's edit or once, when its voting first
+opens: they travel in the ``show`` message, not in every push."""
+
+
+def split(full: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A whole :func:`snapshot` as two messages: ``show`` (the show file's part and the
+    categories' settings, with ``show_rev``, a hash of it) and the ``snapshot`` the sockets get
+    on every change (the rest, with the same ``show_rev``)."""
+    static: dict[str, Any] = {
+        "show": full["show"],
+        "contestants": full["contestants"],
+        "categories": [
+            {"id": cat["id"], **{k: cat[k] for k in STATIC_CATEGORY}} for cat in full["categories"]
+        ],
+    }
+    rev = hashlib.sha256(encode(static).encode()).hexdigest()[:16]
+    pushed = {k: v for k, v in full.items() if k not in ("show", "contestants")}
+    pushed["categories"] = [
+        {k: v for k, v in cat.items() if k not in STATIC_CATEGORY} for cat in full["categories"]
+    ]
+    pushed["show_rev"] = rev
+    return {"type": "show", "show_rev": rev, **static}, pushed

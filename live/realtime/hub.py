@@ -18,15 +18,17 @@ import logging
 import time
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Protocol
 
 from live.domain.errors import WS_FLOODING, WS_TOO_SLOW, LiveError
+from live.domain.protocol import Encoded
 from live.domain.state import ShowState
 
 log = logging.getLogger("live.hub")
 
 Loader = Callable[[str], Awaitable[ShowState]]
-Encoder = Callable[[str, ShowState, str], str]
+Encoder = Callable[[str, ShowState, str], Encoded]
 Versions = Callable[[list[str]], Awaitable[list[int]]]
 
 
@@ -41,6 +43,7 @@ class Connection:
 
     __slots__ = (
         "_replies",
+        "_show",
         "_snapshot",
         "_wake",
         "audience",
@@ -50,6 +53,7 @@ class Connection:
         "max_replies",
         "send_started",
         "show",
+        "show_text",
         "slow_after",
         "ws",
     )
@@ -72,6 +76,9 @@ class Connection:
         self.slow_after = slow_after
         self.max_replies = max_replies
         self._snapshot: str | None = None
+        self._show: str | None = None
+        self.show_text = ""
+        """The ``show`` message this socket was last given (sent again only when it changes)."""
         self._replies: deque[str] = deque()
         self._wake = asyncio.Event()
         self.send_started: float | None = None
@@ -86,6 +93,14 @@ class Connection:
             self.close(WS_TOO_SLOW)
             return
         self._snapshot = text
+        self._wake.set()
+
+    def offer_show(self, text: str) -> None:
+        """Queue the ``show`` message if it differs from the one this socket has; it is sent
+        before the next snapshot."""
+        if text is self.show_text or text == self.show_text or self.done.is_set():
+            return
+        self.show_text = self._show = text
         self._wake.set()
 
     def reply(self, text: str) -> None:
@@ -103,14 +118,17 @@ class Connection:
         self.done.set()
 
     async def run_sender(self) -> None:
-        """Send replies first, then the latest snapshot; end the connection on a send error."""
+        """Send replies first, then the ``show`` message if it changed, then the latest
+        snapshot; end the connection on a send error."""
         try:
             while not self.done.is_set():
                 await self._wake.wait()
                 self._wake.clear()
-                while self._replies or self._snapshot is not None:
+                while self._replies or self._show is not None or self._snapshot is not None:
                     if self._replies:
                         text = self._replies.popleft()
+                    elif self._show is not None:
+                        text, self._show = self._show, None
                     else:
                         text, self._snapshot = self._snapshot or "", None
                     self.send_started = time.monotonic()
@@ -129,7 +147,7 @@ class Hub:
         self._versions = versions
         self.interval = interval
         self.connections: dict[str, set[Connection]] = {}
-        self.latest: dict[tuple[str, str], str] = {}
+        self.latest: dict[tuple[str, str], Encoded] = {}
         self._seen: dict[str, int] = {}
         self._served: dict[tuple[str, str], tuple[int, str]] = {}
         """(show, audience) -> (version, snapshot) last served by :meth:`current`."""
@@ -183,13 +201,13 @@ class Hub:
             return cached[1]
         if cached is not None and cached[0] == version:
             return cached[1]
-        text = self.latest.get(key)
-        if text is None or self._seen.get(show) != version:
-            text = self._encode(show, await self._load(show), audience)
-        self._served[key] = (version, text)
-        return text
+        latest = self.latest.get(key)
+        if latest is None or self._seen.get(show) != version:
+            latest = self._encode(show, await self._load(show), audience)
+        self._served[key] = (version, latest.full)
+        return latest.full
 
-    async def first_snapshot(self, show: str, audience: str) -> str:
+    async def first_snapshot(self, show: str, audience: str) -> Encoded:
         """The snapshot a new connection starts with: the ticker's latest, else a fresh read."""
         cached = self.latest.get((show, audience))
         if cached is not None:
@@ -200,10 +218,15 @@ class Hub:
         now = time.monotonic()
         conns = self.connections.get(show, set())
         for audience in {c.audience for c in conns}:
-            text = self._encode(show, state, audience)  # once per audience, not per socket
-            self.latest[(show, audience)] = text
+            encoded = self._encode(show, state, audience)  # once per audience, not per socket
+            previous = self.latest.get((show, audience))
+            if previous is not None and previous.show == encoded.show:
+                # The same show message object for every socket: they compare it by identity.
+                encoded = replace(encoded, show=previous.show)
+            self.latest[(show, audience)] = encoded
             for conn in [c for c in conns if c.audience == audience]:
-                conn.offer_snapshot(text, now)
+                conn.offer_show(encoded.show)
+                conn.offer_snapshot(encoded.push, now)
 
     async def tick(self) -> None:
         shows = list(self.connections)

@@ -20,7 +20,7 @@ from live.domain.errors import (
 )
 from live.domain.ledger.audit import Audit, Verdict, compare
 from live.domain.ledger.recount import Recount
-from live.domain.protocol import encode, snapshot
+from live.domain.protocol import Encoded, encode, snapshot, split
 from live.domain.show import ContestantEdit, RulesEdit, Show, check_running_order, effective
 from live.domain.stage import Action, Stage, StageConflict, apply, category_changes, expired
 from live.domain.state import LikeOutcome, ShowState, VoteOutcome
@@ -82,9 +82,13 @@ class Service:
     async def load(self, show_id: str) -> ShowState:
         return await self.store.read_state(self.show(show_id))
 
-    def encode(self, show_id: str, state: ShowState, audience: str) -> str:
+    def encode(self, show_id: str, state: ShowState, audience: str) -> Encoded:
+        """The three encodings of one read: the ``show`` message, the push for ``audience``
+        (without the show's static part) and the whole snapshot (pages and the JSON API)."""
         show = effective(self.show(show_id), state.edits)
-        return encode(snapshot(show, state, audience, self.clock()))
+        full = snapshot(show, state, audience, self.clock())
+        static, pushed = split(full)
+        return Encoded(encode(static), encode(pushed), encode(full))
 
     async def state(self, show_id: str, audience: str = "viewer") -> dict[str, Any]:
         show = self.show(show_id)

@@ -162,7 +162,8 @@ async def _serve(
         await ws.close(1013, "try again later")
         return
     rt.hub.add(conn)
-    conn.offer_snapshot(first, 0.0)
+    conn.offer_show(first.show)
+    conn.offer_snapshot(first.push, 0.0)
     sender = asyncio.create_task(conn.run_sender())
     reader = asyncio.create_task(_read(rt, ws, conn, endpoint, who, voter, ip))
     try:

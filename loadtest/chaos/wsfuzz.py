@@ -23,7 +23,7 @@ from typing import Any
 
 import websockets
 
-KNOWN = {"snapshot", "error", "pong", "vote_result", "like_ack"}
+KNOWN = {"show", "snapshot", "error", "pong", "vote_result", "like_ack"}
 STAFF_OPS = ["stage", "void", "restore", "publish", "display", "sheet", "correction", "login"]
 MAX_BYTES = 4000
 
@@ -118,7 +118,7 @@ def check_reply(msg: Any, out: Outcome) -> bool:
         isinstance(msg.get("code"), str) and isinstance(msg.get("message"), str)
     ):
         out.bad.append(f"untyped error {msg}")
-    return bool(msg["type"] != "snapshot")
+    return msg["type"] not in ("show", "snapshot")
 
 
 async def drive(connect: Any, seed: int, n: int, batch: int = 16) -> Outcome:
@@ -154,6 +154,8 @@ async def _bystander_sees_a_new_vote(url: str, base: str, device: str, n: int) -
 
     async with websockets.connect(f"{base}/ws/shows/bench") as viewer:
         first = json.loads(await viewer.recv())
+        while first.get("type") != "snapshot":  # the show message comes first
+            first = json.loads(await viewer.recv())
         async with httpx.AsyncClient(base_url=url, cookies={"live_device": device}) as http:
             body = {"category": "popular", "contestant": "c12", "vote_id": f"bystander-{n:04d}"}
             reply = await http.post("/api/shows/bench/votes", json=body)

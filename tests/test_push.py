@@ -6,6 +6,8 @@ import asyncio
 import json
 from pathlib import Path
 
+import pytest
+
 from live.domain.stage import Action
 from live.settings import DEMO_SHOW
 from tests.conftest import make_settings
@@ -86,6 +88,30 @@ async def test_stage_change_is_pushed_at_once_not_on_the_next_tick(
         await live.rt.service.stage_action("t", Action("present", "p4"), "test")
         snap = await next_snapshot(ws, wait=5)
     assert snap["stage"]["contestant"] == "p4"
+
+
+async def test_a_vote_in_a_quiet_show_is_pushed_at_once_not_on_the_next_tick(
+    redis_url: str, prefix: str, tmp_path: Path
+) -> None:
+    # With a one-minute ticker only the push-at-once path can deliver within the wait below.
+    settings = make_settings(redis_url, prefix, tmp_path, push_interval_ms=60_000)
+    async with serve(settings) as live, live.connect("t") as ws:
+        await next_snapshot(ws)
+        async with live.client(live.cookie()) as http:
+            reply = await http.post(
+                "/api/shows/t/votes", json=vote_body("cap20", "p2", "soon-0001")
+            )
+        assert reply.json()["status"] == "accepted"
+        snap = await snapshot_where(ws, lambda s: s["tallies"]["cap20"]["p2"] == 1, wait=5)
+        # A second vote at once is coalesced: it waits for the interval (here a minute).
+        async with live.client(live.cookie()) as http:
+            reply = await http.post(
+                "/api/shows/t/votes", json=vote_body("cap20", "p3", "soon-0002")
+            )
+        assert reply.json()["status"] == "accepted"
+        with pytest.raises(TimeoutError):
+            await snapshot_where(ws, lambda s: s["tallies"]["cap20"]["p3"] == 1, wait=1.5)
+    assert snap["version"] == reply.json()["version"] - 1
 
 
 async def test_vote_over_websocket_gets_the_same_answers(server: LiveServer) -> None:

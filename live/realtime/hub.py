@@ -8,6 +8,10 @@ Guarantees:
   whose send has been blocked for longer than ``slow_after`` is closed with 4008.
 - Cost grows with viewers x ticks, not with votes: the ticker reads a show once per tick, and
   only when its version moved (or a stage change poked it).
+- Push at once, coalesce under load: the ticker checks versions on a fixed schedule (changes
+  made by other processes); a change made in this process (:meth:`Hub.changed`) is pushed at
+  once when nothing was pushed in the last interval, else with the next push, so a show is
+  pushed at most once per interval however many votes arrive.
 """
 
 from __future__ import annotations
@@ -153,6 +157,8 @@ class Hub:
         """(show, audience) -> (version, snapshot) last served by :meth:`current`."""
         self._poke = asyncio.Event()
         self._forced: set[str] = set()
+        self._soon = False
+        """A change made in this process waits to be pushed (see :meth:`changed`)."""
         self.closed_by_server: Counter[int] = Counter()
         """How many sockets this process closed, by close code (4008: too slow, ...)."""
 
@@ -207,6 +213,13 @@ class Hub:
         self._served[key] = (version, latest.full)
         return latest.full
 
+    def changed(self, show: str) -> None:
+        """``show`` changed in this process (a vote, likes): push it as soon as the interval
+        since the last push allows (at once when the show is quiet)."""
+        if show in self.connections:
+            self._soon = True
+            self._poke.set()
+
     async def first_snapshot(self, show: str, audience: str) -> Encoded:
         """The snapshot a new connection starts with: the ticker's latest, else a fresh read."""
         cached = self.latest.get((show, audience))
@@ -228,12 +241,14 @@ class Hub:
                 conn.offer_show(encoded.show)
                 conn.offer_snapshot(encoded.push, now)
 
-    async def tick(self) -> None:
+    async def tick(self) -> bool:
+        """Push every show whose version moved (or that was poked); whether any was pushed."""
+        forced, self._forced = self._forced, set()
         shows = list(self.connections)
         if not shows:
-            return
+            return False
         versions = await self._versions(shows)
-        forced, self._forced = self._forced, set()
+        pushed = False
         for show, version in zip(shows, versions, strict=True):
             if self._seen.get(show) == version and show not in forced:
                 continue
@@ -241,15 +256,41 @@ class Hub:
             if show in self.connections:
                 self._seen[show] = state.version
                 self.fan_out(show, state)
+                pushed = True
+        return pushed
 
     async def run(self, beat: Callable[[], None] = lambda: None) -> None:
+        """Tick on a fixed schedule (not ``interval`` after each fan-out, which drifts under
+        load), at once on a stage change, and on a local change when the last push is at
+        least ``interval`` old."""
+        loop = asyncio.get_running_loop()
+        next_tick = loop.time() + self.interval
+        last_push = -self.interval
         while True:
             beat()
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.interval):
-                    await self._poke.wait()
-            self._poke.clear()
+            now = loop.time()
+            until = next_tick
+            if self._soon:
+                until = min(until, max(now, last_push + self.interval))
+            if not self._forced and now < until:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(until - now):
+                        await self._poke.wait()
+                self._poke.clear()
+                now = loop.time()
+                if not self._forced and now < next_tick:
+                    if not self._soon or now < last_push + self.interval:
+                        continue  # a local change within the interval: wait for its turn
+            self._soon = False
+            if now >= next_tick:
+                # Missed ticks (a long fan-out) are skipped, not made up in a burst.
+                next_tick += self.interval * (1 + int((now - next_tick) // self.interval))
+            await asyncio.sleep(0)  # however the loop got here, others run between ticks
             try:
-                await self.tick()
+                if await self.tick():
+                    # The schedule follows the last push (measured before the fan-out, so a
+                    # long fan-out does not stretch it): at most one push per interval.
+                    last_push = now
+                    next_tick = max(next_tick, now + self.interval)
             except LiveError as exc:  # Redis away: viewers keep the last state until it is back
                 log.warning("tick skipped: %s", exc.message)

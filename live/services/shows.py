@@ -50,6 +50,8 @@ class Service:
         self.shows = shows
         self.store = store
         self.likes = likes
+        self.changed: Callable[[str], None] | None = None
+        """Told the id of a show this process changed (the hub pushes it soon)."""
         self.clock = clock
 
     def show(self, show_id: str) -> Show:
@@ -65,7 +67,10 @@ class Service:
         show = self.show(show_id)
         vote = parse_vote(raw)
         ballot = make_ballot(show, vote, voter)
-        return vote.vote_id, await self.store.cast_vote(ballot, self.clock(), show)
+        outcome = await self.store.cast_vote(ballot, self.clock(), show)
+        if outcome.status == "accepted" and outcome.reason != "replay" and self.changed:
+            self.changed(show.id)
+        return vote.vote_id, outcome
 
     def like(self, show_id: str, raw: bytes | dict[str, Any], device: str) -> int:
         """Take ``+n`` taps into the buffer; they are capped and counted on the next flush."""
@@ -77,7 +82,10 @@ class Service:
         return like.n
 
     async def flush_likes(self, show_id: str, batch: dict[str, int]) -> LikeOutcome:
-        return await self.store.add_likes(self.show(show_id), batch, self.clock())
+        outcome = await self.store.add_likes(self.show(show_id), batch, self.clock())
+        if self.changed:
+            self.changed(show_id)
+        return outcome
 
     async def load(self, show_id: str) -> ShowState:
         return await self.store.read_state(self.show(show_id))

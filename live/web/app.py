@@ -122,6 +122,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             )
             likes = LikeBuffer(service.flush_likes, settings.like_flush_ms / 1000)
             service.likes = likes
+            service.changed = hub.changed
             broker = Broker(client, events_channel(settings.key_prefix), hub.poke)
             for show in shows.values():
                 await store.init_show(show)

@@ -180,7 +180,9 @@ async def test_redis_slowed_cut_and_reset_by_the_fault_proxy(
         f"{run.in_use_after} after; proxy resets {proxy.resets}"
     )
     assert out.server_errors == [] and out.unresolved == set()
-    assert out.unavailable and out.slowest_503() < 2.0
+    # A 503 comes within the 0.5 s budget plus the event loop's lag: server, proxy and phones
+    # share this test's loop (2.36 s seen once on a loaded 2-core machine); a hang would not.
+    assert out.unavailable and out.slowest_503() < 3.0
     assert any(phases["latency"] <= t < phases["blackhole"] for t in out.accepted.values())
     assert back is not None and back < 2.0
     # The event loop kept answering pings while Redis was cut.

@@ -184,7 +184,9 @@ async def test_scripted_votes_are_flagged_and_a_cluster_can_be_voided(server: Li
     async with staff_client(server, cookie) as http:
         clusters: list[dict[str, Any]] = []
         async with asyncio.timeout(5):
-            while not clusters:
+            # The flagger writes what it has read so far (at most once a second): wait until it
+            # has written all four, not for its first write.
+            while not clusters or clusters[0]["flagged"] < 4:
                 reply = await http.get("/api/shows/t/flags")
                 clusters = [c for c in reply.json()["clusters"] if c["rule"] == "scripted_agent"]
                 await asyncio.sleep(0.1)

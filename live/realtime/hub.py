@@ -216,7 +216,9 @@ class Hub:
     def changed(self, show: str) -> None:
         """``show`` changed in this process (a vote, likes): push it as soon as the interval
         since the last push allows (at once when the show is quiet)."""
-        if show in self.connections:
+        if show in self.connections and not self._soon:
+            # Only the first change of an interval wakes the ticker: under load, votes cost
+            # it nothing more until it pushes.
             self._soon = True
             self._poke.set()
 

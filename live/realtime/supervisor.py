@@ -118,9 +118,6 @@ class Supervisor:
             }
         return out
 
-    def all_up(self) -> bool:
-        return all(task["up"] for task in self.health().values())
-
     async def stop(self, timeout: float = 5.0) -> None:  # noqa: ASYNC109 (a bound, not a deadline)
         """Cancel every task, newest first; wait at most ``timeout`` for them to end."""
         tasks = [e.task for e in reversed(self._tasks.values()) if e.task is not None]

@@ -8,14 +8,14 @@ connection of :mod:`live.redis.base`; :mod:`live.redis.sessions` and
 
 from __future__ import annotations
 
-from live.redis.base import RedisBase, load_script, make_client
+from live.redis.base import load_script, make_client
 from live.redis.judging import Judging
 from live.redis.ledger import Ledger
 from live.redis.stage import Stages
 from live.redis.state import ShowStates
-from live.redis.votes import REFUSAL_WINDOW_MS, Votes
+from live.redis.votes import Votes
 
-__all__ = ["REFUSAL_WINDOW_MS", "RedisBase", "Store", "load_script", "make_client"]
+__all__ = ["Store", "load_script", "make_client"]
 
 
 class Store(Votes, ShowStates, Stages, Judging, Ledger):

@@ -28,6 +28,13 @@ def _int(env: Mapping[str, str], name: str, default: int, lo: int = 1) -> int:
     return value
 
 
+def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> str:
+    raw = env.get(name) or allowed[0]
+    if raw not in allowed:
+        raise ConfigError(f"{name} must be one of {', '.join(allowed)}, got {raw!r}")
+    return raw
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Configuration of one server process (and of the CLI commands beside it)."""
@@ -72,6 +79,10 @@ class Settings:
     allowed_origins: tuple[str, ...] = ()
     """``LIVE_ALLOWED_ORIGINS``: comma-separated origins allowed for websockets and POSTs
     (e.g. ``https://vote.example.com``). Empty: only the server's own host."""
+    flagger_inline: bool = False
+    """``LIVE_FLAGGER``: ``process`` (the default) leaves the fraud detector to its own process,
+    ``live flagger`` (``live demo`` starts one; the Procfile lists it); ``inline`` runs it in the
+    serving process (one-process setups and the tests)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -102,6 +113,7 @@ class Settings:
             max_inflight=_int(env, "LIVE_MAX_INFLIGHT", 512, lo=1),
             cookie_secure=env.get("LIVE_COOKIE_SECURE", "") in {"1", "true", "yes"},
             trusted_proxies=env.get("LIVE_TRUSTED_PROXIES", ""),
+            flagger_inline=_choice(env, "LIVE_FLAGGER", ("process", "inline")) == "inline",
             allowed_origins=tuple(
                 o.strip().lower().rstrip("/")
                 for o in env.get("LIVE_ALLOWED_ORIGINS", "").split(",")

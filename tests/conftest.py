@@ -57,6 +57,7 @@ def make_settings(redis_url: str, prefix: str, data: Path, *shows: Path, **kw: o
         secret_key=SECRET,
         push_interval_ms=50,
         like_flush_ms=50,
+        flagger_inline=True,
     )
     return replace(base, **kw)  # type: ignore[arg-type]
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -201,3 +203,49 @@ async def test_scripted_votes_are_flagged_and_a_cluster_can_be_voided(server: Li
         listed = (await http.get("/api/shows/t/flags")).json()["clusters"]
         voided = [v["voided"] for c in listed if c["id"] == cluster["id"] for v in c["votes"]]
         assert all(v and v["why"] == "scripted" for v in voided)
+
+
+async def test_the_flagger_runs_in_its_own_process(
+    redis_url: str, prefix: str, tmp_path: Path
+) -> None:
+    """`live flagger` flags what a serving process without a detector (the default) records,
+    and stops cleanly on SIGTERM."""
+    settings = make_settings(redis_url, prefix, tmp_path, flagger_inline=False)
+    env = {
+        **os.environ,
+        "REDIS_URL": redis_url,
+        "LIVE_KEY_PREFIX": prefix,
+        "LIVE_SHOW_FILES": str(SHOW),
+        "LIVE_DATA_DIR": str(tmp_path),
+    }
+    async with serve(settings) as live:
+        assert live.rt.flagger is None and "flagger" not in live.rt.supervisor.health()
+        bot = {"user-agent": "python-requests/2.31.0"}
+        for i in range(4):
+            assert (
+                await _vote(live, live.cookie(), "cap20", "p2", f"bot-{i:04d}", headers=bot) == 200
+            )
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "live", "flagger", env=env, stdout=asyncio.subprocess.PIPE
+        )
+        try:
+            cookie, _ = await staff_login(live, "moderator")
+            async with staff_client(live, cookie) as http, asyncio.timeout(30):
+                flagged = 0
+                while flagged < 4:
+                    reply = await http.get("/api/shows/t/flags")
+                    flagged = sum(
+                        c["flagged"]
+                        for c in reply.json()["clusters"]
+                        if c["rule"] == "scripted_agent"
+                    )
+                    await asyncio.sleep(0.1)
+            proc.terminate()
+            out, _ = await asyncio.wait_for(proc.communicate(), 10)
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+    assert flagged == 4
+    assert proc.returncode == 0
+    assert b"following t" in out

@@ -115,6 +115,7 @@ def _inject(live: LiveServer, task: str, monkeypatch: pytest.MonkeyPatch, times:
     elif task == "socket-guard":
         monkeypatch.setattr(guard, "check", _fail(times, guard.check))
     elif task == "flagger":
+        assert rt.flagger is not None
         monkeypatch.setattr(rt.flagger, "_step", _fail(times, rt.flagger._step))
     else:
         raise AssertionError(task)

@@ -1,7 +1,9 @@
 """The ``live`` command (also ``python -m live``).
 
 - ``live serve``: serve shows (host, port, show files, workers).
-- ``live demo``: what ``make run`` calls: the demo show on http://127.0.0.1:8000.
+- ``live demo``: what ``make run`` calls: the demo show on http://127.0.0.1:8000, with a
+  ``live flagger`` process beside it.
+- ``live flagger``: the fraud detector in its own process (see :mod:`live.cli.flagger`).
 - ``live stage ACTION``: move the stage (present, next, open_voting, ...), pushed at once.
 - ``live voting open|close``: open or close voting in a category.
 - ``live recount``: rebuild every tally from the ledger and compare it with the live one.
@@ -29,6 +31,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from live.cli.audit import reconcile_export, reconcile_points
+from live.cli.flagger import run_flagger
 from live.cli.serve import login_link, serve
 from live.domain.access import ROLES
 from live.domain.errors import ConfigError, LiveError
@@ -101,6 +104,10 @@ def main(argv: list[str] | None = None) -> int:
         "--no-access-log",
         action="store_true",
         help="no line per request (a line per vote costs CPU at thousands of votes a second)",
+    )
+
+    sub.add_parser(
+        "flagger", parents=[files], help="run the fraud detector (its own process; see README)"
     )
 
     p_demo = sub.add_parser("demo", help="serve the demo show on http://127.0.0.1:8000")
@@ -186,9 +193,13 @@ def _dispatch(args: argparse.Namespace) -> int:
             banner=True,
             access_log=not args.no_access_log,
         )
+    if args.command == "flagger":
+        return asyncio.run(run_flagger(settings))
     if args.command == "demo":
         settings = replace(settings, show_files=(DEMO_SHOW,))
-        return serve(settings, "127.0.0.1", args.port, 1, banner=True, admin_link=True)
+        return serve(
+            settings, "127.0.0.1", args.port, 1, banner=True, admin_link=True, flagger=True
+        )
 
     async def stage(store: Store, shows: dict[str, Show]) -> int:
         show = _pick(shows, args.show)

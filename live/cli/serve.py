@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import subprocess
 import sys
 from dataclasses import replace
 from urllib.parse import urlencode
@@ -47,11 +48,15 @@ def serve(
     banner: bool,
     admin_link: bool = False,
     access_log: bool = True,
+    flagger: bool = False,
 ) -> int:
+    """Serve until stopped. ``flagger``: also run ``live flagger`` as a child process (unless
+    ``LIVE_FLAGGER=inline``), stopped before the embedded Redis."""
     import uvicorn
 
     shows = load_shows(settings.show_files)  # fail before starting anything
     embedded: EmbeddedRedis | None = None
+    child: subprocess.Popen[bytes] | None = None
     try:  # from here on, whatever happens (Ctrl-C included), the Redis we started is stopped
         if not settings.redis_url:
             url = find_running(settings.data_dir)
@@ -71,6 +76,9 @@ def serve(
         os.environ["LIVE_SHOW_FILES"] = ",".join(str(p) for p in settings.show_files)
         if banner:
             _print_banner(settings, list(shows), host, port, admin_link, embedded is not None)
+        if flagger and not settings.flagger_inline:
+            child = subprocess.Popen([sys.executable, "-m", "live", "flagger"])
+            print(f"live flagger running (pid {child.pid})")
         # uvicorn re-raises the signal that stopped it; SIGTERM's default action would end the
         # process before `finally` could stop our Redis, so make it a normal exit instead.
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
@@ -83,6 +91,13 @@ def serve(
             **uvicorn_options(settings, access_log=access_log),
         )
     finally:
+        if child is not None:
+            child.terminate()
+            try:
+                child.wait(5)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
         if embedded is not None:
             embedded.stop()
     return 0

@@ -1,11 +1,15 @@
-"""Local websocket connections, their bounded outboxes, and the one ticker per process.
+"""Local websocket connections, their outboxes, and the one ticker per process.
 
 Guarantees:
 
-- Fan-out never awaits a client: the ticker encodes a snapshot once and drops it into each
-  connection's single snapshot slot (the latest wins), plus a small bounded reply queue.
-- Each connection has its own sender task, so one stalled phone delays nobody else. A connection
-  whose send has been blocked for longer than ``slow_after`` is closed with 4008.
+- Encode once, write bytes: a change is encoded once per audience into whole websocket frames
+  (:func:`text_frame`), and the same ``bytes`` object is written to every socket's transport.
+  No per-socket encoding, no per-socket send through the ASGI stack, no sender task: a socket
+  is one task (its reader), and the frame bytes are shared, not copied.
+- Fan-out never awaits a client: a write goes to a socket whose transport takes it (below its
+  high-water mark); a socket above it keeps the latest snapshot in one slot (the latest wins)
+  and a small bounded reply queue, written when its transport drains. A socket that stays
+  behind for longer than ``slow_after`` is closed with 4008.
 - Cost grows with viewers x ticks, not with votes: the ticker reads a show once per tick, and
   only when its version moved (or a stage change poked it).
 - Push at once, coalesce under load: the ticker checks versions on a fixed schedule (changes
@@ -22,8 +26,10 @@ import logging
 import time
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
+from dataclasses import dataclass
 from typing import Protocol
+
+from websockets.frames import Frame, Opcode
 
 from live.domain.errors import WS_FLOODING, WS_TOO_SLOW, LiveError
 from live.domain.protocol import Encoded
@@ -35,111 +41,162 @@ Loader = Callable[[str], Awaitable[ShowState]]
 Encoder = Callable[[str, ShowState, str], Encoded]
 Versions = Callable[[list[str]], Awaitable[list[int]]]
 
+SLICE = 500
+"""Sockets written between two yields to the event loop during a fan-out (~2-5 ms of writes)."""
 
-class Socket(Protocol):
-    """What the hub needs of a websocket (Starlette's ``WebSocket`` is one)."""
 
-    async def send_text(self, data: str) -> None: ...
+def text_frame(text: str) -> bytes:
+    """One whole, unmasked websocket text frame (a server's frames are never masked, and no
+    extension is negotiated), so the same bytes are valid on every socket."""
+    return Frame(Opcode.TEXT, text.encode()).serialize(mask=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Frames:
+    """One :class:`Encoded` read as the frames sockets get."""
+
+    show: bytes
+    push: bytes
+    encoded: Encoded
+
+
+class Sink(Protocol):
+    """What the hub needs of a websocket: the server's protocol object itself
+    (:class:`live.web.server.GoingAwayProtocol`), which writes whole frames to the transport
+    synchronously."""
+
+    on_drain: Callable[[], None] | None
+    """Called when the transport's buffer drains below its low-water mark."""
+
+    def write_frame(self, frame: bytes) -> bool:
+        """Write one whole frame; False when the socket is closing (nothing was written)."""
+        ...
+
+    def takes_more(self) -> bool:
+        """Whether the transport is below its high-water mark (a write would not pile up)."""
+        ...
+
+    def close_now(self, code: int) -> None:
+        """Send a close frame and end the app's ``receive`` with a disconnect."""
+        ...
 
 
 class Connection:
-    """One websocket's outbox: a latest-snapshot slot and a bounded queue of replies."""
+    """One websocket's outbox: a latest-snapshot slot and a bounded queue of replies, used only
+    while its transport is above its high-water mark."""
 
     __slots__ = (
         "_replies",
         "_show",
         "_snapshot",
-        "_wake",
         "audience",
+        "behind_since",
+        "client",
         "close_code",
         "credential",
         "done",
         "max_replies",
-        "send_started",
         "show",
-        "show_text",
+        "show_frame",
+        "sink",
         "slow_after",
-        "ws",
     )
 
     def __init__(
         self,
-        ws: Socket,
+        sink: Sink,
         show: str,
         slow_after: float,
         audience: str = "viewer",
         credential: str = "",
         max_replies: int = 32,
+        client: tuple[str, int] | None = None,
     ) -> None:
-        self.ws = ws
+        self.sink = sink
         self.show = show
         self.audience = audience
         self.credential = credential
         """What let a staff or overlay socket in (``session:<hash>`` or ``key:<key>``), which
         :mod:`live.realtime.guard` re-checks; empty for viewers."""
+        self.client = client
         self.slow_after = slow_after
         self.max_replies = max_replies
-        self._snapshot: str | None = None
-        self._show: str | None = None
-        self.show_text = ""
-        """The ``show`` message this socket was last given (sent again only when it changes)."""
-        self._replies: deque[str] = deque()
-        self._wake = asyncio.Event()
-        self.send_started: float | None = None
+        self._snapshot: bytes | None = None
+        self._show: bytes | None = None
+        self.show_frame = b""
+        """The ``show`` frame this socket was last given (sent again only when it changes)."""
+        self._replies: deque[bytes] | None = None
+        self.behind_since: float | None = None
+        """Since when writes wait for the transport to drain (None: nothing waits)."""
         self.close_code: int | None = None
-        self.done = asyncio.Event()
+        self.done = False
+        sink.on_drain = self._drained
 
-    def offer_snapshot(self, text: str, now: float) -> None:
-        """Replace whatever snapshot was waiting; close the socket if it stopped draining."""
-        if self.done.is_set():
+    def offer_snapshot(self, frame: bytes, now: float) -> None:
+        """Write the snapshot frame, or keep it as the one waiting (the latest wins); close the
+        socket if it has stayed behind for longer than ``slow_after``."""
+        if self.done:
             return
-        if self.send_started is not None and now - self.send_started > self.slow_after:
+        if self.behind_since is not None and now - self.behind_since > self.slow_after:
             self.close(WS_TOO_SLOW)
             return
-        self._snapshot = text
-        self._wake.set()
+        self._snapshot = frame
+        self._flush(now)
 
-    def offer_show(self, text: str) -> None:
-        """Queue the ``show`` message if it differs from the one this socket has; it is sent
+    def offer_show(self, frame: bytes) -> None:
+        """Queue the ``show`` frame if it differs from the one this socket has; it goes out
         before the next snapshot."""
-        if text is self.show_text or text == self.show_text or self.done.is_set():
+        if frame is self.show_frame or frame == self.show_frame or self.done:
             return
-        self.show_text = self._show = text
-        self._wake.set()
+        self.show_frame = self._show = frame
 
-    def reply(self, text: str) -> None:
-        if self.done.is_set():
+    def reply(self, frame: bytes) -> None:
+        if self.done:
             return
+        if self._replies is None:
+            self._replies = deque()
         if len(self._replies) >= self.max_replies:
             self.close(WS_FLOODING)
             return
-        self._replies.append(text)
-        self._wake.set()
+        self._replies.append(frame)
+        self._flush(time.monotonic())
 
     def close(self, code: int) -> None:
-        if self.close_code is None:
-            self.close_code = code
-        self.done.set()
+        if self.done:
+            return
+        self.close_code = code
+        self.done = True
+        self._snapshot = self._show = self._replies = None
+        self.sink.on_drain = None
+        self.sink.close_now(code)
 
-    async def run_sender(self) -> None:
-        """Send replies first, then the ``show`` message if it changed, then the latest
-        snapshot; end the connection on a send error."""
-        try:
-            while not self.done.is_set():
-                await self._wake.wait()
-                self._wake.clear()
-                while self._replies or self._show is not None or self._snapshot is not None:
-                    if self._replies:
-                        text = self._replies.popleft()
-                    elif self._show is not None:
-                        text, self._show = self._show, None
-                    else:
-                        text, self._snapshot = self._snapshot or "", None
-                    self.send_started = time.monotonic()
-                    await self.ws.send_text(text)
-                    self.send_started = None
-        except Exception:  # the peer went away mid-send: nothing to report to it
-            self.done.set()
+    def _drained(self) -> None:
+        if not self.done:
+            self._flush(time.monotonic())
+
+    def _flush(self, now: float) -> None:
+        """Write what waits, replies first, then the show, then the snapshot, while the
+        transport takes it."""
+        sink = self.sink
+        replies = self._replies
+        while sink.takes_more():
+            if replies:
+                frame = replies.popleft()
+            elif self._show is not None:
+                frame, self._show = self._show, None
+            elif self._snapshot is not None:
+                frame, self._snapshot = self._snapshot, None
+            else:
+                self.behind_since = None
+                return
+            if not sink.write_frame(frame):  # closing: the reader sees the disconnect
+                self.done = True
+                return
+        if replies or self._show is not None or self._snapshot is not None:
+            if self.behind_since is None:
+                self.behind_since = now
+        else:
+            self.behind_since = None
 
 
 class Hub:
@@ -151,7 +208,7 @@ class Hub:
         self._versions = versions
         self.interval = interval
         self.connections: dict[str, set[Connection]] = {}
-        self.latest: dict[tuple[str, str], Encoded] = {}
+        self.latest: dict[tuple[str, str], Frames] = {}
         self._seen: dict[str, int] = {}
         self._served: dict[tuple[str, str], tuple[int, str]] = {}
         """(show, audience) -> (version, snapshot) last served by :meth:`current`."""
@@ -208,10 +265,12 @@ class Hub:
         if cached is not None and cached[0] == version:
             return cached[1]
         latest = self.latest.get(key)
-        if latest is None or self._seen.get(show) != version:
-            latest = self._encode(show, await self._load(show), audience)
-        self._served[key] = (version, latest.full)
-        return latest.full
+        if latest is not None and self._seen.get(show) == version:
+            full = latest.encoded.full
+        else:
+            full = self._encode(show, await self._load(show), audience).full
+        self._served[key] = (version, full)
+        return full
 
     def changed(self, show: str) -> None:
         """``show`` changed in this process (a vote, likes): push it as soon as the interval
@@ -222,26 +281,42 @@ class Hub:
             self._soon = True
             self._poke.set()
 
-    async def first_snapshot(self, show: str, audience: str) -> Encoded:
-        """The snapshot a new connection starts with: the ticker's latest, else a fresh read."""
+    async def first_snapshot(self, show: str, audience: str) -> Frames:
+        """The frames a new connection starts with: the ticker's latest, else a fresh read."""
         cached = self.latest.get((show, audience))
         if cached is not None:
             return cached
-        return self._encode(show, await self._load(show), audience)
+        return self._frames(self._encode(show, await self._load(show), audience), None)
 
-    def fan_out(self, show: str, state: ShowState) -> None:
+    @staticmethod
+    def _frames(encoded: Encoded, previous: Frames | None) -> Frames:
+        if previous is not None and previous.encoded.show == encoded.show:
+            # The same show frame object for every socket: they compare it by identity.
+            return Frames(previous.show, text_frame(encoded.push), encoded)
+        return Frames(text_frame(encoded.show), text_frame(encoded.push), encoded)
+
+    async def fan_out(self, show: str, state: ShowState) -> None:
+        """Write the show's new frames to its sockets, yielding to the loop every
+        :data:`SLICE` sockets so that votes and pings are served during a large fan-out."""
         now = time.monotonic()
-        conns = self.connections.get(show, set())
+        conns = list(self.connections.get(show, ()))
+        frames: dict[str, Frames] = {}
         for audience in {c.audience for c in conns}:
-            encoded = self._encode(show, state, audience)  # once per audience, not per socket
-            previous = self.latest.get((show, audience))
-            if previous is not None and previous.show == encoded.show:
-                # The same show message object for every socket: they compare it by identity.
-                encoded = replace(encoded, show=previous.show)
-            self.latest[(show, audience)] = encoded
-            for conn in [c for c in conns if c.audience == audience]:
-                conn.offer_show(encoded.show)
-                conn.offer_snapshot(encoded.push, now)
+            key = (show, audience)
+            # Encoded and framed once per audience; every socket is written the same bytes.
+            frames[audience] = self._frames(
+                self._encode(show, state, audience), self.latest.get(key)
+            )
+            self.latest[key] = frames[audience]
+        for start in range(0, len(conns), SLICE):
+            if start:
+                await asyncio.sleep(0)
+                now = time.monotonic()
+            for conn in conns[start : start + SLICE]:
+                f = frames[conn.audience]
+                if conn.show_frame is not f.show:
+                    conn.offer_show(f.show)
+                conn.offer_snapshot(f.push, now)
 
     async def tick(self) -> bool:
         """Push every show whose version moved (or that was poked); whether any was pushed."""
@@ -257,7 +332,7 @@ class Hub:
             state = await self._load(show)
             if show in self.connections:
                 self._seen[show] = state.version
-                self.fan_out(show, state)
+                await self.fan_out(show, state)
                 pushed = True
         return pushed
 

@@ -129,7 +129,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             sessions = Sessions(store)
             judging_ = Judging(service, store, sessions)
             moderation_store = ModerationStore(store)
-            flagger = Flagger(shows, store, moderation_store)
+            flagger = Flagger(shows, store, moderation_store) if settings.flagger_inline else None
             # A task that has not beaten for this long counts as down in /healthz: well past
             # its own period and the Redis budget it may spend waiting on one call.
             stale = max(5.0, 3 * settings.redis_timeout_ms / 1000)
@@ -139,7 +139,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             supervisor.add("broker", broker.run, stale)
             supervisor.add("stage-clock", lambda beat: service.run_stage_clock(beat=beat), stale)
             supervisor.add("socket-guard", lambda beat: guard.run(hub, sessions, beat=beat), stale)
-            supervisor.add("flagger", flagger.run, stale + 2 * LEASE_MS / 1000)
+            if flagger is not None:
+                supervisor.add("flagger", flagger.run, stale + 2 * LEASE_MS / 1000)
             app.state.runtime = Runtime(
                 settings,
                 store,

@@ -17,13 +17,29 @@ COOKIE = "live_device"
 MAX_AGE = 60 * 60 * 24 * 365
 
 
+class _Signer(Signer):
+    """itsdangerous derives the signing key from the secret and salt (an HMAC) on every sign
+    and verify; the secret never changes while the process runs, so it is derived once."""
+
+    def __init__(self, secret: str, salt: str) -> None:
+        super().__init__(secret, salt=salt)
+        self._derived: dict[bytes | None, bytes] = {}
+
+    def derive_key(self, secret_key: str | bytes | None = None) -> bytes:
+        key = secret_key.encode() if isinstance(secret_key, str) else secret_key
+        found = self._derived.get(key)
+        if found is None:
+            found = self._derived[key] = super().derive_key(secret_key)
+        return found
+
+
 class Devices:
     """Issues and verifies device cookies (itsdangerous compares in constant time)."""
 
     def __init__(self, secret: str) -> None:
         if not secret.strip():
             raise ConfigError("the device cookie key is empty: set LIVE_SECRET_KEY")
-        self._signer = Signer(secret, salt="live.device")
+        self._signer = _Signer(secret, salt="live.device")
 
     def issue(self, now_ms: int | None = None) -> tuple[str, str]:
         """A new device id and its cookie value.

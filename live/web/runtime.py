@@ -37,7 +37,8 @@ class Runtime:
     """Open websockets per client address in this process (``LIVE_WS_PER_IP``)."""
     likes: LikeBuffer
     broker: Broker
-    flagger: Flagger
+    flagger: Flagger | None
+    """The fraud detector when it runs in this process (``LIVE_FLAGGER=inline``)."""
     supervisor: Supervisor
     """Owns every background task above: restarts them, reports them in ``/healthz``."""
 

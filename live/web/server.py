@@ -1,19 +1,28 @@
 """The one uvicorn configuration (``live serve``, the Procfile through it, and the tests), and
-uvicorn's sans-I/O websocket protocol closing with 1001 (going away) on shutdown.
+the websocket protocol every socket runs on: uvicorn's sans-I/O one, plus two things.
 
-On SIGTERM uvicorn closes every open websocket before the app's lifespan ends; its default code
-is 1012 (service restart). Phones treat both alike (they reconnect with jittered backoff), but
-1001 is the one RFC 6455 names for "the server is going down", which is what every client
-library maps to a normal reconnect. The override is the close code alone; it touches the
-protocol's attributes that uvicorn's own ``shutdown`` uses (present since 0.35, where this
-protocol first shipped), and falls back to uvicorn's own ``shutdown`` (1012) if they are gone.
+- The frame sink. The hub writes one pre-built frame (the same ``bytes`` for every socket) to
+  each socket's transport synchronously: no UTF-8 encoding, framing, ASGI ``send`` or task per
+  socket and push (they were two thirds of a fan-out's CPU). The protocol offers itself to the
+  app under ``scope["extensions"]["live.sink"]``; its transport's high-water mark is
+  :data:`HIGH_WATER`, above which the hub keeps only the latest snapshot for that socket.
+- 1001 on shutdown. On SIGTERM uvicorn closes every open websocket before the app's lifespan
+  ends; its default code is 1012 (service restart). Phones treat both alike (they reconnect with
+  jittered backoff), but 1001 is the one RFC 6455 names for "the server is going down".
+
+Both touch the protocol's attributes that uvicorn's own ``send`` and ``shutdown`` use (present
+since 0.35, where this protocol first shipped); ``pyproject.toml`` pins the uvicorn versions
+this was tested on.
 """
 
 from __future__ import annotations
 
+from asyncio import BaseTransport
+from collections.abc import Callable
 from typing import Any
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.http11 import Request
 
 from live.settings import Settings
 
@@ -43,7 +52,72 @@ def uvicorn_options(settings: Settings, **overrides: Any) -> dict[str, Any]:
     return options
 
 
+SINK = "live.sink"
+"""The ASGI scope extension under which :class:`GoingAwayProtocol` offers itself to the app
+as a :class:`live.realtime.hub.Sink` (``scope["extensions"]["live.sink"]``)."""
+HIGH_WATER = 16 * 1024
+"""Bytes a socket's transport may hold beyond the kernel's buffer before the hub keeps only
+the latest snapshot for it (about 18 demo pushes); it writes again below a quarter of that."""
+SLOW_CLOSE_S = 1.0
+"""How long a close frame may wait for a socket that is not draining before it is aborted."""
+
+
 class GoingAwayProtocol(WebSocketsSansIOProtocol):
+    """uvicorn's sans-I/O protocol, plus: 1001 on shutdown, and the frame sink the hub writes
+    the same pre-built frame bytes to (no per-socket encoding, no ASGI ``send`` per push)."""
+
+    on_drain: Callable[[], None] | None = None
+
+    def connection_made(self, transport: BaseTransport) -> None:
+        super().connection_made(transport)
+        self.transport.set_write_buffer_limits(high=HIGH_WATER)
+
+    def handle_connect(self, event: Request) -> None:
+        super().handle_connect(event)
+        scope = getattr(self, "scope", None)
+        if scope is not None:  # the app's task is created but has not run yet
+            scope["extensions"][SINK] = self
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        if self.on_drain is not None:
+            self.on_drain()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.on_drain = None
+        super().connection_lost(exc)
+
+    def takes_more(self) -> bool:
+        return self.writable.is_set()
+
+    def write_frame(self, frame: bytes) -> bool:
+        if (
+            self.close_sent
+            or self.disconnected
+            or not self.handshake_complete
+            or self.transport.is_closing()
+        ):
+            return False
+        self.transport.write(frame)
+        return True
+
+    def close_now(self, code: int) -> None:
+        """What ASGI ``websocket.close`` does, without first waiting for the transport to
+        drain (the socket being closed may be the one that stopped reading)."""
+        self.queue.put_nowait({"type": "websocket.disconnect", "code": code})
+        if self.close_sent or self.disconnected or self.transport.is_closing():
+            return
+        self.conn.send_close(code, "")
+        self.transport.write(b"".join(self.conn.data_to_send()))
+        self.close_sent = True
+        if self.read_paused:
+            self.read_paused = False
+            self.transport.resume_reading()
+        if self.writable.is_set():
+            self.close_timer = self.loop.call_later(self.close_timeout, self.transport.close)
+        else:  # the peer stopped reading: its close frame will not get through in time
+            self.close_timer = self.loop.call_later(SLOW_CLOSE_S, self.transport.abort)
+
     def shutdown(self) -> None:
         conn = getattr(self, "conn", None)
         if (

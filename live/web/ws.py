@@ -13,8 +13,8 @@ Who may send which operation is :data:`live.domain.access.WS_OPS`. Close codes:
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
+import logging
 import time
 from typing import Any
 
@@ -39,14 +39,17 @@ from live.domain.errors import (
 from live.domain.origin import origin_allowed
 from live.domain.protocol import decode, encode, error_message
 from live.realtime.flood import Bucket
-from live.realtime.hub import Connection
+from live.realtime.hub import Connection, text_frame
 from live.web.http.staff import STAFF_COOKIE, actor
 from live.web.identity import COOKIE
 from live.web.refusals import ANONYMOUS, refused
 from live.web.runtime import Runtime, runtime
+from live.web.server import SINK
 
 VIEWER, STAFF, OVERLAY = "/ws/shows/{show}", "/ws/staff/{show}", "/ws/overlay/{show}"
-THROTTLED = encode(error_message(Throttled("slow down: this message was not handled")))
+THROTTLED = text_frame(encode(error_message(Throttled("slow down: this message was not handled"))))
+NOT_TEXT = text_frame(encode(error_message(BadRequest("send text frames with JSON"))))
+log = logging.getLogger("live.ws")
 
 
 async def _handle(
@@ -96,10 +99,13 @@ async def _read(
     voter: Voter | None,
     ip: str,
 ) -> None:
+    """The socket's one task: read operations and answer each (writes go straight to the
+    transport). Ends on the peer's disconnect or when the server closes the connection (its
+    close puts a disconnect in this socket's receive queue)."""
     settings = rt.settings
     bucket = Bucket(settings.ws_msg_rate, settings.ws_msg_burst, time.monotonic())
-    try:
-        while not conn.done.is_set():
+    with contextlib.suppress(WebSocketDisconnect):
+        while not conn.done:
             message = await ws.receive()
             if message["type"] == "websocket.disconnect":
                 break
@@ -112,14 +118,10 @@ async def _read(
                 continue
             text = message.get("text")
             if text is None:
-                conn.reply(encode(error_message(BadRequest("send text frames with JSON"))))
+                conn.reply(NOT_TEXT)
                 continue
             reply = await _handle(rt, endpoint, who, conn.show, voter, text, ip)
-            conn.reply(encode(reply))
-    except WebSocketDisconnect:
-        pass
-    finally:
-        conn.done.set()
+            conn.reply(text_frame(encode(reply)))
 
 
 async def _run(
@@ -155,29 +157,27 @@ async def _serve(
 ) -> None:
     show = ws.path_params["show"]
     voter = None if device is None else Voter(device, ip, ws.headers.get("user-agent", ""))
-    conn = Connection(ws, show, rt.settings.slow_client_ms / 1000, audience, credential)
+    sink = ws.scope.get("extensions", {}).get(SINK)
+    if sink is None:
+        log.error("websocket served without live's protocol: run `live serve`")
+        await ws.close(1011, "server misconfigured")
+        return
+    conn = Connection(sink, show, rt.settings.slow_client_ms / 1000, audience, credential)
+    conn.client = (ws.client.host, ws.client.port) if ws.client else None
     try:
         first = await rt.hub.first_snapshot(show, audience)
     except LiveError:
         await ws.close(1013, "try again later")
         return
     rt.hub.add(conn)
-    conn.offer_show(first.show)
-    conn.offer_snapshot(first.push, 0.0)
-    sender = asyncio.create_task(conn.run_sender())
-    reader = asyncio.create_task(_read(rt, ws, conn, endpoint, who, voter, ip))
     try:
-        await conn.done.wait()
+        conn.offer_show(first.show)
+        conn.offer_snapshot(first.push, time.monotonic())
+        await _read(rt, ws, conn, endpoint, who, voter, ip)
     finally:
         rt.hub.remove(conn)
-        sender.cancel()
-        reader.cancel()
-        await asyncio.gather(sender, reader, return_exceptions=True)
-    if conn.close_code is not None:
-        # Bounded: the close frame may never leave a socket whose peer stopped reading.
-        with contextlib.suppress(Exception):
-            async with asyncio.timeout(1.0):
-                await ws.close(conn.close_code)
+        conn.done = True
+        sink.on_drain = None
 
 
 def _ip(ws: WebSocket) -> str:

@@ -66,27 +66,29 @@ if previous then
   return refuse('duplicate', 'vote_id_reused', 0)
 end
 
-if redis.call('HGET', KEYS[1], 'open') ~= '1' then
+-- The category's whole state in one read (open, until, only, cap, per).
+local state = redis.call('HMGET', KEYS[1], 'open', 'until', 'only', 'cap', 'per')
+if state[1] ~= '1' then
   return refuse('closed', 'category_closed', 0)
 end
-local deadline = tonumber(redis.call('HGET', KEYS[1], 'until') or '0')
+local deadline = tonumber(state[2] or '0')
 if deadline > 0 and now >= deadline then
   -- The window's countdown ran out: closed from that instant, whenever the stage catches up.
   return refuse('closed', 'window_ended', 0)
 end
-local only = redis.call('HGET', KEYS[1], 'only')
+local only = state[3]
 if only and only ~= '' and only ~= who then
   return refuse('closed', 'contestant_not_open', 0)
 end
 
-local used = tonumber(redis.call('HGET', KEYS[3], dev) or '0')
-local cap = tonumber(redis.call('HGET', KEYS[1], 'cap') or ARGV[8])
-if used >= cap then
+local pair = dev .. '\n' .. who
+local uses = redis.call('HMGET', KEYS[3], dev, pair)
+local cap = tonumber(state[4] or ARGV[8])
+if tonumber(uses[1] or '0') >= cap then
   return refuse('duplicate', 'cap_reached', 0)
 end
-local per = tonumber(redis.call('HGET', KEYS[1], 'per') or ARGV[9])
-local pair = dev .. '\n' .. who
-if per > 0 and tonumber(redis.call('HGET', KEYS[3], pair) or '0') >= per then
+local per = tonumber(state[5] or ARGV[9])
+if per > 0 and tonumber(uses[2] or '0') >= per then
   return refuse('duplicate', 'contestant_cap_reached', 0)
 end
 

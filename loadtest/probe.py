@@ -64,9 +64,18 @@ async def probe(host: str, port: int, show: str, votes: int, seed: int = 5) -> d
             body = json.dumps(
                 {"category": "popular", "contestant": "c01", "vote_id": f"probe-{seed}-{i:06d}"}
             ).encode()
-            reply = await conn.request(
-                http_request("POST", f"/api/shows/{show}/votes", hostport, body, headers), 10.0
-            )
+            raw = http_request("POST", f"/api/shows/{show}/votes", hostport, body, headers)
+            for attempt in range(4):  # a reset under load: retry with the same vote_id
+                try:
+                    if conn.closed:
+                        conn = await HttpConn.open(host, port, "127.0.0.254")
+                    reply = await conn.request(raw, 10.0)
+                    break
+                except (WireError, OSError):
+                    conn.close()
+                    if attempt == 3:
+                        raise
+                    await asyncio.sleep(0.1)
             answered = time.monotonic()
             version = int(json.loads(reply.body).get("version", 0))
             deadline = answered + 5.0

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from live.domain.errors import LiveError
@@ -33,11 +34,15 @@ def reconcile_export(folder: Path, category: str, fmt: str) -> int:
         last = versions[-1]["result"]["position"] if versions else None
         replay = Replay(show)
         with (folder / LEDGER).open(encoding="utf-8") as fh:
-            for line in fh:
-                row = json.loads(line)
-                if last is not None and _pos(row["id"]) > _pos(last):
-                    break
-                replay.feed(row["id"], row["fields"])
+
+            def rows() -> Iterator[tuple[str, dict[str, str]]]:
+                for line in fh:
+                    row = json.loads(line)
+                    if last is not None and _pos(row["id"]) > _pos(last):
+                        return
+                    yield row["id"], row["fields"]
+
+            replay.feed_many(rows())
     except (OSError, ValueError, KeyError, LiveError) as exc:
         print(f"live: {folder}: {getattr(exc, 'message', exc)}", file=sys.stderr)
         return 2

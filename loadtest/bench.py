@@ -576,8 +576,8 @@ class Bench:
                 "KB",
                 base_kb,
                 "KB bare websockets",
-                "<= 30 KB",
-                live_kb <= 30,
+                "<= 20 KB",
+                live_kb <= 20,
                 f"{idle:,} idle viewers",
             )
         )

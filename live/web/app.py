@@ -185,7 +185,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Mount("/static", StaticFiles(directory=str(FRONTEND / "static")), name="static"),
         ],
         lifespan=lifespan,
-        middleware=[Middleware(Shed, limit=settings.max_inflight), Middleware(SecurityHeaders)],
+        middleware=[
+            Middleware(ws.SocketsFirst),
+            Middleware(Shed, limit=settings.max_inflight),
+            Middleware(SecurityHeaders),
+        ],
         exception_handlers={
             LiveError: on_live_error,
             HTTPException: on_http_error,

@@ -17,6 +17,7 @@ this was tested on.
 
 from __future__ import annotations
 
+import asyncio
 from asyncio import BaseTransport
 from collections.abc import Callable
 from typing import Any
@@ -62,11 +63,86 @@ SLOW_CLOSE_S = 1.0
 """How long a close frame may wait for a socket that is not draining before it is aborted."""
 
 
+class Inbox:
+    """What uvicorn's protocol uses of its ``asyncio.Queue`` (``put_nowait``, ``get``,
+    ``empty``) for its one reader, the app. An ``asyncio.Queue`` holds three deques (~2.3 KB);
+    a socket holds one inbox for its whole life, and a show night holds tens of thousands."""
+
+    __slots__ = ("_items", "_waiter")
+
+    def __init__(self) -> None:
+        self._items: list[Any] = []
+        self._waiter: asyncio.Future[None] | None = None
+
+    def put_nowait(self, item: Any) -> None:
+        self._items.append(item)
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def empty(self) -> bool:
+        return not self._items
+
+    async def get(self) -> Any:
+        while not self._items:
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        return self._items.pop(0)  # a handful at most: the reader drains it as it comes
+
+
+class Flag:
+    """What uvicorn's protocol uses of its ``asyncio.Event`` (``writable``) without the Event's
+    deque of waiters (~0.6 KB per socket); waiters are rare (a send while the buffer is full)."""
+
+    __slots__ = ("_set", "_waiters")
+
+    def __init__(self) -> None:
+        self._set = True
+        self._waiters: list[asyncio.Future[None]] | None = None
+
+    def is_set(self) -> bool:
+        return self._set
+
+    def set(self) -> None:
+        self._set = True
+        waiters, self._waiters = self._waiters, None
+        for waiter in waiters or ():
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def clear(self) -> None:
+        self._set = False
+
+    async def wait(self) -> None:
+        if self._set:
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        if self._waiters is None:
+            self._waiters = []
+        self._waiters.append(waiter)
+        await waiter
+
+
 class GoingAwayProtocol(WebSocketsSansIOProtocol):
     """uvicorn's sans-I/O protocol, plus: 1001 on shutdown, and the frame sink the hub writes
     the same pre-built frame bytes to (no per-socket encoding, no ASGI ``send`` per push)."""
 
     on_drain: Callable[[], None] | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Per socket, for the socket's whole life: lighter stand-ins of the same interface.
+        self.queue = Inbox()  # type: ignore[assignment]
+        self.writable = Flag()  # type: ignore[assignment]
+
+    async def send(self, message: Any) -> None:
+        await super().send(message)
+        if self.handshake_complete:
+            # The handshake's request and response (all their headers) are not needed again.
+            self.request = self.response = None  # type: ignore[assignment]
 
     def connection_made(self, transport: BaseTransport) -> None:
         super().connection_made(transport)

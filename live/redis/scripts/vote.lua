@@ -1,4 +1,5 @@
--- vote.lua: decide and record one vote in a single atomic step.
+-- vote.lua: decide and record votes, each in a single atomic step (one call may carry several:
+-- the votes that reached one process within one event-loop turn, decided one after another).
 -- Atomicity is the point: open check, caps, windows, idempotency, ledger append, tally and
 -- version all happen here so that no concurrent request can slip between a check and a write.
 --
@@ -15,109 +16,119 @@
 -- ARGV[14] subnet count  ARGV[15] its ms  ARGV[16] user agent
 -- ARGV[17..19] keyed hashes of device, ip and user agent (what the ledger chain hashes)
 -- ARGV[20] the refusal window (ms)
--- Returns {status, reason, retry_after_ms, ledger_id, version}.
+-- Per vote, 10 keys and 20 arguments, in this order; a call carries n votes as n*10 KEYS and
+-- n*20 ARGV. Returns n*5 values: per vote {status, reason, retry_after_ms, ledger_id, version}.
 -- Every accepted vote is appended to the ledger (a replay of an accepted vote_id is not).
 -- Refusals are bounded: a device's first refusal in each refusal window is an entry; the others
 -- in that window are counted in the marks hash, and that count is carried by the device's next
 -- refusal entry as 'more' (refusals answered since its last refusal entry). A phone hammering
 -- past its limits thus adds one entry per window, not one per request.
 
-local vid, dev, ip, net, cat, who = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
-local now = tonumber(ARGV[7])
+local function vote(K, A)
+  local vid, dev, ip, net, cat, who = A[1], A[2], A[3], A[4], A[5], A[6]
+  local now = tonumber(A[7])
 
-local shadow = {dev = ARGV[17], ip = ARGV[18], ua = ARGV[19]}
+  local shadow = {dev = A[17], ip = A[18], ua = A[19]}
 
-local function record(status, reason, more)
-  local fields = {'k', 'vote', 'st', status, 'why', reason, 'vid', vid,
-    'dev', dev, 'ip', ip, 'ua', ARGV[16], 'cat', cat, 'c', who, 't', ARGV[7]}
-  if more > 0 then
-    fields[#fields + 1] = 'more'
-    fields[#fields + 1] = tostring(more)
+  local function record(status, reason, more)
+    local fields = {'k', 'vote', 'st', status, 'why', reason, 'vid', vid,
+      'dev', dev, 'ip', ip, 'ua', A[16], 'cat', cat, 'c', who, 't', A[7]}
+    if more > 0 then
+      fields[#fields + 1] = 'more'
+      fields[#fields + 1] = tostring(more)
+    end
+    return ledger_append(K[7], fields, shadow)
   end
-  return ledger_append(KEYS[7], fields, shadow)
-end
 
-local function refuse(status, reason, retry)
-  local version = redis.call('GET', KEYS[9]) or '0'
-  local slot = tostring(math.floor(now / tonumber(ARGV[20])))
-  local more = 0
-  local mark = redis.call('HGET', KEYS[10], dev)
-  if mark then
-    local sep = string.find(mark, ':', 1, true)
-    more = tonumber(string.sub(mark, sep + 1))
-    if string.sub(mark, 1, sep - 1) == slot then
-      -- Not the first refusal of this window: counted, carried by the next refusal entry.
-      redis.call('HSET', KEYS[10], dev, slot .. ':' .. (more + 1))
-      return {status, reason, retry, '', version}
+  local function refuse(status, reason, retry)
+    local version = redis.call('GET', K[9]) or '0'
+    local slot = tostring(math.floor(now / tonumber(A[20])))
+    local more = 0
+    local mark = redis.call('HGET', K[10], dev)
+    if mark then
+      local sep = string.find(mark, ':', 1, true)
+      more = tonumber(string.sub(mark, sep + 1))
+      if string.sub(mark, 1, sep - 1) == slot then
+        -- Not the first refusal of this window: counted, carried by the next refusal entry.
+        redis.call('HSET', K[10], dev, slot .. ':' .. (more + 1))
+        return {status, reason, retry, '', version}
+      end
+    end
+    local id = record(status, reason, more)
+    redis.call('HSET', K[10], dev, slot .. ':0')
+    return {status, reason, retry, id, version}
+  end
+
+  local fingerprint = dev .. '\n' .. cat .. '\n' .. who
+  local previous = redis.call('HGET', K[2], vid)
+  if previous then
+    if previous == fingerprint then
+      -- A retry of a vote already counted (e.g. the reply was lost): same answer, no new entry.
+      return {'accepted', 'replay', 0, '', redis.call('GET', K[9]) or '0'}
+    end
+    return refuse('duplicate', 'vote_id_reused', 0)
+  end
+
+  -- The category's whole state in one read (open, until, only, cap, per).
+  local state = redis.call('HMGET', K[1], 'open', 'until', 'only', 'cap', 'per')
+  if state[1] ~= '1' then
+    return refuse('closed', 'category_closed', 0)
+  end
+  local deadline = tonumber(state[2] or '0')
+  if deadline > 0 and now >= deadline then
+    -- The window's countdown ran out: closed from that instant, whenever the stage catches up.
+    return refuse('closed', 'window_ended', 0)
+  end
+  local only = state[3]
+  if only and only ~= '' and only ~= who then
+    return refuse('closed', 'contestant_not_open', 0)
+  end
+
+  local pair = dev .. '\n' .. who
+  local uses = redis.call('HMGET', K[3], dev, pair)
+  local cap = tonumber(state[4] or A[8])
+  if tonumber(uses[1] or '0') >= cap then
+    return refuse('duplicate', 'cap_reached', 0)
+  end
+  local per = tonumber(state[5] or A[9])
+  if per > 0 and tonumber(uses[2] or '0') >= per then
+    return refuse('duplicate', 'contestant_cap_reached', 0)
+  end
+
+  -- Sliding logs: drop what left the window, then compare what remains with the limit.
+  local retry = 0
+  local reason = ''
+  local windows = {{K[4], 10, 'device_rate'}, {K[5], 12, 'ip_rate'}, {K[6], 14, 'subnet_rate'}}
+  for _, w in ipairs(windows) do
+    local count, span = tonumber(A[w[2]]), tonumber(A[w[2] + 1])
+    redis.call('ZREMRANGEBYSCORE', w[1], '-inf', now - span)
+    if redis.call('ZCARD', w[1]) >= count then
+      local oldest = redis.call('ZRANGE', w[1], 0, 0, 'WITHSCORES')
+      local wait = tonumber(oldest[2]) + span - now
+      if wait < 1 then wait = 1 end
+      if wait > retry then retry = wait; reason = w[3] end
     end
   end
-  local id = record(status, reason, more)
-  redis.call('HSET', KEYS[10], dev, slot .. ':0')
-  return {status, reason, retry, id, version}
-end
-
-local fingerprint = dev .. '\n' .. cat .. '\n' .. who
-local previous = redis.call('HGET', KEYS[2], vid)
-if previous then
-  if previous == fingerprint then
-    -- A retry of a vote already counted (e.g. the reply was lost): same answer, no new entry.
-    return {'accepted', 'replay', 0, '', redis.call('GET', KEYS[9]) or '0'}
+  if retry > 0 then
+    return refuse('limited', reason, retry)
   end
-  return refuse('duplicate', 'vote_id_reused', 0)
-end
 
--- The category's whole state in one read (open, until, only, cap, per).
-local state = redis.call('HMGET', KEYS[1], 'open', 'until', 'only', 'cap', 'per')
-if state[1] ~= '1' then
-  return refuse('closed', 'category_closed', 0)
-end
-local deadline = tonumber(state[2] or '0')
-if deadline > 0 and now >= deadline then
-  -- The window's countdown ran out: closed from that instant, whenever the stage catches up.
-  return refuse('closed', 'window_ended', 0)
-end
-local only = state[3]
-if only and only ~= '' and only ~= who then
-  return refuse('closed', 'contestant_not_open', 0)
-end
-
-local pair = dev .. '\n' .. who
-local uses = redis.call('HMGET', KEYS[3], dev, pair)
-local cap = tonumber(state[4] or ARGV[8])
-if tonumber(uses[1] or '0') >= cap then
-  return refuse('duplicate', 'cap_reached', 0)
-end
-local per = tonumber(state[5] or ARGV[9])
-if per > 0 and tonumber(uses[2] or '0') >= per then
-  return refuse('duplicate', 'contestant_cap_reached', 0)
-end
-
--- Sliding logs: drop what left the window, then compare what remains with the limit.
-local retry = 0
-local reason = ''
-local windows = {{KEYS[4], 10, 'device_rate'}, {KEYS[5], 12, 'ip_rate'}, {KEYS[6], 14, 'subnet_rate'}}
-for _, w in ipairs(windows) do
-  local count, span = tonumber(ARGV[w[2]]), tonumber(ARGV[w[2] + 1])
-  redis.call('ZREMRANGEBYSCORE', w[1], '-inf', now - span)
-  if redis.call('ZCARD', w[1]) >= count then
-    local oldest = redis.call('ZRANGE', w[1], 0, 0, 'WITHSCORES')
-    local wait = tonumber(oldest[2]) + span - now
-    if wait < 1 then wait = 1 end
-    if wait > retry then retry = wait; reason = w[3] end
+  for _, w in ipairs(windows) do
+    redis.call('ZADD', w[1], now, vid)
+    redis.call('PEXPIRE', w[1], tonumber(A[w[2] + 1]))
   end
-end
-if retry > 0 then
-  return refuse('limited', reason, retry)
+  redis.call('HINCRBY', K[3], dev, 1)
+  if per > 0 then redis.call('HINCRBY', K[3], pair, 1) end
+  redis.call('HSET', K[2], vid, fingerprint)
+  local id = record('accepted', '', 0)
+  redis.call('ZINCRBY', K[8], 1, who)
+  local version = redis.call('INCR', K[9])
+  return {'accepted', '', 0, id, tostring(version)}
 end
 
-for _, w in ipairs(windows) do
-  redis.call('ZADD', w[1], now, vid)
-  redis.call('PEXPIRE', w[1], tonumber(ARGV[w[2] + 1]))
+local out = {}
+for i = 0, #KEYS / 10 - 1 do
+  local r = vote({unpack(KEYS, i * 10 + 1, i * 10 + 10)}, {unpack(ARGV, i * 20 + 1, i * 20 + 20)})
+  for j = 1, 5 do out[#out + 1] = r[j] end
 end
-redis.call('HINCRBY', KEYS[3], dev, 1)
-if per > 0 then redis.call('HINCRBY', KEYS[3], pair, 1) end
-redis.call('HSET', KEYS[2], vid, fingerprint)
-local id = record('accepted', '', 0)
-redis.call('ZINCRBY', KEYS[8], 1, who)
-local version = redis.call('INCR', KEYS[9])
-return {'accepted', '', 0, id, tostring(version)}
+return out

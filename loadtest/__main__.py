@@ -50,6 +50,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--results", type=Path, default=report.RESULTS, help="table to add a row to")
     p.add_argument("--no-results", action="store_true", help="do not add a row")
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument(
+        "--procs", type=int, default=1, help="generator processes the phones are spread over"
+    )
     return p
 
 
@@ -92,7 +95,9 @@ def main(argv: list[str] | None = None) -> int:
             pids = target.pids()
         plan = plan_of(args, host, port)
         watched = Watched(pids) if pids else None
-        stats, figures = asyncio.run(run(plan, watched, progress=not args.no_progress))
+        stats, figures = asyncio.run(
+            run(plan, watched, progress=not args.no_progress, procs=max(1, args.procs))
+        )
         rc: dict[str, Any] = {}
         if redis_url:
             rc = recount(redis_url, plan.show, stats.votes)

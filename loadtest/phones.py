@@ -66,6 +66,8 @@ class Plan:
     timeout: float = 5.0
     categories: tuple[str, ...] = ("popular", "display")
     contestants: tuple[str, ...] = tuple(f"c{i:02d}" for i in range(1, 13))
+    index_base: int = 0
+    """Index of this plan's first phone (a shard of a run spread over processes)."""
 
     @property
     def hostport(self) -> str:

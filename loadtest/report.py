@@ -147,3 +147,35 @@ def add_row(report: dict[str, Any], path: Path = RESULTS) -> None:
 
 def stamp() -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.localtime())
+
+
+BENCH_HEADER = (
+    "| date | commit | machine | figure: value (ratio to its baseline) met/missed |\n"
+    "|---|---|---|---|\n"
+)
+BENCH_TITLE = (
+    "\n## `make bench` runs\n\nOne row per run, newest first (`python -m loadtest.bench`).\n\n"
+)
+
+
+def bench_row(out: dict[str, Any]) -> str:
+    cells = []
+    for f in out["figures"]:
+        ratio = "" if f.get("ratio") is None else f" ({f['ratio']:.2f}x)"
+        word = "met" if f["met"] else "missed"
+        cells.append(f"{f['name']}: {f['value']:,.1f} {f['unit']}{ratio} {word}")
+    m = out["machine"]
+    return (
+        f"| {out['date']} | {out['commit']} | {m['cpus']} cores, {m['memory_gb']} GiB | "
+        + "; ".join(cells).replace("|", "/")
+        + " |\n"
+    )
+
+
+def add_bench_row(out: dict[str, Any], path: Path = RESULTS) -> None:
+    """Insert a bench run's row at the top of the bench table (made on first use)."""
+    text = path.read_text(encoding="utf-8") if path.exists() else INTRO + HEADER
+    if BENCH_HEADER not in text:
+        text = text.rstrip("\n") + "\n" + BENCH_TITLE + BENCH_HEADER
+    head, _, rest = text.partition(BENCH_HEADER)
+    path.write_text(head + BENCH_HEADER + bench_row(out) + rest, encoding="utf-8")

@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import multiprocessing
 import resource
 import sys
 import time
+from dataclasses import replace
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 from typing import Any
 
 from tqdm import tqdm
@@ -42,10 +46,22 @@ def _progress_line(stats: Stats) -> str:
 
 
 async def run(
-    plan: Plan, watched: Watched | None = None, progress: bool = True
+    plan: Plan,
+    watched: Watched | None = None,
+    progress: bool = True,
+    procs: int = 1,
+    stats: Stats | None = None,
 ) -> tuple[Stats, dict[str, Any]]:
-    """Run the plan; returns the raw stats and the report's figures (without the recount)."""
-    stats = Stats()
+    """Run the plan; returns the raw stats and the report's figures (without the recount).
+
+    ``procs`` > 1: the phones are split over that many processes (this one and ``procs - 1``
+    forked children, each with its own event loop), merged into one :class:`Stats` at the end;
+    the generator's CPU is theirs summed.
+    """
+    stats = stats or Stats()
+    shards = [_spawn(p, stats.votes.prefix) for p in split(plan, procs)[1:]]
+    if shards:
+        plan = split(plan, procs)[0]
     phones = Phones(plan, stats)
     total = plan.viewers + plan.voters + plan.likers
     stats.measure_from = stats.t0 + plan.ramp
@@ -53,9 +69,10 @@ async def run(
 
     async def start_all() -> list[asyncio.Task[None]]:
         tasks: list[asyncio.Task[None]] = []
-        roles = [("voter", i) for i in range(plan.voters)]
-        roles += [("liker", i) for i in range(plan.likers)]
-        roles += [("viewer", plan.voters + plan.likers + i) for i in range(plan.viewers)]
+        b = plan.index_base  # shards of one run use disjoint phones (source addresses, seeds)
+        roles = [("voter", b + i) for i in range(plan.voters)]
+        roles += [("liker", b + i) for i in range(plan.likers)]
+        roles += [("viewer", b + plan.voters + plan.likers + i) for i in range(plan.viewers)]
         # Interleave the roles so each ramps up evenly.
         roles.sort(key=lambda r: (r[1] * 7919) % max(total, 1))
         for n, (role, index) in enumerate(roles):
@@ -105,6 +122,18 @@ async def run(
             task.cancel()
         await phones.close_all()
     wall = time.monotonic() - wall0
+    generator_cpu = _cpu_self() - cpu0
+    for proc, conn in shards:
+        with contextlib.suppress(EOFError, OSError):
+            if await asyncio.to_thread(conn.poll, plan.timeout * (plan.retries + 4)):
+                child, cpu = conn.recv()
+                stats.merge(child)
+                generator_cpu += cpu
+            else:
+                stats.error("generator_shard_lost")
+        proc.join(5)
+        if proc.is_alive():
+            proc.kill()
     measured = max(plan.duration, 1e-9)
     accepted = stats.outcomes["accepted"]
     figures: dict[str, Any] = {
@@ -130,7 +159,8 @@ async def run(
         },
         "errors": dict(stats.errors),
         "generator": {
-            "cpu_cores": round((_cpu_self() - cpu0) / wall, 3),
+            "cpu_cores": round(generator_cpu / wall, 3),
+            "processes": 1 + len(shards),
             "wall_s": round(wall, 1),
         },
     }
@@ -143,3 +173,47 @@ async def run(
             "rss_mb_peak": {n: round(b / 2**20, 1) for n, b in peak.items()},
         }
     return stats, figures
+
+
+def split(plan: Plan, procs: int) -> list[Plan]:
+    """The plan cut into ``procs`` shards of phones (as even as whole phones allow)."""
+    procs = max(1, procs)
+
+    def part(n: int, i: int) -> int:
+        return n // procs + (1 if i < n % procs else 0)
+
+    return [
+        replace(
+            plan,
+            viewers=part(plan.viewers, i),
+            voters=part(plan.voters, i),
+            likers=part(plan.likers, i),
+            index_base=plan.index_base + i * SHARD_SPAN,
+        )
+        for i in range(procs)
+    ]
+
+
+SHARD_SPAN = 1_000_000
+"""Phone indices per shard: shard i's phones are i * SHARD_SPAN + 0, 1, ..."""
+
+
+def _shard_main(plan: Plan, prefix: str, conn: Connection) -> None:
+    stats = Stats()
+    stats.votes.prefix = prefix  # one run, one vote-id prefix: the recount tells it apart
+    cpu0 = _cpu_self()
+    try:
+        asyncio.run(run(plan, None, progress=False, stats=stats))
+        conn.send((stats, _cpu_self() - cpu0))
+    finally:
+        conn.close()
+
+
+def _spawn(plan: Plan, prefix: str) -> tuple[BaseProcess, Connection]:
+    # spawn, not fork: a forked child would inherit this process's running event loop.
+    ctx = multiprocessing.get_context("spawn")
+    parent, child = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_shard_main, args=(plan, prefix, child), daemon=True)
+    proc.start()
+    child.close()
+    return proc, parent

@@ -85,6 +85,27 @@ class Stats:
         self.measure_from = 0.0
         """Samples before this (monotonic) time are the ramp: kept per second, not in totals."""
 
+    def merge(self, other: Stats) -> None:
+        """Add another process's stats of the same run (same ramp and duration) to these."""
+        self.latency.extend(other.latency)
+        self.staleness.extend(other.staleness)
+        self.outcomes.update(other.outcomes)
+        self.errors.update(other.errors)
+        self.votes.accepted.update(other.votes.accepted)
+        self.votes.unknown.update(other.votes.unknown)
+        self.taps_sent += other.taps_sent
+        self.taps_acked += other.taps_acked
+        self.snapshots += other.snapshots
+        self.retries += other.retries
+        for k, theirs in other.seconds.items():
+            mine = self.seconds.setdefault(k, Second())
+            mine.votes += theirs.votes
+            mine.taps += theirs.taps
+            mine.snapshots += theirs.snapshots
+            mine.errors += theirs.errors
+            mine.latency += theirs.latency
+            mine.staleness += theirs.staleness
+
     def second(self, now: float | None = None) -> Second:
         k = int((now if now is not None else time.monotonic()) - self.t0)
         s = self.seconds.get(k)

@@ -272,7 +272,9 @@ class Bench:
                     voters=self.ws_voters,
                     vote_transport="ws",
                     vote_rate=WS_VOTE_RATE,
-                    ramp=max(3.0, self.ws_voters / 500),
+                    # Phones arrive at 150 a second (each loads the show page once for its
+                    # cookie), so the measured window holds votes, not page loads.
+                    ramp=max(3.0, self.ws_voters / 150),
                     seed=7,
                 )
             figures, stats = self.load(target, plan)

@@ -11,6 +11,8 @@ overhead; a lone vote on a quiet show is sent at once, as a batch of one.
 from __future__ import annotations
 
 import asyncio
+import json
+from functools import partial
 from typing import Any
 
 from live.domain.ballot import Ballot
@@ -23,6 +25,8 @@ REFUSAL_WINDOW_MS = 10_000
 rate window when longer); the rest are counted (see ``vote.lua``)."""
 BATCH_MAX = 64
 """Votes per ``vote.lua`` call at most (~15 us of Redis time each: a call stays ~1 ms)."""
+
+_dumps = partial(json.dumps, ensure_ascii=False, separators=(",", ":"))
 
 _Queued = tuple[list[str], list[str | int], "asyncio.Future[list[Any]]"]
 
@@ -88,8 +92,14 @@ class Votes(RedisBase):
             task.add_done_callback(self._batches.discard)
 
     async def _send_batch(self, batch: list[_Queued]) -> None:
-        keys = [key for queued in batch for key in queued[0]]
-        args = [arg for queued in batch for arg in queued[1]]
+        # Each key once (the votes of a batch share most of theirs) and one JSON argument per
+        # vote: packing 30 arguments a vote was a sixth of a vote's CPU in the client.
+        index: dict[str, int] = {}
+        args = []
+        for vote_keys, vote_args, _ in batch:
+            where = [index.setdefault(key, len(index) + 1) for key in vote_keys]
+            args.append(_dumps([where, [str(a) for a in vote_args]]))
+        keys = list(index)
         try:
             raw: list[Any] = await self.call(self.script("vote.lua")(keys=keys, args=args))
         except Exception as exc:  # Unavailable: every vote of the batch gets it

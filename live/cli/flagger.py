@@ -55,14 +55,14 @@ async def run_flagger(settings: Settings, stop: asyncio.Event | None = None) -> 
     try:
         last = ""
         while not stop.is_set():
+            with contextlib.suppress(TimeoutError):  # first check after a second: a beat
+                async with asyncio.timeout(1.0):
+                    await stop.wait()
             health = supervisor.health()["flagger"]
             state = "up" if health["up"] else f"down ({health['error'] or 'no beat'})"
             if state != last:  # a change of health is worth a line; a steady state is not
                 print(f"live flagger: {state}", flush=True)
                 last = state
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(1.0):
-                    await stop.wait()
     finally:
         await supervisor.stop(5)
         await client.aclose()

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, KeysView, Mapping
+from collections.abc import Callable, Iterable, KeysView, Mapping
 from dataclasses import dataclass, field
+from itertools import islice
 
 
 @dataclass(slots=True)
@@ -20,8 +21,21 @@ class Recount:
     were answered without an entry of their own (``more``) since the device's previous one."""
     voided: set[str] = field(default_factory=set)
     """Accepted vote ids currently voided by a moderator (left out of the tallies)."""
-    targets: dict[str, tuple[str, str]] = field(default_factory=dict)
-    """Accepted vote id -> (category, contestant)."""
+    _targets: dict[str, tuple[str, str]] = field(default_factory=dict)
+    _vids: list[str] = field(default_factory=list)
+    _pairs: list[tuple[str, str]] = field(default_factory=list)
+    """Accepted votes not indexed by id yet (ids and targets, in ledger order): indexing a
+    million ids costs more than the rest of a recount, and most ledgers are never asked (no
+    void, no caller reading :attr:`targets`)."""
+
+    @property
+    def targets(self) -> dict[str, tuple[str, str]]:
+        """Accepted vote id -> (category, contestant)."""
+        if self._vids:
+            self._targets.update(zip(self._vids, self._pairs, strict=True))
+            self._vids.clear()
+            self._pairs.clear()
+        return self._targets
 
     @property
     def accepted_vote_ids(self) -> KeysView[str]:
@@ -58,7 +72,8 @@ class Recount:
                 if tally is None:
                     tally = self.tallies[cat] = Counter()
                 tally[who] += 1
-                self.targets[entry["vid"]] = (cat, who)
+                self._vids.append(entry["vid"])
+                self._pairs.append((cat, who))
             else:
                 self.refused += 1 + int(entry.get("more", 0))
         elif kind in ("void", "restore"):
@@ -79,29 +94,42 @@ class Recount:
             self.likes_taps += int(entry["taps"])
             self.likes_counted += int(entry["counted"])
 
-    def add_many(self, entries: Iterable[Mapping[str, str]]) -> None:
+    def add_many(
+        self,
+        entries: Iterable[Mapping[str, str]],
+        then: Callable[[Mapping[str, str]], None] | None = None,
+    ) -> None:
         """Fold entries in, oldest first: the same as :meth:`add` on each, with the hot path
-        (an accepted vote) inlined and its tally counted per (category, contestant) pair,
-        merged at the end. Counting is commutative, so a void that comes before the merge
-        still subtracts from the right total; ``targets`` and ``voided`` follow entry order."""
-        targets = self.targets
-        pairs: dict[tuple[str, str], int] = {}
-        get = pairs.get
-        n = 0
+        (an accepted vote) inlined: two appends, its tally counted per run of votes (in C, by
+        ``Counter``). Counting is commutative, so a void after a run subtracts from the right
+        total; ``targets`` and ``voided`` follow entry order. ``then`` is called with every
+        entry that is not an accepted vote, after it is folded (a replay folds the rest)."""
+        vids, pairs = self._vids, self._pairs
+        add_vid, add_pair = vids.append, pairs.append
+        start, votes = len(pairs), 0
         for entry in entries:
             if entry.get("k") == "vote" and entry.get("st") == "accepted":
-                n += 1
-                pair = targets[entry["vid"]] = (entry["cat"], entry["c"])
-                pairs[pair] = get(pair, 0) + 1
+                add_vid(entry["vid"])
+                add_pair((entry["cat"], entry["c"]))
             else:
+                votes += self._count(start)
                 self.add(entry)
-        self.entries += n
+                if then is not None:
+                    then(entry)
+                start = len(pairs)  # a void indexes (and so empties) the pending lists
+        votes += self._count(start)
+        self.entries += votes
+
+    def _count(self, start: int) -> int:
+        """Add the tallies of the pending accepted votes from ``start`` on; how many."""
+        run = Counter(islice(self._pairs, start, None))
         tallies = self.tallies
-        for (cat, who), count in pairs.items():
+        for (cat, who), n in run.items():
             tally = tallies.get(cat)
             if tally is None:
                 tally = tallies[cat] = Counter()
-            tally[who] += count
+            tally[who] += n
+        return len(self._pairs) - start
 
 
 def recount(entries: Iterable[Mapping[str, str]]) -> Recount:

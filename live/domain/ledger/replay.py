@@ -9,7 +9,7 @@ learns exactly where it differs.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from live.domain.judging import inputs_from
@@ -39,6 +39,10 @@ class Replay:
     def feed(self, entry_id: str, e: Mapping[str, str]) -> None:
         self.position = entry_id
         self.counted.add(e)
+        self._fold(e)
+
+    def _fold(self, e: Mapping[str, str]) -> None:
+        """What an entry changes besides the counts (sheets, approvals, staff, edits)."""
         kind = e.get("k")
         if kind == "vote":  # most entries: nothing more to fold
             return
@@ -68,21 +72,17 @@ class Replay:
             self.edits.update({k: v for k, v in e.items() if k not in ENTRY_KEYS})
 
     def feed_many(self, rows: Iterable[tuple[str, Mapping[str, str]]]) -> None:
-        """Feed ``(entry id, fields)`` rows oldest first: the same as :meth:`feed` on each,
-        with runs of votes (nearly every entry) folded by :meth:`Recount.add_many`."""
-        votes: list[Mapping[str, str]] = []
-        position = self.position
-        for position, e in rows:
-            if e.get("k") == "vote":
-                votes.append(e)
-                continue
-            if votes:
-                self.counted.add_many(votes)
-                votes = []
-            self.feed(position, e)
-        if votes:
-            self.counted.add_many(votes)
-        self.position = position
+        """Feed ``(entry id, fields)`` rows oldest first: the same as :meth:`feed` on each, in
+        one pass (votes counted by :meth:`Recount.add_many`, the rest folded as they come)."""
+        last = [self.position]
+
+        def entries() -> Iterator[Mapping[str, str]]:
+            for position, e in rows:
+                last[0] = position
+                yield e
+
+        self.counted.add_many(entries(), self._fold)
+        self.position = last[0]
 
     def judges(self) -> tuple[str, ...]:
         return tuple(

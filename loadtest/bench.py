@@ -507,10 +507,12 @@ class Bench:
                     f"median {under_load.get('median_ms')} p99 {under_load.get('p99_ms')} ms: "
                     + ("kept" if ok else "not kept")
                 )
-                loaded = {**under_load, "viewers": n}
                 if not ok:
+                    if not loaded:  # nothing kept: the first step is what there is
+                        loaded = {**under_load, "viewers": n}
                     break
                 best = row
+                loaded = {**under_load, "viewers": n}
         self.details["fanout"] = tried
         chosen = best or tried[0]
         at = chosen["viewers"]
@@ -603,7 +605,7 @@ class Bench:
                 "",
                 "p99 <= 300 ms at 10,000 viewers",
                 l_p99 <= 300 and loaded.get("viewers", 0) >= 10_000 and not loaded.get("missed"),
-                f"at {loaded.get('viewers', 0):,} viewers (the last step), median "
+                f"at {loaded.get('viewers', 0):,} viewers (the largest step kept), median "
                 f"{loaded.get('median_ms')} ms, {loaded.get('missed')} never shown",
             )
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -9,6 +10,7 @@ import pytest
 import redis.asyncio as aioredis
 from redis.exceptions import NoPermissionError, ResponseError
 
+from live.domain.ballot import Voter
 from live.domain.ledger.chain import GENESIS, ChainCheck, entry_hash, pseudonymiser
 from tests.helpers import LiveServer, run_cli, vote_body
 
@@ -164,3 +166,33 @@ async def test_the_app_user_cannot_delete_trim_or_overwrite_the_ledger(
         assert await app.delete(session_key) == 1
     finally:
         await app.aclose()
+
+
+async def test_verify_and_recount_agree_while_votes_keep_coming(server: LiveServer) -> None:
+    """The live figures and the ledger are compared at one point (the state's MULTI names the
+    ledger's last entry), so a vote landing during the check is not a mismatch."""
+    rt = server.rt
+    voter = Voter("d-verify", "10.9.0.1")
+    stop = asyncio.Event()
+    cast = 0
+
+    async def keep_voting() -> None:
+        nonlocal cast
+        while not stop.is_set():
+            body = {"category": "cap20", "contestant": "p1", "vote_id": f"live-{cast:05d}"}
+            await rt.service.vote("t", body, Voter(f"{voter.device}-{cast}", voter.ip))
+            cast += 1
+
+    voting = asyncio.create_task(keep_voting())
+    try:
+        for _ in range(8):
+            verdict = await rt.service.verify("t")
+            assert verdict.ok, verdict.lines()
+            counted, state = await rt.service.recount("t")
+            assert counted.tally_dict().get("cap20", {}) == {
+                c: n for c, n in state.tallies["cap20"].items() if n
+            }
+    finally:
+        stop.set()
+        await voting
+    assert cast > 20  # votes really did land during the checks

@@ -16,9 +16,10 @@ class Ledger(RedisBase):
     """Read the ledger (it is written by every script, through ``chain.lua``)."""
 
     async def ledger_entries(
-        self, show: str, batch: int = 10_000
+        self, show: str, batch: int = 10_000, until: str = "+"
     ) -> AsyncIterator[tuple[str, dict[str, str]]]:
-        """Every ledger entry, oldest first, read in batches.
+        """Every ledger entry up to ``until`` (an entry id, included; ``+``: the end), oldest
+        first, read in batches.
 
         The next batch is requested before this one is handed out, so Redis and the network
         work while the caller folds (a recount runs at the slower of the two, not their sum).
@@ -27,7 +28,7 @@ class Ledger(RedisBase):
 
         def fetch(start: str) -> asyncio.Task[Any]:
             return asyncio.ensure_future(
-                self.call(self.client.xrange(key, min=start, max="+", count=batch))
+                self.call(self.client.xrange(key, min=start, max=until, count=batch))
             )
 
         pending = fetch("-")
@@ -59,6 +60,6 @@ class Ledger(RedisBase):
     async def ledger_length(self, show: str) -> int:
         return int(await self.call(self.client.xlen(self.keys(show).ledger)))
 
-    async def recount(self, show: str) -> Recount:
-        entries = [fields async for _, fields in self.ledger_entries(show)]
+    async def recount(self, show: str, until: str = "+") -> Recount:
+        entries = [fields async for _, fields in self.ledger_entries(show, until=until)]
         return recount(entries)

@@ -58,7 +58,9 @@ class ShowStates(RedisBase):
         pipe.hgetall(k.published)
         pipe.hgetall(k.void_counts)
         pipe.hgetall(k.heads)
+        pipe.xrevrange(k.ledger, count=1)  # where the ledger stood, in the same MULTI
         raw: list[Any] = await self.call(pipe.execute())
+        last = raw.pop()
         categories: dict[str, CategoryState] = {}
         tallies: dict[str, dict[str, int]] = {}
         for i, cat in enumerate(show.categories):
@@ -86,6 +88,7 @@ class ShowStates(RedisBase):
             published={cat: int(v) for cat, v in raw[-3].items()},
             voided={cat: int(v) for cat, v in raw[-2].items() if int(v)},
             heads={cat: json.loads(v) for cat, v in raw[-1].items()},
+            ledger_last=str(last[0][0]) if last else "0-0",
         )
 
     async def read_edits(self, show: str) -> dict[str, dict[str, str]]:

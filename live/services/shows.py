@@ -202,19 +202,22 @@ class Service:
         return await self.store.set_voting(show, category, is_open, only)
 
     async def recount(self, show_id: str) -> tuple[Recount, ShowState]:
-        """The ledger's recount and the live state, read after it (``live recount``)."""
+        """The live state, and the ledger's recount up to where the ledger stood when the
+        state was read (``live recount``): the two agree even while votes keep coming."""
         show = self.show(show_id)
-        counted = await self.store.recount(show.id)
-        return counted, await self.store.read_state(show)
+        state = await self.store.read_state(show)
+        return await self.store.recount(show.id, until=state.ledger_last), state
 
     async def verify(self, show_id: str) -> Verdict:
-        """Re-hash the whole chain, recount it, and compare with the live figures."""
+        """Re-hash the whole chain, recount it, and compare with the live figures, read first
+        (in one MULTI with the ledger's last id) so that votes during the check do not show
+        as mismatches; the chain is checked up to that entry."""
         show = self.show(show_id)
+        state = await self.store.read_state(show)
         audit = Audit(await self.store.pseudonym(show.id))
-        async for entry_id, fields in self.store.ledger_entries(show.id):
+        async for entry_id, fields in self.store.ledger_entries(show.id, until=state.ledger_last):
             audit.feed(entry_id, fields)
         verdict = audit.verdict()
-        state = await self.store.read_state(show)
         compare(verdict, state.tallies, state.likes, state.voided)
         return verdict
 

@@ -11,7 +11,7 @@ from typing import Any
 from live.domain.ballot import Ballot, Voter, make_ballot, parse_vote
 from live.domain.show import load_show
 from live.redis.store import Store, make_client
-from tests.helpers import SHOW
+from tests.helpers import BIG, SHOW, vote_body
 
 SHOW_T = load_show(SHOW)
 
@@ -69,6 +69,39 @@ async def test_a_batch_is_one_call_and_equals_voting_one_by_one(redis_url: str) 
         assert (await together.recount(SHOW_T.id)).tally_dict() == {
             k: v for k, v in live.items() if v
         }
+    finally:
+        await client.aclose()
+        await client.connection_pool.disconnect()
+
+
+async def test_a_batch_never_mixes_shows(redis_url: str) -> None:
+    """One call per show: a call's keys all carry one ``{show}`` tag (one Cluster slot)."""
+    big = load_show(BIG)
+    client = make_client(redis_url, 4, 5000)
+    store = Store(client, "b" + uuid.uuid4().hex[:10], 5000)
+    try:
+        for show in (SHOW_T, big):
+            await store.init_show(show)
+            await store.pseudonym(show.id)  # made once per show: then votes queue at once
+        calls: list[list[str]] = []
+        script = store.script("vote.lua")
+
+        def spy(**kw: Any) -> Any:
+            calls.append(kw["keys"])
+            return script(**kw)
+
+        store._scripts["vote.lua"] = spy  # type: ignore[assignment]
+        t_votes = ballots(10, 3)
+        bodies = [parse_vote(vote_body("all", "b1", f"big-vote-{i:04d}")) for i in range(10)]
+        big_votes = [make_ballot(big, b, Voter(f"e{i}", "10.1.0.1")) for i, b in enumerate(bodies)]
+        answers = await asyncio.gather(
+            *(store.cast_vote(b, 10, SHOW_T) for b in t_votes),
+            *(store.cast_vote(b, 10, big) for b in big_votes),
+        )
+        assert [o.status for o in answers[10:]] == ["accepted"] * 10
+        assert len(calls) == 2
+        tags = [{key.split("}")[0] for key in keys} for keys in calls]
+        assert sorted(len(t) for t in tags) == [1, 1] and tags[0] != tags[1]
     finally:
         await client.aclose()
         await client.connection_pool.disconnect()

@@ -1,11 +1,11 @@
 """Votes and likes: each decided by one atomic Lua call (``vote.lua``, ``likes.lua``).
 
 Votes are micro-batched: the votes a process is asked to cast within one event-loop turn go to
-Redis as one ``vote.lua`` call (at most :data:`BATCH_MAX`), which decides each on its own, one
-after another, exactly as separate calls would; every caller is answered after that one call
-(so after its vote is in the ledger). One call instead of many saves, per vote, the client's
-command packing and reply parsing, a pool checkout and a round trip, and Redis's per-command
-overhead; a lone vote on a quiet show is sent at once, as a batch of one.
+Redis as one ``vote.lua`` call per show (at most :data:`BATCH_MAX`), which decides each on its
+own, one after another, exactly as separate calls would; every caller is answered after that
+one call (so after its vote is in the ledger). One call instead of many saves, per vote, the
+client's command packing and reply parsing, a pool checkout and a round trip, and Redis's
+per-command overhead; a lone vote on a quiet show is sent at once, as a batch of one.
 """
 
 from __future__ import annotations
@@ -36,7 +36,9 @@ class Votes(RedisBase):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._queued: list[_Queued] = []
+        self._queued: dict[str, list[_Queued]] = {}
+        """Per show: a call carries one show's votes only, so its keys share one hash slot
+        (``{show}``), as a Redis Cluster requires."""
         self._batches: set[asyncio.Task[None]] = set()
 
     async def cast_vote(self, ballot: Ballot, now_ms: int, show: Show) -> VoteOutcome:
@@ -78,18 +80,19 @@ class Votes(RedisBase):
         args.append(max(REFUSAL_WINDOW_MS, lim.device.seconds * 1000))
         loop = asyncio.get_running_loop()
         answer: asyncio.Future[list[Any]] = loop.create_future()
-        self._queued.append((keys, args, answer))
-        if len(self._queued) == 1:  # the first of this turn sends them all, after the turn
+        if not self._queued:  # the first of this turn sends them all, after the turn
             loop.call_soon(self._send_votes)
+        self._queued.setdefault(ballot.show, []).append((keys, args, answer))
         raw = await answer
         return VoteOutcome(str(raw[0]), str(raw[1]), int(raw[2]), str(raw[3]), int(raw[4]))
 
     def _send_votes(self) -> None:
-        queued, self._queued = self._queued, []
-        for start in range(0, len(queued), BATCH_MAX):
-            task = asyncio.ensure_future(self._send_batch(queued[start : start + BATCH_MAX]))
-            self._batches.add(task)  # held until done: a task nobody holds may be collected
-            task.add_done_callback(self._batches.discard)
+        queued, self._queued = self._queued, {}
+        for votes in queued.values():
+            for start in range(0, len(votes), BATCH_MAX):
+                task = asyncio.ensure_future(self._send_batch(votes[start : start + BATCH_MAX]))
+                self._batches.add(task)  # held until done: a task nobody holds may be collected
+                task.add_done_callback(self._batches.discard)
 
     async def _send_batch(self, batch: list[_Queued]) -> None:
         # Each key once (the votes of a batch share most of theirs) and one JSON argument per

@@ -10,7 +10,8 @@ the server pushes as soon as the vote is in Redis, and the HTTP answer may still
 
 Votes are 0.3-0.6 s apart, so on a quiet show each measures "push at once"; run beside a load
 (``make bench`` runs it beside 10k viewers) it measures the push under load. Prints one JSON
-line (``median_ms``, ``p99_ms``, ``max_ms``, ``votes``, ``missed``).
+line (``median_ms``, ``p99_ms``, ``max_ms``, ``votes``, ``missed``: accepted but never seen
+pushed within 5 s, ``refused``: not accepted, so not measured).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import asyncio
 import json
 import random
 import re
+import secrets
 import sys
 import time
 from pathlib import Path
@@ -56,13 +58,14 @@ async def probe(host: str, port: int, show: str, votes: int, seed: int = 5) -> d
         "Origin": f"http://{hostport}",
     }
     rng = random.Random(seed)
+    run = secrets.token_hex(4)  # every probe's vote ids are its own (a reused id is refused)
     lags: list[float] = []
-    missed = 0
+    missed = refused = 0
     try:
         for i in range(votes):
             await asyncio.sleep(rng.uniform(0.3, 0.6))
             body = json.dumps(
-                {"category": "popular", "contestant": "c01", "vote_id": f"probe-{seed}-{i:06d}"}
+                {"category": "popular", "contestant": "c01", "vote_id": f"probe-{run}-{i:06d}"}
             ).encode()
             raw = http_request("POST", f"/api/shows/{show}/votes", hostport, body, headers)
             for attempt in range(4):  # a reset under load: retry with the same vote_id
@@ -77,7 +80,11 @@ async def probe(host: str, port: int, show: str, votes: int, seed: int = 5) -> d
                         raise
                     await asyncio.sleep(0.1)
             answered = time.monotonic()
-            version = int(json.loads(reply.body).get("version", 0))
+            answer = json.loads(reply.body)
+            if answer.get("status") != "accepted":  # nothing to show: not a vote-to-screen
+                refused += 1
+                continue
+            version = int(answer.get("version", 0))
             deadline = answered + 5.0
             seen = None
             while seen is None and time.monotonic() < deadline:
@@ -96,6 +103,7 @@ async def probe(host: str, port: int, show: str, votes: int, seed: int = 5) -> d
     return {
         "votes": len(lags),
         "missed": missed,
+        "refused": refused,
         "median_ms": s["p50"],
         "p99_ms": s["p99"],
         "max_ms": s["max"],

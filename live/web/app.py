@@ -184,11 +184,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *staff.routes,
             *judging.routes,
             *moderation.routes,
-            *ws.routes,
         ],
         lifespan=lifespan,
         middleware=[
-            Middleware(ws.SocketsFirst),
+            Middleware(ws.SocketsFirst),  # serves ws.routes
             Middleware(Shed, limit=settings.max_inflight),
             Middleware(SecurityHeaders),
         ],

@@ -18,7 +18,7 @@ import logging
 import time
 from typing import Any
 
-from starlette.routing import WebSocketRoute
+from starlette.routing import Match, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
@@ -163,8 +163,9 @@ async def _serve(
         log.error("websocket served without live's protocol: run `live serve`")
         await ws.close(1011, "server misconfigured")
         return
-    conn = Connection(sink, show, rt.settings.slow_client_ms / 1000, audience, credential)
-    conn.client = (ws.client.host, ws.client.port) if ws.client else None
+    client = (ws.client.host, ws.client.port) if ws.client else None
+    slow_after = rt.settings.slow_client_ms / 1000
+    conn = Connection(sink, show, slow_after, audience, credential, client=client)
     try:
         first = await rt.hub.first_snapshot(show, audience)
     except LiveError:
@@ -265,25 +266,25 @@ routes = [
     WebSocketRoute(STAFF, staff_endpoint),
     WebSocketRoute(OVERLAY, overlay_endpoint),
 ]
-
-_ENDPOINTS = {"shows": viewer_endpoint, "staff": staff_endpoint, "overlay": overlay_endpoint}
+"""Served by :class:`SocketsFirst`, not by the app's router."""
 
 
 class SocketsFirst:
-    """The outermost middleware: a websocket to one of the three paths goes straight to its
-    endpoint, past the HTTP middleware (shedding, headers), the exception middleware and the
-    router. Each of those keeps a coroutine frame for the socket's whole life (~5 KB per idle
-    viewer); none of them does anything for these sockets. Other paths take the normal way."""
+    """The outermost middleware: a websocket whose path one of :data:`routes` matches goes
+    straight to its endpoint, past the HTTP middleware (shedding, headers), the exception
+    middleware and the router. Each of those keeps a coroutine frame for the socket's whole
+    life (~5 KB per idle viewer); none of them does anything for these sockets. Everything else
+    takes the normal way."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
-            parts = scope["path"].split("/")
-            # "/ws/shows/demo" -> ["", "ws", "shows", "demo"]
-            if len(parts) == 4 and parts[1] == "ws" and parts[2] in _ENDPOINTS and parts[3]:
-                scope["path_params"] = {"show": parts[3]}
-                await _ENDPOINTS[parts[2]](WebSocket(scope, receive, send))
-                return
+            for route in routes:
+                match, child = route.matches(scope)
+                if match is Match.FULL:
+                    scope.update(child)  # path_params, as the router would set them
+                    await route.endpoint(WebSocket(scope, receive, send))
+                    return
         await self.app(scope, receive, send)

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint fmt clean bench load chaos
+.PHONY: run test lint fmt clean bench load chaos cluster
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -14,6 +14,12 @@ $(STAMP): pyproject.toml
 
 run: $(STAMP)
 	$(BIN)/live demo
+
+# The scaled-out shape on one machine: a loopback Redis Cluster (3 masters, 3 replicas), two
+# app processes and nginx in front on http://127.0.0.1:8000. Ctrl-C stops everything.
+cluster: $(STAMP)
+	bash tests/provision.sh
+	$(BIN)/live cluster
 
 # Installs Redis 7, Chromium and CJK fonts first when they are missing (as root, apt-get).
 test: $(STAMP)

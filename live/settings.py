@@ -58,7 +58,16 @@ class Settings:
     redis_timeout_ms: int = 1000
     """``LIVE_REDIS_TIMEOUT_MS``: budget of one Redis call; past it the request gets a 503."""
     redis_pool_size: int = 64
-    """``LIVE_REDIS_POOL_SIZE``: connections per process (a blocking pool)."""
+    """``LIVE_REDIS_POOL_SIZE``: connections per process (a blocking pool; on a cluster, per
+    node)."""
+    redis_cluster: bool = False
+    """``LIVE_REDIS_CLUSTER``: 1 when ``REDIS_URL`` names a node of a Redis Cluster."""
+    redis_wait_replicas: int = 0
+    """``LIVE_REDIS_WAIT_REPLICAS``: replicas a vote must reach before it is answered
+    ``accepted`` (``WAIT``, once per micro-batch); default 1 on a cluster, 0 otherwise."""
+    redis_wait_ms: int = 200
+    """``LIVE_REDIS_WAIT_MS``: how long a batch waits for those replicas before its votes are
+    answered 503 ``not_replicated`` (a retry with the same ``vote_id`` is safe)."""
     max_body_bytes: int = 4096
     """``LIVE_MAX_BODY_BYTES``: larger JSON bodies are refused with 413."""
     ws_max_bytes: int = 4096
@@ -94,8 +103,14 @@ class Settings:
         prefix = env.get("LIVE_KEY_PREFIX", "live")
         if not prefix or any(c in prefix for c in "{}: \t"):
             raise ConfigError(f"LIVE_KEY_PREFIX must be a plain word, got {prefix!r}")
+        cluster = env.get("LIVE_REDIS_CLUSTER", "") in {"1", "true", "yes"}
+        if cluster and not env.get("REDIS_URL"):
+            raise ConfigError("LIVE_REDIS_CLUSTER=1 needs REDIS_URL naming a node of the cluster")
         return cls(
             redis_url=env.get("REDIS_URL") or None,
+            redis_cluster=cluster,
+            redis_wait_replicas=_int(env, "LIVE_REDIS_WAIT_REPLICAS", 1 if cluster else 0, lo=0),
+            redis_wait_ms=_int(env, "LIVE_REDIS_WAIT_MS", 200, lo=1),
             data_dir=Path(env.get("LIVE_DATA_DIR") or ".live"),
             show_files=show_files,
             key_prefix=prefix,

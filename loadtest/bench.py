@@ -26,14 +26,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import socket
 import sys
+import tempfile
 import time
 import urllib.request
 from array import array
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -42,11 +44,19 @@ from loadtest.phones import Plan
 from loadtest.recount import recount
 from loadtest.run import run
 from loadtest.stats import summary
-from loadtest.target import LiveTarget, Process, Watched, free_port, raise_fd_limit, wait_http
+from loadtest.target import (
+    BENCH_SHOW,
+    LiveTarget,
+    Process,
+    Watched,
+    free_port,
+    raise_fd_limit,
+    wait_http,
+)
 from loadtest.wire import HttpConn, WireError, WsConn, http_request, source_address
 
 OUT = Path("artifacts") / "bench"
-PHASES = ("votes", "likes", "recount", "fanout", "memory", "reconcile")
+PHASES = ("votes", "likes", "recount", "fanout", "memory", "reconcile", "cluster")
 
 
 @dataclass
@@ -457,6 +467,60 @@ class Bench:
         result: dict[str, Any] = json.loads(out.read_text()) if out.exists() else {}
         return result
 
+    def cluster(self) -> None:
+        """Votes and viewers on the scaled-out shape (``live cluster``) beside one Redis with
+        the same two app processes, on the same two cores."""
+        votes = self.plan(0, voters=self.conns, vote_transport="http", seed=7)
+        viewers = 2000
+        watch = self.plan(0, viewers=viewers, voters=4, vote_rate=25.0, ramp=3.0, seed=13)
+        with LiveTarget(workers=2) as single:
+            one, _ = self.load(single, replace(votes, port=single.port))
+            one_view, _ = self.load(single, replace(watch, port=single.port))
+        with ClusterTarget(apps=2) as cluster:
+            pids = cluster.pids()
+            many, _ = self.drive(replace(votes, port=cluster.port), Watched(pids))
+            many_view, _ = self.drive(replace(watch, port=cluster.port), Watched(pids))
+        self.details["cluster"] = {
+            "single": {"votes": one, "viewers": one_view},
+            "cluster": {"votes": many, "viewers": many_view},
+        }
+        rate, base = many["votes"]["accepted_per_s"], one["votes"]["accepted_per_s"]
+        app = _cores(many, "app")
+        redis = _cores(many, "redis")
+        self.add(
+            Figure(
+                "votes on a Redis Cluster",
+                rate,
+                "accepted/s",
+                base,
+                "accepted/s on one Redis",
+                ">= 0.5x one Redis on the same 2 cores",
+                rate >= 0.5 * base,
+                f"p99 {many['votes']['latency_ms']['p99']} ms (one Redis: "
+                f"{one['votes']['latency_ms']['p99']} ms); 2 apps + nginx + 3x2 Redis nodes, "
+                f"WAIT 1 per batch; {app * 1e6 / max(rate, 1e-9):,.0f} us app + "
+                f"{redis * 1e6 / max(rate, 1e-9):,.0f} us Redis (6 nodes) + "
+                f"{_cores(many, 'nginx') * 1e6 / max(rate, 1e-9):,.0f} us nginx per vote",
+            )
+        )
+        got = many_view["viewers"]["snapshots_per_s"]
+        want = one_view["viewers"]["snapshots_per_s"]
+        p99 = many_view["viewers"]["staleness_ms"]["p99"]
+        self.add(
+            Figure(
+                "viewers across 2 processes",
+                got,
+                "pushes/s",
+                want,
+                "pushes/s from one process on one Redis",
+                f">= 0.9x at {viewers:,} viewers, p99 staleness <= 250 ms",
+                got >= 0.9 * want and p99 <= 250,
+                f"{viewers:,} viewers through nginx; p99 staleness {p99} ms (one process: "
+                f"{one_view['viewers']['staleness_ms']['p99']} ms); app "
+                f"{_cores(many_view, 'app')} cores, nginx {_cores(many_view, 'nginx')} cores",
+            )
+        )
+
     def fanout(self) -> None:
         best: dict[str, Any] | None = None
         tried = []
@@ -642,6 +706,51 @@ class Bench:
         )
 
 
+class ClusterTarget:
+    """``live cluster``'s :class:`~live.cli.cluster.Stack` serving the bench show: a loopback
+    Redis Cluster (3 masters, 3 replicas, ``appendfsync always``), two app processes with
+    ``WAIT 1`` per vote batch, nginx in front. ``port`` is nginx's."""
+
+    def __init__(self, apps: int = 2) -> None:
+        from live.cli.cluster import Stack
+        from live.settings import Settings
+
+        self._tmp = tempfile.TemporaryDirectory(prefix="live-cluster-")
+        settings = Settings(
+            show_files=(BENCH_SHOW,),
+            key_prefix="bench",
+            secret_key="loadtest-" + os.urandom(8).hex(),
+        )
+        self.stack = Stack(Path(self._tmp.name), settings, apps=apps, port=free_port(), quiet=True)
+
+    @property
+    def port(self) -> int:
+        return self.stack.port
+
+    def __enter__(self) -> ClusterTarget:
+        self.stack.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stack.stop()
+        self._tmp.cleanup()
+
+    def pids(self) -> dict[str, int]:
+        """Every app process, nginx and every Redis node, each by name (summed by the caller)."""
+        out = {f"app{i}": p.pid for i, p in enumerate(self.stack.processes[:-1])}
+        if self.stack.balancer is not None and self.stack.balancer.process is not None:
+            out["nginx"] = self.stack.balancer.process.pid
+        if self.stack.cluster is not None:
+            for i, node in enumerate(self.stack.cluster.nodes):
+                if node.process is not None:
+                    out[f"redis{i}"] = node.process.pid
+        return out
+
+
+def _cores(figures: dict[str, Any], prefix: str) -> float:
+    return float(sum(c for n, c in figures["server"]["cpu_cores"].items() if n.startswith(prefix)))
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m loadtest.bench", description=__doc__.split("\n")[0])
     p.add_argument("--seconds", type=float, default=10.0, help="measured seconds per phase")
@@ -691,6 +800,8 @@ def main(argv: list[str] | None = None) -> int:
         bench.memory(args.idle)
     if want("reconcile"):
         bench.reconcile()
+    if want("cluster"):
+        bench.cluster()
     out: dict[str, Any] = {
         "date": report.stamp(),
         "commit": report.commit(),

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # What `make test` needs beyond the virtualenv, from Debian's packages:
-#   redis-server (Redis >= 7: its ACL selectors guard the ledger), chromium and fonts-noto-cjk
-#   (the browser tests render Chinese pages). As root on Debian it installs what is missing
+#   redis-server (Redis >= 7: its ACL selectors guard the ledger; the cluster tests need it),
+#   nginx (the load balancer in front of the cluster tests' app processes), chromium and
+#   fonts-noto-cjk (the browser tests render Chinese pages). As root on Debian it installs what is missing
 #   with apt-get, saying what; otherwise it stops at once with the exact command to run.
 # Nothing is ever skipped: a missing tool is a failure.
 set -euo pipefail
@@ -10,6 +11,9 @@ CHROMIUM="${LIVE_CHROMIUM:-/usr/lib/chromium/chromium}"
 missing=()
 if ! redis-server --version 2>/dev/null | grep -q 'v=[7-9]'; then
   missing+=(redis-server)
+fi
+if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then
+  missing+=(nginx)
 fi
 if [ ! -x "$CHROMIUM" ]; then
   missing+=(chromium)
@@ -29,7 +33,9 @@ if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null; then
 fi
 echo "make test: installing ${missing[*]} from Debian's packages (apt-get, as root)"
 apt-get update -qq
-# RUNLEVEL=1: install redis-server's binary without starting the system's own Redis service.
+# RUNLEVEL=1: install redis-server's and nginx's binaries without starting the system's own
+# services (the tests start their own, on free ports).
 RUNLEVEL=1 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 redis-server --version
+/usr/sbin/nginx -v
 "$CHROMIUM" --version 2>/dev/null || true

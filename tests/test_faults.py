@@ -85,7 +85,8 @@ async def assert_ledger_has(live: LiveServer, out: Answers) -> None:
 
 
 def pool_in_use(live: LiveServer) -> int:
-    pool: Any = live.rt.store.client.connection_pool
+    client: Any = live.rt.store.client
+    pool: Any = client.connection_pool
     return len(pool._in_use_connections)
 
 

@@ -15,7 +15,6 @@ from live.domain.errors import Overloaded
 from live.realtime import guard
 from live.realtime.likes import LikeBuffer
 from live.realtime.supervisor import Supervisor
-from live.redis.keys import events_channel
 from tests.conftest import make_settings
 from tests.helpers import LiveServer, serve
 
@@ -140,7 +139,7 @@ async def test_each_task_comes_back_after_a_bug_and_health_says_so(
                     if restarts >= 3 and reply.status_code == 200:
                         break
                     if task == "broker":
-                        channel = events_channel(live.settings.key_prefix)
+                        channel = live.rt.store.keys("t").events
                         await live.rt.store.client.publish(channel, "t")
                     await asyncio.sleep(0.02)
     degraded = [b for b in seen if b["status"] == "degraded"]

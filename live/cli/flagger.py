@@ -19,7 +19,7 @@ from live.realtime.flagger import LEASE_MS, Flagger
 from live.realtime.supervisor import Supervisor
 from live.redis.embedded import find_running
 from live.redis.moderation import ModerationStore
-from live.redis.store import Store, make_client
+from live.redis.store import close_client, open_store
 from live.settings import Settings
 
 WAIT_FOR_REDIS_S = 30.0
@@ -45,8 +45,7 @@ async def run_flagger(settings: Settings, stop: asyncio.Event | None = None) -> 
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(sig, stop.set)
-    client = make_client(url, 4, settings.redis_timeout_ms)
-    store = Store(client, settings.key_prefix, settings.redis_timeout_ms)
+    store = open_store(settings, url, 4)
     supervisor = Supervisor()
     stale = max(5.0, 3 * settings.redis_timeout_ms / 1000) + 2 * LEASE_MS / 1000
     supervisor.add("flagger", Flagger(shows, store, ModerationStore(store)).run, stale)
@@ -65,6 +64,5 @@ async def run_flagger(settings: Settings, stop: asyncio.Event | None = None) -> 
                 last = state
     finally:
         await supervisor.stop(5)
-        await client.aclose()
-        await client.connection_pool.disconnect()
+        await close_client(store.client)
     return 0

@@ -31,6 +31,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from live.cli.audit import reconcile_export, reconcile_points
+from live.cli.cluster import run_cluster
 from live.cli.flagger import run_flagger
 from live.cli.serve import login_link, serve
 from live.domain.access import ROLES
@@ -40,7 +41,7 @@ from live.domain.show import Show, load_show, load_shows
 from live.domain.stage import ACTIONS, Action
 from live.redis.embedded import find_running
 from live.redis.sessions import Sessions
-from live.redis.store import Store, make_client
+from live.redis.store import Store, close_client, open_store
 from live.services.export import export, verify_export
 from live.services.shows import Service
 from live.settings import DEMO_SHOW, Settings
@@ -61,15 +62,11 @@ async def _with_store(
     url = settings.redis_url or find_running(settings.data_dir)
     if url is None:
         raise ConfigError(f"no REDIS_URL and no running server with data in {settings.data_dir}")
-    client = make_client(url, 4, settings.redis_timeout_ms)
+    store = open_store(settings, url, 4)
     try:
-        return await work(
-            Store(client, settings.key_prefix, settings.redis_timeout_ms),
-            load_shows(settings.show_files),
-        )
+        return await work(store, load_shows(settings.show_files))
     finally:
-        await client.aclose()
-        await client.connection_pool.disconnect()
+        await close_client(store.client)
 
 
 async def _id_by_name(sessions: Sessions, show: str, name: str) -> str:
@@ -109,6 +106,14 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser(
         "flagger", parents=[files], help="run the fraud detector (its own process; see README)"
     )
+
+    p_cluster = sub.add_parser(
+        "cluster",
+        parents=[files],
+        help="try the scaled-out shape: a loopback Redis Cluster, app processes, nginx",
+    )
+    p_cluster.add_argument("--apps", type=int, default=2, help="app processes (default 2)")
+    p_cluster.add_argument("--port", type=int, default=8000, help="nginx's port")
 
     p_demo = sub.add_parser("demo", help="serve the demo show on http://127.0.0.1:8000")
     p_demo.add_argument("--port", type=int, default=8000)
@@ -195,6 +200,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         )
     if args.command == "flagger":
         return asyncio.run(run_flagger(settings))
+    if args.command == "cluster":
+        if args.apps < 1:
+            raise ConfigError("--apps: at least 1")
+        return run_cluster(settings, args.apps, args.port)
     if args.command == "demo":
         settings = replace(settings, show_files=(DEMO_SHOW,))
         return serve(

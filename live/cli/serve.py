@@ -15,7 +15,7 @@ from live.domain.errors import ConfigError
 from live.domain.show import load_shows
 from live.redis.embedded import EmbeddedRedis, find_running
 from live.redis.sessions import Sessions
-from live.redis.store import Store, make_client
+from live.redis.store import close_client, open_store
 from live.settings import Settings
 from live.web.server import APP, uvicorn_options
 
@@ -112,13 +112,12 @@ async def demo_links(settings: Settings, show_id: str, base_url: str) -> tuple[s
     """A one-time admin login link and the overlay URL, made before the server starts."""
     if settings.redis_url is None:
         raise ConfigError("no Redis to write the demo links to")
-    client = make_client(settings.redis_url, 2, settings.redis_timeout_ms)
+    store = open_store(settings, settings.redis_url, 2)
     try:
-        sessions = Sessions(Store(client, settings.key_prefix, settings.redis_timeout_ms))
+        sessions = Sessions(store)
         _, token = await sessions.invite(show_id, "admin", "Demo admin")
         key = await sessions.overlay_key(show_id)
     finally:
-        await client.aclose()
-        await client.connection_pool.disconnect()
+        await close_client(store.client)
     overlay = f"{base_url}/overlay/{show_id}?{urlencode({'key': key})}"
     return login_link(base_url, show_id, token), overlay

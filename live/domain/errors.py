@@ -184,6 +184,13 @@ class Unavailable(LiveError):
         return {"Retry-After": str(self.retry_after)}
 
 
+class NotReplicated(Unavailable):
+    """The vote was written, but no replica confirmed a copy in time (``WAIT``): it could be lost
+    by a failover, so it is not acknowledged. A retry with the same ``vote_id`` is safe."""
+
+    code = "not_replicated"
+
+
 class Overloaded(Unavailable):
     """The process is already serving its limit of requests; shed before any work."""
 

@@ -100,6 +100,7 @@ def app_acl() -> list[str]:
         "+subscribe",
         "+unsubscribe",
         "+publish",
+        "+time",  # scripts decide windows by Redis's clock
         *(f"+{c}" for c in ("xadd", "hset", "hsetnx", "hdel", "hincrby", "zadd", "zincrby")),
         *(f"+{c}" for c in ("zrem", "zremrangebyscore", "sadd", "srem", "incr", "incrby")),
         "+rpush",

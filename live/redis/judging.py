@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 from typing import Any
 
 from live.domain.show import Show
 from live.domain.state import JudgingRead, SheetRef
-from live.redis.base import RedisBase
-from live.redis.keys import events_channel
+from live.redis.base import Op, RedisBase, pairs
 
 
 class Judging(RedisBase):
@@ -29,7 +27,7 @@ class Judging(RedisBase):
         """Apply one sheet change atomically (see ``sheet.lua``): (outcome, the record)."""
         k = self.keys(ref.show)
         args: list[str | int] = [ref.key, op, json.dumps(marks), save_id, base, actor]
-        args += [int(time.time() * 1000), reason, ref.category]
+        args += [0, reason, ref.category]
         keys = [k.sheets(ref.category), k.ledger]
         raw: Any = await self.call(self.script("sheet.lua")(keys=keys, args=args))
         record: dict[str, Any] = json.loads(raw[1])
@@ -40,11 +38,9 @@ class Judging(RedisBase):
     async def set_approval(self, ref: SheetRef, approve: bool | None, actor: str) -> None:
         """Record a judge's approve/reject (``None`` withdraws it), with a ledger entry."""
         k = self.keys(ref.show)
-        pipe = self.client.pipeline(transaction=True)
-        if approve is None:
-            pipe.hdel(k.approvals(ref.category), ref.key)
-        else:
-            pipe.hset(k.approvals(ref.category), ref.key, "1" if approve else "0")
+        op: Op = ("HDEL", k.approvals(ref.category), ref.key)
+        if approve is not None:
+            op = ("HSET", k.approvals(ref.category), ref.key, "1" if approve else "0")
         value = "" if approve is None else ("1" if approve else "0")
         entry = {
             "k": "approval",
@@ -53,28 +49,30 @@ class Judging(RedisBase):
             "value": value,
             "by": actor,
         }
-        await self.append(pipe, ref.show, entry)
-        await self.call(pipe.execute())
+        await self.change(ref.show, [op], entry)
 
     async def judging_read(self, show: str, category: str) -> JudgingRead:
         k = self.keys(show)
-        pipe = self.client.pipeline(transaction=True)
-        pipe.zrange(k.tally(category), 0, -1, withscores=True)
-        pipe.xrevrange(k.ledger, count=1)
-        pipe.hgetall(k.sheets(category))
-        pipe.hgetall(k.approvals(category))
-        raw: list[Any] = await self.call(pipe.execute())
+        raw = await self.read_at_once(
+            show,
+            [
+                ("ZRANGE", k.tally(category), 0, -1, "WITHSCORES"),
+                ("XREVRANGE", k.ledger, "+", "-", "COUNT", 1),
+                ("HGETALL", k.sheets(category)),
+                ("HGETALL", k.approvals(category)),
+            ],
+        )
         sheets = {}
-        for name, value in raw[2].items():
+        for name, value in pairs(raw[2]).items():
             record = json.loads(value)
             if not isinstance(record.get("marks"), dict):
                 record["marks"] = {}
             sheets[name] = record
         return JudgingRead(
-            tallies={c: int(n) for c, n in raw[0]},
+            tallies={c: int(n) for c, n in pairs(raw[0]).items()},
             position=raw[1][0][0] if raw[1] else "0-0",
             sheets=sheets,
-            approvals=dict(raw[3]),
+            approvals=pairs(raw[3]),
         )
 
     async def publish(self, show: Show, category: str, record: str, actor: str) -> int:
@@ -85,8 +83,8 @@ class Judging(RedisBase):
             record,
             category,
             actor,
-            int(time.time() * 1000),
-            events_channel(self.prefix),
+            0,
+            k.events,
             show.id,
             hashlib.sha256(record.encode()).hexdigest(),
         ]

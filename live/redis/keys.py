@@ -7,16 +7,17 @@ Redis Cluster.
 from __future__ import annotations
 
 
-def events_channel(prefix: str) -> str:
-    """Pub/sub channel on which a process announces that a show's stage changed."""
-    return f"{prefix}:events"
-
-
 class ShowKeys:
     __slots__ = ("base",)
 
     def __init__(self, prefix: str, show: str) -> None:
         self.base = f"{prefix}:{{{show}}}"
+
+    @property
+    def events(self) -> str:
+        """Pub/sub channel on which a process announces that the show changed (sharded pub/sub
+        on a Redis Cluster: the channel lives in the show's slot)."""
+        return f"{self.base}:events"
 
     @property
     def version(self) -> str:
@@ -141,6 +142,8 @@ class ShowKeys:
         """String: which process holds a background job (e.g. the fraud consumer)."""
         return f"{self.base}:lease:{name}"
 
-    def like_budget(self, second: int) -> str:
-        """Hash: device -> likes counted in that wall-clock second."""
-        return f"{self.base}:likebudget:{second}"
+    @property
+    def like_budget(self) -> str:
+        """Prefix of the hashes device -> likes counted in one second of Redis's clock (the
+        second is appended by ``likes.lua``)."""
+        return f"{self.base}:likebudget:"

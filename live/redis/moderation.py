@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass
 from typing import Any
 
 from live.domain.show import Show
-from live.redis.keys import events_channel
+from live.redis.base import Op
 from live.redis.store import Store
 
 
@@ -44,8 +43,8 @@ class ModerationStore:
         keys = [k.vote_ids, k.voided, k.void_counts, k.ledger, k.version, k.moderation_log]
         for cat in cats:
             keys += [k.tally(cat), k.used(cat)]
-        args: list[str | int] = [op, actor, reason, int(time.time() * 1000)]
-        args += [show.integrity.voided_cap, events_channel(self.store.prefix), show.id, ref]
+        args: list[str | int] = [op, actor, reason, 0]
+        args += [show.integrity.voided_cap, k.events, show.id, ref]
         args += [len(cats), *cats, *vids]
         raw: Any = await self.store.call(self._void(keys=keys, args=args))
         return Moderated(int(raw[0]), int(raw[1]), int(raw[2]), int(raw[3]))
@@ -83,12 +82,9 @@ class ModerationStore:
         if not clusters:
             return
         keys = self.store.keys(show)
-        pipe = self.client.pipeline(transaction=True)
-        pipe.hset(keys.flags, mapping=clusters)  # type: ignore[arg-type]
-        for cid, vids in flagged.items():
-            if vids:
-                pipe.rpush(keys.flag_votes(cid), *vids)
-        await self.store.call(pipe.execute())
+        ops: list[Op] = [("HSET", keys.flags, *(x for pair in clusters.items() for x in pair))]
+        ops += [("RPUSH", keys.flag_votes(cid), *vids) for cid, vids in flagged.items() if vids]
+        await self.store.change(show, ops)
 
     async def flag_votes(self, show: str, cluster: str) -> list[str]:
         """A cluster's flagged vote ids, oldest first, without repeats."""
@@ -106,13 +102,5 @@ class ModerationStore:
         return json.loads(raw) if raw else None
 
     async def hold_lease(self, show: str, name: str, holder: str, ms: int) -> bool:
-        """Take or renew a lease; True while ``holder`` has it. Not atomic across the two
-        calls: two holders for a moment only repeat deterministic work."""
-        key = self.store.keys(show).lease(name)
-        if await self.store.call(self.client.set(key, holder, nx=True, px=ms)):
-            return True
-        current: Any = await self.store.call(self.client.get(key))
-        if current != holder:
-            return False
-        await self.store.call(self.client.pexpire(key, ms))
-        return True
+        """Take or renew a lease; True while ``holder`` has it (one atomic step)."""
+        return await self.store.hold_lease(show, name, holder, ms)

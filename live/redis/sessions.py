@@ -14,10 +14,9 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import redis.asyncio as aioredis
-
 from live.domain.access import ROLES
 from live.domain.errors import BadRequest, LiveError, NotFound
+from live.redis.base import Op
 from live.redis.store import Store
 
 INVITE_TTL = 24 * 3600
@@ -55,7 +54,7 @@ class Session:
 class Sessions:
     def __init__(self, store: Store) -> None:
         self.store = store
-        self.client: aioredis.Redis = store.client
+        self.client = store.client
         self._staff = store.script("staff.lua")
 
     def _k(self, show: str) -> str:
@@ -71,12 +70,12 @@ class Sessions:
         token = secrets.token_urlsafe(32)
         base = self._k(show)
         record = {"name": name, "role": role, "active": True, "created": int(time.time())}
-        pipe = self.client.pipeline(transaction=True)
-        pipe.hset(f"{base}:staff", member.id, json.dumps(record))
-        pipe.set(f"{base}:invite:{_hash(token)}", member.id, ex=INVITE_TTL)
+        ops: list[Op] = [
+            ("HSET", f"{base}:staff", member.id, json.dumps(record)),
+            ("SET", f"{base}:invite:{_hash(token)}", member.id, "EX", INVITE_TTL),
+        ]
         entry = {"k": "staff", "op": "invite", "staff": member.id, "role": role}
-        await self.store.append(pipe, show, entry)
-        await self.store.call(pipe.execute())
+        await self.store.change(show, ops, entry)
         return member, token
 
     async def members(self, show: str) -> list[StaffMember]:
@@ -105,7 +104,7 @@ class Sessions:
         csrf = secrets.token_urlsafe(32)
         key = _hash(sid)
         args: list[str | int] = ["login", staff, f"{base}:sess:", key, csrf, SESSION_TTL]
-        args.append(int(time.time() * 1000))
+        args.append(0)
         keys = [f"{base}:staff", f"{base}:sessions:{staff}", self.store.keys(show).ledger]
         raw: Any = await self.store.call(self._staff(keys=keys, args=args))
         if raw[0] == "unknown":
@@ -136,11 +135,10 @@ class Sessions:
         key = _hash(sid)
         base = self._k(show)
         staff: Any = await self.store.call(self.client.hget(f"{base}:sess:{key}", "staff"))
-        pipe = self.client.pipeline(transaction=True)
-        pipe.delete(f"{base}:sess:{key}")
+        ops: list[Op] = [("DEL", f"{base}:sess:{key}")]
         if staff:
-            pipe.srem(f"{base}:sessions:{staff}", key)
-        await self.store.call(pipe.execute())
+            ops.append(("SREM", f"{base}:sessions:{staff}", key))
+        await self.store.change(show, ops)
 
     async def _update(
         self, show: str, staff: str, role: str = "", revoke: bool = False
@@ -151,7 +149,7 @@ class Sessions:
         base = self._k(show)
         keys = [f"{base}:staff", f"{base}:sessions:{staff}", self.store.keys(show).ledger]
         args: list[str | int] = ["update", staff, f"{base}:sess:", role]
-        args += ["False" if revoke else "", int(time.time() * 1000)]
+        args += ["False" if revoke else "", 0]
         raw: Any = await self.store.call(self._staff(keys=keys, args=args))
         if not raw:
             raise NotFound(f"no staff member {staff!r}")

@@ -7,7 +7,6 @@ from typing import Any
 from live.domain.show import Show
 from live.domain.stage import CategoryChange, Stage
 from live.redis.base import RedisBase
-from live.redis.keys import events_channel
 
 
 class Stages(RedisBase):
@@ -23,7 +22,7 @@ class Stages(RedisBase):
         """Write ``new`` if the stage is still ``old`` (by rev); the new version, or 0."""
         k = self.keys(show.id)
         fields = {**new.to_redis(), "by": actor}
-        args: list[str | int] = [old.rev, events_channel(self.prefix), show.id, new.since]
+        args: list[str | int] = [old.rev, k.events, show.id, new.since]
         args.append(len(fields))
         for name, value in fields.items():
             args += [name, value]

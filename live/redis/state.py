@@ -4,16 +4,12 @@ voting changes (each announced to every process)."""
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
-
-from redis.asyncio.client import Pipeline
 
 from live.domain.show import Show
 from live.domain.stage import Stage
 from live.domain.state import CategoryState, Display, ShowState, parse_edits
-from live.redis.base import RedisBase
-from live.redis.keys import events_channel
+from live.redis.base import Op, Read, RedisBase, pairs
 
 
 class ShowStates(RedisBase):
@@ -22,49 +18,60 @@ class ShowStates(RedisBase):
     async def init_show(self, show: Show) -> None:
         """Seed the live state of a show unless it is already there (a restart keeps it)."""
         k = self.keys(show.id)
-        stage = Stage(contestant=show.running_order()[0].id, since=int(time.time() * 1000))
-        pipe = self.client.pipeline(transaction=True)
-        for name, value in stage.to_redis().items():
-            pipe.hsetnx(k.stage, name, value)
+        now = await self.now_ms(show.id)
+        stage = Stage(contestant=show.running_order()[0].id, since=now)
+        ops: list[Op] = [("HSETNX", k.stage, f, v) for f, v in stage.to_redis().items()]
         for cat in show.categories:
-            pipe.hsetnx(k.category(cat.id), "open", "1" if cat.open else "0")
-            pipe.hsetnx(k.category(cat.id), "only", "")
-            pipe.hsetnx(k.category(cat.id), "until", "0")
-            pipe.hsetnx(k.category(cat.id), "cap", str(cat.votes_per_device))
-            pipe.hsetnx(k.category(cat.id), "per", str(cat.per_contestant))
-            pipe.hsetnx(k.category(cat.id), "hide", "1" if cat.hide_tallies else "0")
+            key = k.category(cat.id)
+            ops += [
+                ("HSETNX", key, "open", "1" if cat.open else "0"),
+                ("HSETNX", key, "only", ""),
+                ("HSETNX", key, "until", "0"),
+                ("HSETNX", key, "cap", str(cat.votes_per_device)),
+                ("HSETNX", key, "per", str(cat.per_contestant)),
+                ("HSETNX", key, "hide", "1" if cat.hide_tallies else "0"),
+            ]
             if cat.open:
-                pipe.hsetnx(k.category(cat.id), "started", "1")
-        pipe.setnx(k.version, "0")
-        await self.call(pipe.execute())
+                ops.append(("HSETNX", key, "started", "1"))
+        ops.append(("SETNX", k.version, "0"))
+        await self.change(show.id, ops)
 
     async def versions(self, shows: list[str]) -> list[int]:
-        """The version of each show, in one round trip."""
-        raw: list[Any] = await self.call(self.client.mget([self.keys(s).version for s in shows]))
+        """The version of each show, in one round trip (per node on a cluster: the shows'
+        versions live in different slots, so no MGET)."""
+        pipe = self.client.pipeline(transaction=False)
+        for show in shows:
+            pipe.get(self.keys(show).version)
+        raw: list[Any] = await self.call(pipe.execute())
         return [int(v or 0) for v in raw]
 
     async def read_state(self, show: Show) -> ShowState:
+        """Everything viewers see, from one instant (``snapshot.lua``), with where the ledger
+        stood then."""
         k = self.keys(show.id)
-        pipe = self.client.pipeline(transaction=True)
-        pipe.get(k.version)
-        pipe.hgetall(k.stage)
-        pipe.hgetall(k.likes)
-        pipe.hgetall(k.display)
-        pipe.hgetall(k.contestants)
+        reads: list[Read] = [
+            ("GET", k.version),
+            ("HGETALL", k.stage),
+            ("HGETALL", k.likes),
+            ("HGETALL", k.display),
+            ("HGETALL", k.contestants),
+        ]
         for cat in show.categories:
-            pipe.hgetall(k.category(cat.id))
-            pipe.zrange(k.tally(cat.id), 0, -1, withscores=True)
-        pipe.smembers(k.revealed)
-        pipe.hgetall(k.published)
-        pipe.hgetall(k.void_counts)
-        pipe.hgetall(k.heads)
-        pipe.xrevrange(k.ledger, count=1)  # where the ledger stood, in the same MULTI
-        raw: list[Any] = await self.call(pipe.execute())
+            reads.append(("HGETALL", k.category(cat.id)))
+            reads.append(("ZRANGE", k.tally(cat.id), 0, -1, "WITHSCORES"))
+        reads += [
+            ("SMEMBERS", k.revealed),
+            ("HGETALL", k.published),
+            ("HGETALL", k.void_counts),
+            ("HGETALL", k.heads),
+            ("XREVRANGE", k.ledger, "+", "-", "COUNT", 1),
+        ]
+        raw = await self.read_at_once(show.id, reads)
         last = raw.pop()
         categories: dict[str, CategoryState] = {}
         tallies: dict[str, dict[str, int]] = {}
         for i, cat in enumerate(show.categories):
-            st = raw[5 + 2 * i]
+            st = pairs(raw[5 + 2 * i])
             categories[cat.id] = CategoryState(
                 st.get("open") == "1",
                 st.get("only", ""),
@@ -74,20 +81,20 @@ class ShowStates(RedisBase):
                 int(st.get("per", cat.per_contestant)),
                 st.get("hide", "1" if cat.hide_tallies else "0") == "1",
             )
-            tallies[cat.id] = {member: int(score) for member, score in raw[6 + 2 * i]}
-        likes = raw[2]
+            tallies[cat.id] = {m: int(float(n)) for m, n in pairs(raw[6 + 2 * i]).items()}
+        likes = pairs(raw[2])
         return ShowState(
             version=int(raw[0] or 0),
-            stage=Stage.from_redis(raw[1]),
+            stage=Stage.from_redis(pairs(raw[1])),
             categories=categories,
             tallies=tallies,
             taps=int(likes.get("taps", 0)),
             likes=int(likes.get("counted", 0)),
-            display=Display.from_redis(raw[3], raw[-4]),
-            edits=parse_edits(raw[4]),
-            published={cat: int(v) for cat, v in raw[-3].items()},
-            voided={cat: int(v) for cat, v in raw[-2].items() if int(v)},
-            heads={cat: json.loads(v) for cat, v in raw[-1].items()},
+            display=Display.from_redis(pairs(raw[3]), set(raw[-4])),
+            edits=parse_edits(pairs(raw[4])),
+            published={cat: int(v) for cat, v in pairs(raw[-3]).items()},
+            voided={cat: int(v) for cat, v in pairs(raw[-2]).items() if int(v)},
+            heads={cat: json.loads(v) for cat, v in pairs(raw[-1]).items()},
             ledger_last=str(last[0][0]) if last else "0-0",
         )
 
@@ -111,8 +118,8 @@ class ShowStates(RedisBase):
         """
         k = self.keys(show.id)
         key, name, forbid, require = guard
-        args: list[str | int] = [name, forbid, require, events_channel(self.prefix), show.id]
-        args += [what, actor, int(time.time() * 1000)]
+        args: list[str | int] = [name, forbid, require, k.events, show.id]
+        args += [what, actor, 0]
         for f, v in fields.items():
             args += [f, v]
         return int(
@@ -121,44 +128,28 @@ class ShowStates(RedisBase):
             )
         )
 
-    async def _announced(
-        self, show: Show, pipe: Pipeline, entry: dict[str, str], actor: str = "", closes: str = ""
-    ) -> int:
-        """Finish a MULTI that changed what viewers see: ledger entry, version, pub/sub.
-
-        Returns the new version. Every process pushes the show at once on the announcement.
-        """
-        k = self.keys(show.id)
-        fields = dict(entry)
-        if actor:
-            fields["by"] = actor
-        await self.append(pipe, show.id, fields, closes)
-        pipe.incr(k.version)
-        pipe.publish(events_channel(self.prefix), show.id)
-        raw: list[Any] = await self.call(pipe.execute())
-        return int(raw[-2])
-
     async def set_display(self, show: Show, fields: dict[str, str], actor: str) -> int:
         """Change what is displayed (overlay category, freeze); announce it."""
-        pipe = self.client.pipeline(transaction=True)
-        pipe.hset(self.keys(show.id).display, mapping=dict(fields))  # type: ignore[arg-type]
+        ops: list[Op] = [("HSET", self.keys(show.id).display, *self._flat(fields))]
         entry = {"k": "display", **{f"set_{name}": value for name, value in fields.items()}}
-        return await self._announced(show, pipe, entry, actor)
+        return (await self.change(show.id, ops, {**entry, "by": actor}, announce=True))[1]
 
     async def set_revealed(self, show: Show, category: str, shown: bool, actor: str) -> int:
         """Reveal a category's hidden tallies to viewers (or hide them again); announce it."""
-        pipe = self.client.pipeline(transaction=True)
-        (pipe.sadd if shown else pipe.srem)(self.keys(show.id).revealed, category)
-        entry = {"k": "display", "reveal" if shown else "hide": category}
-        return await self._announced(show, pipe, entry, actor)
+        ops: list[Op] = [("SADD" if shown else "SREM", self.keys(show.id).revealed, category)]
+        entry = {"k": "display", "reveal" if shown else "hide": category, "by": actor}
+        return (await self.change(show.id, ops, entry, announce=True))[1]
 
     async def set_voting(self, show: Show, category: str, is_open: bool, only: str = "") -> int:
         """Open or close voting in a category outside the stage's voting window; announce it."""
         state = {"open": "1" if is_open else "0", "only": only, "until": "0"}
         if is_open:
             state["started"] = "1"
-        pipe = self.client.pipeline(transaction=True)
-        pipe.hset(self.keys(show.id).category(category), mapping=state)  # type: ignore[arg-type]
+        ops: list[Op] = [("HSET", self.keys(show.id).category(category), *self._flat(state))]
         entry = {"k": "voting", "cat": category, "open": state["open"], "only": only}
         closes = "" if is_open else category
-        return await self._announced(show, pipe, entry, closes=closes)
+        return (await self.change(show.id, ops, entry, closes=closes, announce=True))[1]
+
+    @staticmethod
+    def _flat(fields: dict[str, str]) -> list[str]:
+        return [x for pair in fields.items() for x in pair]

@@ -11,11 +11,27 @@ per-command overhead; a lone vote on a quiet show is sent at once, as a batch of
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from functools import partial
 from typing import Any
 
+from redis.asyncio.cluster import PipelineCommand, RedisCluster
+from redis.commands.core import AsyncScript
+from redis.exceptions import (
+    AskError,
+    ClusterDownError,
+    NoScriptError,
+    ReadOnlyError,
+    RedisError,
+    SlotNotCoveredError,
+    TryAgainError,
+)
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
 from live.domain.ballot import Ballot
+from live.domain.errors import NotReplicated, Unavailable
 from live.domain.show import Show
 from live.domain.state import LikeOutcome, VoteOutcome
 from live.redis.base import RedisBase
@@ -25,6 +41,18 @@ REFUSAL_WINDOW_MS = 10_000
 rate window when longer); the rest are counted (see ``vote.lua``)."""
 BATCH_MAX = 64
 """Votes per ``vote.lua`` call at most (~15 us of Redis time each: a call stays ~1 ms)."""
+
+_MOVING = (
+    RedisConnectionError,
+    RedisTimeoutError,
+    OSError,
+    AskError,  # MovedError too
+    TryAgainError,
+    ClusterDownError,
+    ReadOnlyError,  # a master that became a replica
+    SlotNotCoveredError,
+)
+"""What a failover looks like from the client: worth a fresh slot map and another try."""
 
 _dumps = partial(json.dumps, ensure_ascii=False, separators=(",", ":"))
 
@@ -41,7 +69,9 @@ class Votes(RedisBase):
         (``{show}``), as a Redis Cluster requires."""
         self._batches: set[asyncio.Task[None]] = set()
 
-    async def cast_vote(self, ballot: Ballot, now_ms: int, show: Show) -> VoteOutcome:
+    async def cast_vote(self, ballot: Ballot, now_ms: int | None, show: Show) -> VoteOutcome:
+        """Decide one vote. ``now_ms`` None: Redis's clock decides its windows (production);
+        tests of the windows give a fake time."""
         k = self.keys(ballot.show)
         cat = ballot.category
         lim = show.limits
@@ -64,7 +94,7 @@ class Votes(RedisBase):
             ballot.subnet,
             cat.id,
             ballot.contestant,
-            now_ms,
+            now_ms or 0,
             cat.votes_per_device,
             cat.per_contestant,
             lim.device.count,
@@ -104,7 +134,10 @@ class Votes(RedisBase):
             args.append(_dumps([where, [str(a) for a in vote_args]]))
         keys = list(index)
         try:
-            raw: list[Any] = await self.call(self.script("vote.lua")(keys=keys, args=args))
+            if self.wait_replicas:
+                raw = await self.call(self._cast_and_wait(keys, args))
+            else:
+                raw = await self.call(self.script("vote.lua")(keys=keys, args=args))
         except Exception as exc:  # Unavailable: every vote of the batch gets it
             for _, _, answer in batch:
                 if not answer.done():
@@ -118,11 +151,76 @@ class Votes(RedisBase):
             if not answer.done():  # its caller may have gone (a client that hung up)
                 answer.set_result(raw[5 * i : 5 * i + 5])
 
-    async def add_likes(self, show: Show, batch: dict[str, int], now_ms: int) -> LikeOutcome:
+    async def _cast_and_wait(self, keys: list[str], args: list[str]) -> list[Any]:
+        """One ``vote.lua`` call and ``WAIT <replicas> <ms>`` on the same connection (WAIT
+        covers what its own connection wrote): the batch's votes are answered only once that
+        many replicas hold them, so a failover does not lose an acknowledged vote. When WAIT
+        counts fewer, every vote of the batch gets 503 (``not_replicated``); the phone's retry
+        with the same ``vote_id`` is a replay, answered ``accepted`` once replicated.
+
+        Hand-written below redis-py's cluster client, which routes WAIT to every node and
+        refuses EVALSHA in its pipelines: the two commands go to the slot's master in one
+        write. After a redirect or a lost node the client's own routing is run once (a routed
+        EXISTS, which refreshes its slot map) and the batch is tried again, once.
+        """
+        script = self.script("vote.lua")
+        for attempt in range(3):
+            try:
+                votes, acked = await self._pipeline_to_master(script, keys, args)
+            except (OSError, RedisError) as exc:  # OSError: TimeoutError, lost sockets
+                votes, acked = exc, 0
+            if isinstance(votes, NoScriptError) and attempt < 2:
+                await self._load_on_master(script, keys[0])
+                continue
+            if isinstance(votes, BaseException):
+                if attempt < 2 and isinstance(votes, _MOVING):
+                    with contextlib.suppress(RedisError):
+                        await self.client.exists(keys[0])  # refreshes the client's slot map
+                    continue
+                raise votes
+            if int(acked) < self.wait_replicas:
+                raise NotReplicated(
+                    f"the vote store did not confirm a copy on {self.wait_replicas} replica(s) "
+                    f"within {self.wait_ms} ms; retry with the same vote_id"
+                )
+            return list(votes)
+        raise Unavailable("the vote store kept moving (failover); retry with the same vote_id")
+
+    async def _pipeline_to_master(
+        self, script: AsyncScript, keys: list[str], args: list[str]
+    ) -> tuple[Any, Any]:
+        evalsha = ("EVALSHA", script.sha, len(keys), *keys, *args)
+        wait = ("WAIT", self.wait_replicas, self.wait_ms)
+        if isinstance(self.client, RedisCluster):
+            node = self.client.get_node_from_key(keys[0])
+            if node is None:
+                raise ClusterDownError("no node serves the show's slot")
+            cmds = [PipelineCommand(0, *evalsha), PipelineCommand(1, *wait)]
+            await node.execute_pipeline(cmds)
+            return cmds[0].result, cmds[1].result
+        async with self.client.pipeline(transaction=False) as pipe:
+            pipe.execute_command(*evalsha)
+            pipe.execute_command(*wait)
+            out = await pipe.execute(raise_on_error=False)
+        return out[0], out[1]
+
+    async def _load_on_master(self, script: AsyncScript, key: str) -> None:
+        if isinstance(self.client, RedisCluster):
+            node = self.client.get_node_from_key(key)
+            if node is not None:
+                await node.execute_command("SCRIPT", "LOAD", script.script)
+        else:
+            await self.client.script_load(script.script)
+
+    async def add_likes(
+        self, show: Show, batch: dict[str, int], now_ms: int | None = None
+    ) -> LikeOutcome:
+        """Count one merged batch; the per-second budget is by Redis's clock unless ``now_ms``
+        is given (tests)."""
         k = self.keys(show.id)
-        args: list[str | int] = [show.likes.cap_per_second, now_ms]
+        args: list[str | int] = [show.likes.cap_per_second, now_ms or 0]
         for device, n in batch.items():
             args += [device, n]
-        keys = [k.like_budget(now_ms // 1000), k.likes, k.version, k.ledger]
+        keys = [k.like_budget, k.likes, k.version, k.ledger]
         raw: list[Any] = await self.call(self.script("likes.lua")(keys=keys, args=args))
         return LikeOutcome(int(raw[0]), int(raw[1]), int(raw[2]))

@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
+import secrets
+import socket
 import time
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -35,6 +38,11 @@ class LikeSink(Protocol):
     def add(self, show: str, device: str, n: int) -> None: ...
 
 
+CLOCK_LEASE_MS = 2000
+"""The stage clock's lease: renewed every tick (0.2 s), taken over this long after its holder
+stops renewing it."""
+
+
 def wall_ms() -> int:
     return int(time.time() * 1000)
 
@@ -53,6 +61,8 @@ class Service:
         self.changed: Callable[[str], None] | None = None
         """Told the id of a show this process changed (the hub pushes it soon)."""
         self.clock = clock
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+        """Who this process is, for leases."""
 
     def show(self, show_id: str) -> Show:
         show = self.shows.get(show_id)
@@ -67,7 +77,7 @@ class Service:
         show = self.show(show_id)
         vote = parse_vote(raw)
         ballot = make_ballot(show, vote, voter)
-        outcome = await self.store.cast_vote(ballot, self.clock(), show)
+        outcome = await self.store.cast_vote(ballot, None, show)  # Redis's clock decides
         if outcome.status == "accepted" and outcome.reason != "replay" and self.changed:
             self.changed(show.id)
         return vote.vote_id, outcome
@@ -82,7 +92,7 @@ class Service:
         return like.n
 
     async def flush_likes(self, show_id: str, batch: dict[str, int]) -> LikeOutcome:
-        outcome = await self.store.add_likes(self.show(show_id), batch, self.clock())
+        outcome = await self.store.add_likes(self.show(show_id), batch)  # by Redis's clock
         if self.changed:
             self.changed(show_id)
         return outcome
@@ -160,7 +170,8 @@ class Service:
         for _ in range(5):
             show = await self.current(show_id)
             old = await self.store.read_stage(show.id)
-            new = apply(old, action, show, self.clock())
+            # Redis's clock: the deadline it sets is the one vote.lua enforces.
+            new = apply(old, action, show, await self.store.now_ms(show.id))
             if await self.store.apply_stage(show, old, new, category_changes(old, new), actor):
                 if new.phase == "results":
                     await self.reveal(show.id, new.category, True, actor)
@@ -168,9 +179,14 @@ class Service:
         raise StageConflict("the stage kept changing; read it again and retry")
 
     async def close_expired(self) -> None:
-        """Close every voting window whose countdown has run out (any process may do it)."""
-        now = self.clock()
+        """Close every voting window whose countdown has run out, for the shows whose
+        stage-clock lease this process holds (one process does it; another takes over
+        within :data:`CLOCK_LEASE_MS` when it dies). Votes after a deadline are refused by
+        ``vote.lua`` anyway; this moves the stage on and tells every screen."""
         for show in self.shows.values():
+            if not await self.store.hold_lease(show.id, "stage-clock", self.holder, CLOCK_LEASE_MS):
+                continue
+            now = await self.store.now_ms(show.id)
             old = await self.store.read_stage(show.id)
             if expired(old, now):
                 new = apply(old, Action("close_voting"), show, now)

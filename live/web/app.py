@@ -27,11 +27,10 @@ from live.realtime.hub import Hub
 from live.realtime.likes import LikeBuffer
 from live.realtime.supervisor import Supervisor
 from live.redis.embedded import EmbeddedRedis, find_running
-from live.redis.keys import events_channel
 from live.redis.moderation import ModerationStore
 from live.redis.pubsub import Broker
 from live.redis.sessions import Sessions
-from live.redis.store import Store, make_client
+from live.redis.store import close_client, open_store
 from live.services.judging import Judging
 from live.services.moderation import Moderation
 from live.services.shows import Service
@@ -112,10 +111,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 embedded.supervise()
                 url = embedded.url
             secret = settings.secret_key or load_or_create_secret(settings.data_dir)
-            client = make_client(url, settings.redis_pool_size, settings.redis_timeout_ms)
-            owned.push_async_callback(client.connection_pool.disconnect)
-            owned.push_async_callback(client.aclose)
-            store = Store(client, settings.key_prefix, settings.redis_timeout_ms)
+            store = open_store(settings, url)
+            owned.push_async_callback(close_client, store.client)
             service = Service(shows, store)
             hub = Hub(
                 service.load, service.encode, store.versions, settings.push_interval_ms / 1000
@@ -123,7 +120,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             likes = LikeBuffer(service.flush_likes, settings.like_flush_ms / 1000)
             service.likes = likes
             service.changed = hub.changed
-            broker = Broker(client, events_channel(settings.key_prefix), hub.poke)
+            channels = [store.keys(show).events for show in shows]
+            broker = Broker(store.client, channels, hub.poke)
             for show in shows.values():
                 await store.init_show(show)
             sessions = Sessions(store)

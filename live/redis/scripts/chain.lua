@@ -10,6 +10,17 @@
 
 local LEDGER_GENESIS = string.rep('0', 40)
 
+-- Redis's own clock, in ms, read once per call: every app process, on whichever host, then
+-- decides windows, deadlines and rates by the same clock (the one of the node holding the show).
+local NOW_MS = nil
+local function now_ms()
+  if not NOW_MS then
+    local t = redis.call('TIME')
+    NOW_MS = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  end
+  return NOW_MS
+end
+
 -- Returns the entry's id, its position n and its hash h.
 local function ledger_append(ledger, fields, shadow)
   local n, prev = 1, LEDGER_GENESIS

@@ -6,7 +6,7 @@
 -- KEYS[2] ledger stream
 -- ARGV[1] field  ARGV[2] op (save|submit|lock|recuse|unrecuse|correct)  ARGV[3] marks JSON
 -- ARGV[4] save_id (idempotency key from the client)  ARGV[5] base revision (-1: any)
--- ARGV[6] actor  ARGV[7] now (ms)  ARGV[8] reason (corrections)  ARGV[9] category
+-- ARGV[6] actor  ARGV[7] unused (Redis's clock)  ARGV[8] reason (corrections)  ARGV[9] category
 -- Returns {outcome, record JSON}: outcome ok | replay | locked | conflict | recused | empty.
 
 local field, op, marks, save_id = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
@@ -63,7 +63,7 @@ elseif op == 'correct' then
 end
 rec.rev = tonumber(rec.rev) + 1
 rec.save_id = save_id
-rec.at = tonumber(ARGV[7])
+rec.at = now_ms()
 rec.by = ARGV[6]
 local encoded = cjson.encode(rec)
 redis.call('HSET', KEYS[1], field, encoded)
@@ -71,6 +71,6 @@ redis.call('HSET', KEYS[1], field, encoded)
 if op ~= 'save' or was == 'submitted' then
   ledger_append(KEYS[2], {'k', 'sheet', 'op', op, 'cat', ARGV[9], 'sheet', field,
     'by', ARGV[6], 'why', ARGV[8], 'before', before, 'after', cjson.encode(rec.marks),
-    't', ARGV[7]}, nil)
+    't', tostring(now_ms())}, nil)
 end
 return {'ok', encoded}

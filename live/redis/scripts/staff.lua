@@ -7,11 +7,11 @@
 --
 -- op 'login':  KEYS[1] staff hash  KEYS[2] the member's session set  KEYS[3] ledger
 --   ARGV[2] staff id  ARGV[3] session key prefix ('...:sess:')  ARGV[4] session hash
---   ARGV[5] csrf token  ARGV[6] session ttl (s)  ARGV[7] now (ms)
+--   ARGV[5] csrf token  ARGV[6] session ttl (s)  ARGV[7] unused (Redis's clock)
 --   Returns {'ok', name, role}, {'inactive'} or {'unknown'}.
 -- op 'update': KEYS[1] staff hash  KEYS[2] the member's session set  KEYS[3] ledger
 --   ARGV[2] staff id  ARGV[3] session key prefix  ARGV[4] new role ('' keeps it)
---   ARGV[5] 'False' to revoke ('' keeps it)  ARGV[6] now (ms)
+--   ARGV[5] 'False' to revoke ('' keeps it)  ARGV[6] unused (Redis's clock)
 --   Returns the member's record (JSON) after the change, or '' when there is no such member.
 
 local op, staff, prefix = ARGV[1], ARGV[2], ARGV[3]
@@ -25,7 +25,7 @@ if op == 'login' then
   redis.call('HSET', key, 'staff', staff, 'name', rec.name, 'role', rec.role, 'csrf', ARGV[5])
   redis.call('EXPIRE', key, tonumber(ARGV[6]))
   redis.call('SADD', KEYS[2], ARGV[4])
-  ledger_append(KEYS[3], {'k', 'staff', 'op', 'login', 'staff', staff, 't', ARGV[7]}, nil)
+  ledger_append(KEYS[3], {'k', 'staff', 'op', 'login', 'staff', staff, 't', tostring(now_ms())}, nil)
   return {'ok', rec.name, rec.role}
 end
 
@@ -49,7 +49,7 @@ if op == 'update' then
   local active = 'False'
   if rec.active then active = 'True' end
   ledger_append(KEYS[3], {'k', 'staff', 'op', 'update', 'staff', staff, 'role', rec.role,
-    'active', active, 't', ARGV[6]}, nil)
+    'active', active, 't', tostring(now_ms())}, nil)
   return encoded
 end
 

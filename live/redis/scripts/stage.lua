@@ -38,5 +38,5 @@ for _, cat in ipairs(closed) do
   redis.call('HSET', KEYS[4], cat, cjson.encode({n = pos, h = h, id = id, t = tonumber(ARGV[4])}))
 end
 local version = redis.call('INCR', KEYS[2])
-redis.call('PUBLISH', ARGV[2], ARGV[3])
+redis.call(PUBLISH_CMD, ARGV[2], ARGV[3])
 return version

@@ -8,12 +8,12 @@
 -- KEYS[2] voided hash (vid -> JSON by/why/t/ref)   KEYS[3] voided count per category hash
 -- KEYS[4] ledger   KEYS[5] version   KEYS[6] moderation log list (one JSON per action)
 -- KEYS[7..] per category in ARGV order: tally, used
--- ARGV[1] op (void|restore)  ARGV[2] actor  ARGV[3] reason  ARGV[4] now (ms)
+-- ARGV[1] op (void|restore)  ARGV[2] actor  ARGV[3] reason  ARGV[4] unused (Redis's clock)
 -- ARGV[5] cap policy (used|returned)  ARGV[6] pub/sub channel  ARGV[7] show id
 -- ARGV[8] cluster ref ('' for single votes)  ARGV[9] n categories, then their ids, then vids
 -- Returns {changed, unchanged, unknown, version}.
 
-local op, actor, reason, now, policy = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local op, actor, reason, now, policy = ARGV[1], ARGV[2], ARGV[3], tostring(now_ms()), ARGV[5]
 local ncat = tonumber(ARGV[9])
 local slot = {}
 for i = 1, ncat do slot[ARGV[9 + i]] = 5 + 2 * i end
@@ -53,6 +53,6 @@ if changed > 0 then
   redis.call('RPUSH', KEYS[6], cjson.encode({op = op, by = actor, why = reason, ref = ARGV[8],
     t = tonumber(now), changed = changed, unchanged = unchanged, unknown = unknown}))
   version = redis.call('INCR', KEYS[5])
-  redis.call('PUBLISH', ARGV[6], ARGV[7])
+  redis.call(PUBLISH_CMD, ARGV[6], ARGV[7])
 end
 return {changed, unchanged, unknown, tonumber(version)}

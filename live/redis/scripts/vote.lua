@@ -9,7 +9,7 @@
 -- KEYS[7] ledger stream                      KEYS[8] tally zset (category)
 -- KEYS[9] version counter                  KEYS[10] refusal marks hash (device -> "slot:n")
 -- ARGV[1] vote_id  ARGV[2] device  ARGV[3] ip  ARGV[4] subnet  ARGV[5] category
--- ARGV[6] contestant  ARGV[7] now (ms)  ARGV[8] votes per device  ARGV[9] per contestant (0: none)
+-- ARGV[6] contestant  ARGV[7] now (ms; 0: Redis's clock)  ARGV[8] votes per device  ARGV[9] per contestant (0: none)
 -- (ARGV[8] and ARGV[9] are the show file's; the category hash's cap/per, set at load and by an
 -- edit before voting starts, win when present)
 -- ARGV[10] device window count ARGV[11] its ms  ARGV[12] ip count  ARGV[13] its ms
@@ -26,13 +26,16 @@
 
 local function vote(K, A)
   local vid, dev, ip, net, cat, who = A[1], A[2], A[3], A[4], A[5], A[6]
+  -- '0': Redis's clock decides (production); tests of windows pass a fake time instead.
   local now = tonumber(A[7])
+  if now == 0 then now = now_ms() end
+  local at = tostring(now)
 
   local shadow = {dev = A[17], ip = A[18], ua = A[19]}
 
   local function record(status, reason, more)
     local fields = {'k', 'vote', 'st', status, 'why', reason, 'vid', vid,
-      'dev', dev, 'ip', ip, 'ua', A[16], 'cat', cat, 'c', who, 't', A[7]}
+      'dev', dev, 'ip', ip, 'ua', A[16], 'cat', cat, 'c', who, 't', at}
     if more > 0 then
       fields[#fields + 1] = 'more'
       fields[#fields + 1] = tostring(more)
@@ -64,6 +67,10 @@ local function vote(K, A)
   if previous then
     if previous == fingerprint then
       -- A retry of a vote already counted (e.g. the reply was lost): same answer, no new entry.
+      -- INCRBY 0 changes nothing but is a write: a WAIT after this call then waits for the
+      -- replica to hold the master's log up to here, the original vote included (WAIT only
+      -- covers what the calling connection wrote).
+      redis.call('INCRBY', K[9], 0)
       return {'accepted', 'replay', 0, '', redis.call('GET', K[9]) or '0'}
     end
     return refuse('duplicate', 'vote_id_reused', 0)

@@ -1,0 +1,216 @@
+"""Scaled out: a loopback Redis Cluster (3 masters, 3 replicas), two app processes on it
+(``LIVE_REDIS_CLUSTER=1``) and Debian's nginx in front with ``deploy/nginx/live.conf``.
+
+The same :class:`~live.cli.cluster.Stack` that ``live cluster`` starts; one for the module.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
+
+import httpx
+import pytest
+import websockets
+
+from live.cli.cluster import Stack
+from live.domain.show import load_shows
+from live.redis.embedded import free_port
+from live.redis.embedded_cluster import EmbeddedCluster, Node
+from live.redis.store import Store, close_client, open_store
+from live.services.shows import Service
+from live.settings import Settings
+from live.web.identity import COOKIE, Devices
+from tests.helpers import SECRET, SHOW, next_snapshot, snapshot_where, vote_body
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    settings = Settings(show_files=(SHOW,), key_prefix="c" + uuid.uuid4().hex[:8])
+    settings = replace(settings, secret_key=SECRET)
+    folder = tmp_path_factory.mktemp("stack")
+    running = Stack(folder, settings, apps=2, port=free_port(), quiet=True, supervise=False)
+    running.start()
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture
+async def store(stack: Stack) -> AsyncIterator[Store]:
+    """A store on the cluster, as an operator's `live recount` would open one."""
+    assert stack.cluster is not None
+    settings = replace(stack.settings, redis_cluster=True, redis_wait_replicas=0)
+    opened = open_store(settings, stack.cluster.url, 4)
+    try:
+        yield opened
+    finally:
+        await close_client(opened.client)
+
+
+def phone() -> dict[str, str]:
+    return {COOKIE: Devices(SECRET).issue()[1]}
+
+
+def app(stack: Stack, i: int) -> str:
+    return f"http://127.0.0.1:{stack.app_ports[i]}"
+
+
+async def test_both_processes_and_nginx_serve_the_same_state(stack: Stack) -> None:
+    async with httpx.AsyncClient(cookies=phone(), timeout=10) as http:
+        vote = await http.post(
+            f"{stack.url}/api/shows/t/votes", json=vote_body("cap20", "p1", uuid.uuid4().hex)
+        )
+        assert vote.json()["status"] == "accepted", vote.text
+        seen = []
+        for base in (app(stack, 0), app(stack, 1), stack.url):
+            for _ in range(50):  # a snapshot served from memory catches up within a push
+                snap = (await http.get(f"{base}/api/shows/t")).json()
+                if snap["version"] >= vote.json()["version"]:
+                    break
+                await asyncio.sleep(0.05)
+            seen.append((snap["version"] >= vote.json()["version"], snap["tallies"]["cap20"]))
+    assert seen[0] == seen[1] == seen[2]
+    assert seen[0][0] is True
+
+
+async def test_a_vote_on_one_process_reaches_a_viewer_of_the_other_within_a_second(
+    stack: Stack,
+) -> None:
+    async with websockets.connect(f"ws://127.0.0.1:{stack.app_ports[1]}/ws/shows/t") as ws:
+        before = (await next_snapshot(ws))["tallies"]["cap20"].get("p4", 0)
+        async with httpx.AsyncClient(cookies=phone(), timeout=10) as http:
+            reply = await http.post(
+                f"{app(stack, 0)}/api/shows/t/votes",
+                json=vote_body("cap20", "p4", uuid.uuid4().hex),
+            )
+        assert reply.json()["status"] == "accepted"
+        snap = await snapshot_where(ws, lambda s: s["tallies"]["cap20"]["p4"] == before + 1, 1.0)
+    assert snap["version"] >= reply.json()["version"]
+
+
+async def test_a_viewer_through_nginx_gets_pushes(stack: Stack) -> None:
+    origin = stack.url
+    ws_url = f"ws://127.0.0.1:{stack.port}/ws/shows/t"
+    async with websockets.connect(ws_url, origin=origin) as ws:  # type: ignore[arg-type]
+        before = (await next_snapshot(ws))["tallies"]["cap20"].get("p5", 0)
+        async with httpx.AsyncClient(cookies=phone(), timeout=10) as http:
+            reply = await http.post(
+                f"{stack.url}/api/shows/t/votes",
+                json=vote_body("cap20", "p5", uuid.uuid4().hex),
+                headers={"Origin": origin},
+            )
+        assert reply.json()["status"] == "accepted", reply.text
+        await snapshot_where(ws, lambda s: s["tallies"]["cap20"]["p5"] == before + 1, 2.0)
+
+
+async def test_a_devices_cap_holds_across_processes(stack: Stack) -> None:
+    cookies = phone()
+    async with httpx.AsyncClient(cookies=cookies, timeout=10) as http:
+        replies = await asyncio.gather(
+            *(
+                http.post(
+                    f"{app(stack, i % 2)}/api/shows/t/votes",
+                    json=vote_body("cap1", "p2", f"cap-{i}-{uuid.uuid4().hex[:8]}"),
+                )
+                for i in range(40)
+            )
+        )
+    statuses = [r.json()["status"] for r in replies]
+    assert statuses.count("accepted") == 1
+    assert statuses.count("duplicate") == 39
+
+
+async def test_a_stage_change_reaches_every_process(stack: Stack) -> None:
+    sockets = [websockets.connect(f"ws://127.0.0.1:{port}/ws/shows/t") for port in stack.app_ports]
+    async with sockets[0] as first, sockets[1] as second:
+        for ws in (first, second):
+            await next_snapshot(ws)
+        done = await asyncio.create_subprocess_exec(
+            sys.executable,
+            *("-m", "live", "stage", "present", "--show", "t", "--contestant", "p3"),
+            env=stack.env(),
+            stdout=asyncio.subprocess.DEVNULL,
+        )
+        assert await done.wait() == 0
+        for ws in (first, second):
+            snap = await snapshot_where(ws, lambda s: s["stage"]["contestant"] == "p3", 2.0)
+            assert snap["stage"]["phase"] == "presenting"
+
+
+async def _phone_votes(stack: Stack, which: int, until: float, acked: dict[str, float]) -> None:
+    """One phone: votes on process ``which % 2``; a refused-for-now vote (503, a lost
+    connection) is retried with the same vote_id, as the viewer page does."""
+    async with httpx.AsyncClient(cookies=phone(), timeout=5) as http:
+        n = 0
+        while time.monotonic() < until and n < 20:
+            vid = f"fo{which}x{n}x{uuid.uuid4().hex[:6]}"
+            body = vote_body("cap20", f"p{1 + n % 5}", vid)
+            while time.monotonic() < until:
+                try:
+                    reply = await http.post(f"{app(stack, which % 2)}/api/shows/t/votes", json=body)
+                except httpx.HTTPError:
+                    await asyncio.sleep(0.1)
+                    continue
+                if reply.status_code == 503:
+                    await asyncio.sleep(0.1)
+                    continue
+                assert reply.json().get("status") == "accepted", (reply.status_code, reply.text)
+                acked[vid] = time.monotonic()
+                break
+            n += 1
+            await asyncio.sleep(0.15)
+
+
+async def test_a_master_killed_while_phones_vote_loses_no_acknowledged_vote(
+    stack: Stack, store: Store
+) -> None:
+    cluster = stack.cluster
+    assert cluster is not None
+    node = cluster.master_of(store.keys("t").version)
+    acked: dict[str, float] = {}
+    until = time.monotonic() + 25
+    phones = [asyncio.ensure_future(_phone_votes(stack, i, until, acked)) for i in range(16)]
+    await asyncio.sleep(1.5)
+    before = len(acked)
+    await asyncio.to_thread(cluster.kill, node)
+    killed = time.monotonic()
+    # The operator's service manager starts it again once its replica has taken over.
+    for _ in range(100):
+        if await asyncio.to_thread(_promoted, cluster, node):
+            break
+        await asyncio.sleep(0.1)
+    promoted = time.monotonic() - killed
+    await asyncio.to_thread(cluster.restart, node)
+    restarted = time.monotonic() - killed
+    await asyncio.gather(*phones)
+    after = sorted(t - killed for t in acked.values() if t > killed)
+
+    print(
+        f"failover: replica promoted {promoted:.2f} s, old master back {restarted:.2f} s, first "
+        f"vote accepted {after[0]:.2f} s after the kill; {len(acked)} acknowledged"
+    )
+    assert before > 0 and after, (before, len(after))
+    assert after[0] < 10, f"first vote accepted {after[0]:.1f} s after the kill"
+    assert len(acked) == 16 * 20
+    svc = Service(load_shows((SHOW,)), store)
+    verdict = await svc.verify("t")
+    assert verdict.ok, verdict.lines()
+    ledger = [f async for _, f in store.ledger_entries("t")]
+    counted: dict[str, int] = {}
+    for entry in ledger:
+        if entry.get("k") == "vote" and entry.get("st") == "accepted":
+            counted[entry["vid"]] = counted.get(entry["vid"], 0) + 1
+    assert all(counted.get(vid) == 1 for vid in acked), [v for v in acked if counted.get(v) != 1]
+
+
+def _promoted(cluster: EmbeddedCluster, node: Node) -> bool:
+    """Whether another node now serves the killed master's slots."""
+    others = [n for n in cluster.nodes if n is not node]
+    masters = [n for n in others if cluster.role(n) == "master"]
+    return len(masters) == cluster.masters

@@ -480,10 +480,19 @@ class Bench:
             pids = cluster.pids()
             many, _ = self.drive(replace(votes, port=cluster.port), Watched(pids))
             many_view, _ = self.drive(replace(watch, port=cluster.port), Watched(pids))
+        with ClusterTarget(apps=2, env={"LIVE_REDIS_WAIT_REPLICAS": "0"}) as unwaited:
+            nowait, _ = self.drive(replace(votes, port=unwaited.port), Watched(unwaited.pids()))
         self.details["cluster"] = {
             "single": {"votes": one, "viewers": one_view},
             "cluster": {"votes": many, "viewers": many_view},
+            "cluster_without_wait": {"votes": nowait},
         }
+        free = max(nowait["votes"]["accepted_per_s"], 1e-9)
+        self.say(
+            f"cluster votes without WAIT: {free:,.0f}/s, p99 "
+            f"{nowait['votes']['latency_ms']['p99']} ms ({_cores(nowait, 'app') * 1e6 / free:,.0f}"
+            f" us app + {_cores(nowait, 'redis') * 1e6 / free:,.0f} us Redis per vote)"
+        )
         rate, base = many["votes"]["accepted_per_s"], one["votes"]["accepted_per_s"]
         app = _cores(many, "app")
         redis = _cores(many, "redis")
@@ -711,7 +720,7 @@ class ClusterTarget:
     Redis Cluster (3 masters, 3 replicas, ``appendfsync always``), two app processes with
     ``WAIT 1`` per vote batch, nginx in front. ``port`` is nginx's."""
 
-    def __init__(self, apps: int = 2) -> None:
+    def __init__(self, apps: int = 2, env: dict[str, str] | None = None) -> None:
         from live.cli.cluster import Stack
         from live.settings import Settings
 
@@ -721,7 +730,14 @@ class ClusterTarget:
             key_prefix="bench",
             secret_key="loadtest-" + os.urandom(8).hex(),
         )
-        self.stack = Stack(Path(self._tmp.name), settings, apps=apps, port=free_port(), quiet=True)
+        self.stack = Stack(
+            Path(self._tmp.name),
+            settings,
+            apps=apps,
+            port=free_port(),
+            quiet=True,
+            extra_env=env or {},
+        )
 
     @property
     def port(self) -> int:

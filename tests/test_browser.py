@@ -320,3 +320,28 @@ async def test_moderator_voids_a_flagged_cluster_after_seeing_the_ranking_change
     viewer = await open_phone(browser, server)
     await expect(viewer.locator('[data-category="cap20"] .badge.voided')).to_contain_text("3")
     assert errors == []
+
+
+async def test_a_vote_answered_503_is_retried_with_the_same_vote_id(
+    server: LiveServer, browser: Browser
+) -> None:
+    """During a Redis failover a vote may be written but not yet confirmed (503
+    ``not_replicated``): the page retries with the same vote_id, so it counts once."""
+    page = await open_phone(browser, server)
+    sent: list[str] = []
+
+    async def first_one_unconfirmed(route: Route) -> None:
+        sent.append(route.request.post_data or "")
+        reply = await route.fetch()  # the server really records the vote...
+        if len(sent) == 1:  # ...but the phone hears what a failover would say
+            body = '{"error": {"code": "not_replicated", "message": "retry"}}'
+            await route.fulfill(status=503, headers={"Retry-After": "1"}, body=body)
+        else:
+            await route.fulfill(response=reply)
+
+    await page.route("**/api/shows/t/votes", first_one_unconfirmed)
+    await page.locator('[data-category="cap20"] button[data-contestant="p3"]').click()
+    await expect(page.locator("#toast")).to_have_text("投票成功", timeout=5000)
+    assert len(sent) == 2 and sent[0] == sent[1]
+    count = page.locator('[data-category="cap20"] li.row').nth(2).locator(".count")
+    await expect(count).to_have_text("1")

@@ -7,14 +7,17 @@ The same :class:`~live.cli.cluster.Stack` that ``live cluster`` starts; one for 
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
+from pathlib import Path
 
 import httpx
 import pytest
+import redis
 import websockets
 
 from live.cli.cluster import Stack
@@ -214,3 +217,53 @@ def _promoted(cluster: EmbeddedCluster, node: Node) -> bool:
     others = [n for n in cluster.nodes if n is not node]
     masters = [n for n in others if cluster.role(n) == "master"]
     return len(masters) == cluster.masters
+
+
+@pytest.mark.parametrize("command", ["recount", "verify", "export"])
+async def test_the_operators_commands_work_on_the_cluster(
+    stack: Stack, command: str, tmp_path: Path
+) -> None:
+    async with httpx.AsyncClient(cookies=phone(), timeout=10) as http:
+        reply = await http.post(
+            f"{stack.url}/api/shows/t/votes", json=vote_body("cap20", "p2", uuid.uuid4().hex)
+        )
+    assert reply.json()["status"] == "accepted"
+    extra = ["--out", str(tmp_path / "export"), "--no-progress"] if command == "export" else []
+    done = await asyncio.create_subprocess_exec(
+        sys.executable,
+        *("-m", "live", command, "--show", "t", *extra),
+        env=stack.env(),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await done.communicate()
+    assert done.returncode == 0, (out.decode(), err.decode())
+    if command == "export":
+        check = await asyncio.create_subprocess_exec(
+            sys.executable,
+            *("-m", "live", "verify", "--export", str(tmp_path / "export")),
+            stdout=asyncio.subprocess.PIPE,
+        )
+        assert await check.wait() == 0
+
+
+def test_live_acl_sets_the_app_user_on_every_node_replicas_included(tmp_path: Path) -> None:
+    small = EmbeddedCluster(tmp_path / "acl", masters=1, replicas=1)
+    small.start()
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "live", "acl", "--cluster", "--apply", small.admin_url],
+            input="fresh-app-password\n",
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.count("app user 'live' set on") == 2
+        for node in small.nodes:
+            with redis.Redis(port=node.port, username="live", password="fresh-app-password") as r:
+                assert r.execute_command("CLUSTER", "MYID")  # what the cluster client asks first
+                with pytest.raises(redis.exceptions.NoPermissionError):
+                    r.delete("live:{t}:ledger")  # the ledger stays append-only
+    finally:
+        small.stop()

@@ -111,8 +111,11 @@ function render() {
 async function vote(category, contestant, button) {
   button.disabled = true;
   const body = JSON.stringify({ category, contestant, vote_id: newVoteId() });
-  // Retries reuse the same vote_id, so a vote whose reply was lost is never counted twice.
-  for (let i = 0; i < 3; i++) {
+  // Retries reuse the same vote_id, so a vote whose reply was lost, or that the server could
+  // not yet confirm (503 during a Redis failover: unavailable, not_replicated), is never
+  // counted twice: the retry is answered "accepted" once the first attempt is safe.
+  for (let i = 0; i < 8; i++) {
+    let wait = 300 * (i + 1);
     try {
       const res = await fetch(`/api/shows/${encodeURIComponent(showId)}/votes`, {
         method: "POST",
@@ -120,15 +123,20 @@ async function vote(category, contestant, button) {
         credentials: "same-origin",
         body,
       });
-      const answer = await res.json();
-      const status = answer.status || "error";
-      toast(status === "closed" ? t.closed_vote : t[status] || t.error);
-      if (status === "accepted") button.textContent = t.voted;
-      button.disabled = status === "accepted";
-      return;
+      if (res.status === 503) {
+        wait = 1000 * (Number(res.headers.get("Retry-After")) || 1);
+      } else {
+        const answer = await res.json();
+        const status = answer.status || "error";
+        toast(status === "closed" ? t.closed_vote : t[status] || t.error);
+        if (status === "accepted") button.textContent = t.voted;
+        button.disabled = status === "accepted";
+        return;
+      }
     } catch (err) {
-      await new Promise((r) => setTimeout(r, 300 * (i + 1)));
+      // the network dropped: try again below, with the same vote_id
     }
+    await new Promise((r) => setTimeout(r, wait));
   }
   toast(t.error);
   button.disabled = false;

@@ -39,6 +39,8 @@ class Stack:
     apps: int = 2
     port: int = 8000
     quiet: bool = False
+    extra_env: dict[str, str] = field(default_factory=dict)
+    """More environment for the app processes (say ``LIVE_REDIS_WAIT_REPLICAS=0``)."""
     supervise: bool = True
     """Start a dead Redis node again at once (as a service manager would); off in the failover
     test, which starts it again itself once its replica has taken over."""
@@ -64,6 +66,7 @@ class Stack:
             "LIVE_SHOW_FILES": ",".join(str(p) for p in self.settings.show_files),
             "LIVE_DATA_DIR": str(self.folder),
             "LIVE_TRUSTED_PROXIES": "127.0.0.1",
+            **self.extra_env,
         }
 
     def start(self) -> None:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import shlex
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -39,7 +40,8 @@ from live.domain.errors import ConfigError, LiveError
 from live.domain.reconcile import PRESETS
 from live.domain.show import Show, load_show, load_shows
 from live.domain.stage import ACTIONS, Action
-from live.redis.embedded import find_running
+from live.redis.embedded import APP_USER, app_acl, find_running
+from live.redis.embedded_cluster import apply_acl_everywhere, cluster_acl
 from live.redis.sessions import Sessions
 from live.redis.store import Store, close_client, open_store
 from live.services.export import export, verify_export
@@ -67,6 +69,21 @@ async def _with_store(
         return await work(store, load_shows(settings.show_files))
     finally:
         await close_client(store.client)
+
+
+def _acl(args: argparse.Namespace) -> int:
+    rules = cluster_acl() if args.cluster else app_acl()
+    if not args.apply:
+        print(
+            "ACL SETUSER live reset on ><app password> " + " ".join(shlex.quote(r) for r in rules)
+        )
+        return 0
+    password = sys.stdin.readline().strip()
+    if not password:
+        raise ConfigError("give the app user's password on stdin (one line)")
+    for node in apply_acl_everywhere(args.apply, password, args.cluster):
+        print(f"app user {APP_USER!r} set on {node}")
+    return 0
 
 
 async def _id_by_name(sessions: Sessions, show: str, name: str) -> str:
@@ -114,6 +131,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     p_cluster.add_argument("--apps", type=int, default=2, help="app processes (default 2)")
     p_cluster.add_argument("--port", type=int, default=8000, help="nginx's port")
+
+    p_acl = sub.add_parser(
+        "acl", help="print the app user's Redis ACL, or apply it (every node of a cluster)"
+    )
+    p_acl.add_argument("--cluster", action="store_true", help="the rules a cluster node needs")
+    p_acl.add_argument(
+        "--apply",
+        metavar="ADMIN_URL",
+        help="a node's URL as an admin user; the app user's password is read from stdin",
+    )
 
     p_demo = sub.add_parser("demo", help="serve the demo show on http://127.0.0.1:8000")
     p_demo.add_argument("--port", type=int, default=8000)
@@ -200,6 +227,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         )
     if args.command == "flagger":
         return asyncio.run(run_flagger(settings))
+    if args.command == "acl":
+        return _acl(args)
     if args.command == "cluster":
         if args.apps < 1:
             raise ConfigError("--apps: at least 1")

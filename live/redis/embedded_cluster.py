@@ -62,6 +62,30 @@ def cluster_port() -> int:
     raise ConfigError("no free port pair for a cluster node")
 
 
+def apply_acl_everywhere(admin_url: str, app_password: str, cluster: bool) -> list[str]:
+    """Create or reset the app user on the Redis at ``admin_url`` or, with ``cluster``, on every
+    node its ``CLUSTER NODES`` lists, replicas included (a promoted replica must already know
+    the user). Returns the ``host:port`` of each node done."""
+    done = []
+    with redis.Redis.from_url(admin_url, socket_timeout=5) as first:
+        password = first.connection_pool.connection_kwargs.get("password") or ""
+        if not cluster:
+            rules = ["reset", "on", f">{app_password}", *app_acl()]
+            first.execute_command("ACL", "SETUSER", APP_USER, *rules)
+            kwargs = first.connection_pool.connection_kwargs
+            return [f"{kwargs.get('host')}:{kwargs.get('port')}"]
+        listing = first.execute_command("CLUSTER", "NODES")
+    text = listing.decode() if isinstance(listing, bytes) else str(listing)
+    for line in text.splitlines():
+        address = line.split()[1].split("@")[0]
+        host, _, port = address.rpartition(":")
+        if "fail" in line.split()[2] or not port:
+            raise ConfigError(f"cluster node {address} is failing: fix it, then apply again")
+        apply_acl(host, int(port), password, app_password)
+        done.append(address)
+    return done
+
+
 @dataclass
 class Node:
     port: int

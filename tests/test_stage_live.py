@@ -8,6 +8,7 @@ import time
 from live.domain.ballot import Voter, make_ballot, parse_vote
 from live.domain.errors import LiveError
 from live.domain.stage import Action
+from live.services.shows import Service, wall_ms
 from tests.helpers import LiveServer, next_snapshot, snapshot_where, vote_body
 
 
@@ -74,3 +75,33 @@ async def test_stage_change_reaches_viewers_with_a_countdown_they_can_show(
     remaining = snap["stage"]["deadline"] - snap["server_time"]
     assert 85_000 < remaining <= 90_000
     assert abs(snap["server_time"] - time.time() * 1000) < 5_000
+
+
+async def test_the_stage_clock_runs_under_a_lease_another_process_takes_over(
+    server: LiveServer,
+) -> None:
+    store = server.rt.store
+    key = store.keys("t").lease("stage-clock")
+    for _ in range(50):  # the clock ticks every 0.2 s
+        if await store.client.get(key) == server.rt.service.holder:
+            break
+        await asyncio.sleep(0.05)
+    assert await store.client.get(key) == server.rt.service.holder
+    # Two holders of a lease of their own: one has it, the other waits for it to lapse.
+    assert await store.hold_lease("t", "test-job", "proc-a", 300)
+    assert not await store.hold_lease("t", "test-job", "proc-b", 300)
+    assert await store.hold_lease("t", "test-job", "proc-a", 300)  # renewed
+    await asyncio.sleep(0.45)
+    assert await store.hold_lease("t", "test-job", "proc-b", 300)
+    assert not await store.hold_lease("t", "test-job", "proc-a", 300)
+
+
+async def test_a_countdown_deadline_is_set_by_redis_s_clock(server: LiveServer) -> None:
+    # This host's clock an hour behind (a badly set app host): the deadline still follows
+    # Redis's clock, the one vote.lua refuses late votes by.
+    behind = Service(server.rt.service.shows, server.rt.store, clock=lambda: wall_ms() - 3_600_000)
+    await behind.stage_action("t", Action("next"), "test")
+    before = await server.rt.store.now_ms("t")
+    stage = await behind.stage_action("t", Action("present", "p2", seconds=30), "test")
+    after = await server.rt.store.now_ms("t")
+    assert before + 30_000 <= stage.deadline <= after + 30_000

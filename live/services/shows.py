@@ -63,6 +63,13 @@ class Service:
         self.clock = clock
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         """Who this process is, for leases."""
+        self.skew_ms = 0
+        """Redis's clock minus this host's, as last measured by the stage clock: snapshots
+        carry ``server_time`` on Redis's clock, the clock their deadlines are on."""
+
+    def now(self) -> int:
+        """This host's clock moved onto Redis's (ms)."""
+        return self.clock() + self.skew_ms
 
     def show(self, show_id: str) -> Show:
         show = self.shows.get(show_id)
@@ -104,14 +111,14 @@ class Service:
         """The three encodings of one read: the ``show`` message, the push for ``audience``
         (without the show's static part) and the whole snapshot (pages and the JSON API)."""
         show = effective(self.show(show_id), state.edits)
-        full = snapshot(show, state, audience, self.clock())
+        full = snapshot(show, state, audience, self.now())
         static, pushed = split(full)
         return Encoded(encode(static), encode(pushed), encode(full))
 
     async def state(self, show_id: str, audience: str = "viewer") -> dict[str, Any]:
         show = self.show(show_id)
         state = await self.store.read_state(show)
-        return snapshot(effective(show, state.edits), state, audience, self.clock())
+        return snapshot(effective(show, state.edits), state, audience, self.now())
 
     async def current(self, show_id: str) -> Show:
         """The show with the edits made before it started (running order, details)."""
@@ -179,14 +186,17 @@ class Service:
         raise StageConflict("the stage kept changing; read it again and retry")
 
     async def close_expired(self) -> None:
-        """Close every voting window whose countdown has run out, for the shows whose
-        stage-clock lease this process holds (one process does it; another takes over
-        within :data:`CLOCK_LEASE_MS` when it dies). Votes after a deadline are refused by
-        ``vote.lua`` anyway; this moves the stage on and tells every screen."""
+        """Measure this host's clock against Redis's, and close every voting window whose
+        countdown has run out, for the shows whose stage-clock lease this process holds (one
+        process does it; another takes over within :data:`CLOCK_LEASE_MS` when it dies).
+        Votes after a deadline are refused by ``vote.lua`` anyway; this moves the stage on
+        and tells every screen."""
         for show in self.shows.values():
+            before = self.clock()
+            now = await self.store.now_ms(show.id)
+            self.skew_ms = now - (before + self.clock()) // 2
             if not await self.store.hold_lease(show.id, "stage-clock", self.holder, CLOCK_LEASE_MS):
                 continue
-            now = await self.store.now_ms(show.id)
             old = await self.store.read_stage(show.id)
             if expired(old, now):
                 new = apply(old, Action("close_voting"), show, now)

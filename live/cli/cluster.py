@@ -83,27 +83,35 @@ class Stack:
         if self.supervise:
             self.cluster.supervise()
         env = self.env()
-        out = subprocess.DEVNULL if self.quiet else None
-        for _ in range(self.apps):
+        for i in range(self.apps):
             port = free_port()
             cmd = [sys.executable, "-m", "live", "serve", "--port", str(port), "--no-access-log"]
-            self.processes.append(
-                subprocess.Popen(cmd, env=env, stdout=out, stderr=out, stdin=subprocess.DEVNULL)
-            )
+            self.processes.append(self._spawn(cmd, env, f"app{i}.log"))
             self.app_ports.append(port)
-        self.processes.append(
-            subprocess.Popen(
-                [sys.executable, "-m", "live", "flagger"],
-                env=env,
-                stdout=out,
-                stderr=out,
-                stdin=subprocess.DEVNULL,
-            )
-        )
+        flagger = [sys.executable, "-m", "live", "flagger"]
+        self.processes.append(self._spawn(flagger, env, "flagger.log"))
         for port in self.app_ports:
             wait_healthy(port, self.processes)
         self.balancer = Balancer(self.folder / "nginx", self.app_ports, self.port)
         self.balancer.start()
+
+    def _spawn(self, cmd: list[str], env: dict[str, str], log: str) -> subprocess.Popen[bytes]:
+        """A child process; ``quiet``: its output goes to ``log`` in the folder, not the
+        terminal."""
+        if not self.quiet:
+            return subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL)
+        with (self.folder / log).open("ab") as out:
+            return subprocess.Popen(
+                cmd, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            )
+
+    def log_tail(self, lines: int = 40) -> str:
+        """The last lines of every child's log (``quiet``), for a failing test to show."""
+        out = []
+        for path in sorted(self.folder.glob("*.log")):
+            tail = path.read_text(errors="replace").splitlines()[-lines:]
+            out.append(f"--- {path.name}\n" + "\n".join(tail))
+        return "\n".join(out)
 
     def stop(self) -> None:
         if self.balancer is not None:

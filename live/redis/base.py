@@ -110,6 +110,18 @@ Read = tuple[str, str, *tuple[str | int, ...]]
 """One read of :meth:`RedisBase.read_at_once`: (command, key, arguments...)."""
 
 
+def lost_connection(exc: BaseException) -> bool:
+    """Whether a ``TypeError``/``AttributeError`` is redis-py writing to a connection its peer
+    closed (redis-py issue #4287: asyncio's transport, torn down by ``connection_lost``, leaks
+    these instead of ``ConnectionError``; seen here when a cluster master is killed). True when
+    the innermost frame is in redis-py or asyncio, never for an error of our own code."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    module = str(tb.tb_frame.f_globals.get("__name__", "")) if tb is not None else ""
+    return module.startswith(("redis.", "asyncio."))
+
+
 class RedisBase:
     """What each noun's store (votes, state, stage, judging, ledger) is built on."""
 
@@ -223,7 +235,9 @@ class RedisBase:
         try:
             async with asyncio.timeout(self.budget):
                 return await aw
-        except (RedisError, OSError, TimeoutError) as exc:
+        except (RedisError, OSError, TimeoutError, TypeError, AttributeError) as exc:
+            if isinstance(exc, TypeError | AttributeError) and not lost_connection(exc):
+                raise  # our own bug: a 500 with its traceback, not a 503
             task = asyncio.current_task()
             if task is not None and task.cancelling():
                 # A cancellation that surfaced as a connection or timeout error is still a

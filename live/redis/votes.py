@@ -34,7 +34,7 @@ from live.domain.ballot import Ballot
 from live.domain.errors import NotReplicated, Unavailable
 from live.domain.show import Show
 from live.domain.state import LikeOutcome, VoteOutcome
-from live.redis.base import RedisBase
+from live.redis.base import RedisBase, lost_connection
 
 REFUSAL_WINDOW_MS = 10_000
 """A device's refusals get one ledger entry per window of at least this length (its device
@@ -161,7 +161,7 @@ class Votes(RedisBase):
         Hand-written below redis-py's cluster client, which routes WAIT to every node and
         refuses EVALSHA in its pipelines: the two commands go to the slot's master in one
         write. After a redirect or a lost node the client's own routing is run once (a routed
-        EXISTS, which refreshes its slot map) and the batch is tried again, once.
+        HLEN, which refreshes its slot map) and the batch is tried again (twice at most).
         """
         script = self.script("vote.lua")
         for attempt in range(3):
@@ -169,15 +169,29 @@ class Votes(RedisBase):
                 votes, acked = await self._pipeline_to_master(script, keys, args)
             except (OSError, RedisError) as exc:  # OSError: TimeoutError, lost sockets
                 votes, acked = exc, 0
+            except (TypeError, AttributeError) as exc:
+                if not lost_connection(exc):
+                    raise
+                votes, acked = RedisConnectionError(f"connection lost ({exc})"), 0
             if isinstance(votes, NoScriptError) and attempt < 2:
                 await self._load_on_master(script, keys[0])
                 continue
-            if isinstance(votes, BaseException):
-                if attempt < 2 and isinstance(votes, _MOVING):
-                    with contextlib.suppress(RedisError):
-                        await self.client.exists(keys[0])  # refreshes the client's slot map
+            # The script may have run while WAIT failed (the connection dropped in between):
+            # then the votes are written but unconfirmed; trying the batch again is safe (each
+            # vote is a replay) and confirms them, or they are answered 503.
+            failed = next((r for r in (votes, acked) if isinstance(r, BaseException)), None)
+            if failed is not None:
+                if attempt < 2 and isinstance(failed, _MOVING):
+                    with contextlib.suppress(RedisError, OSError, TypeError, AttributeError):
+                        # One routed single-key command: on MOVED or a lost node the client
+                        # refreshes its slot map (multi-key commands go through its pipeline).
+                        await self.client.hlen(keys[0])
                     continue
-                raise votes
+                if failed is votes:
+                    raise failed
+                raise NotReplicated(
+                    f"the vote store lost the connection before confirming a copy ({type(failed).__name__}); retry with the same vote_id"
+                )
             if int(acked) < self.wait_replicas:
                 raise NotReplicated(
                     f"the vote store did not confirm a copy on {self.wait_replicas} replica(s) "

@@ -174,6 +174,7 @@ async def test_verify_and_recount_agree_while_votes_keep_coming(server: LiveServ
     rt = server.rt
     voter = Voter("d-verify", "10.9.0.1")
     stop = asyncio.Event()
+    landed = asyncio.Event()
     cast = 0
 
     async def keep_voting() -> None:
@@ -182,14 +183,14 @@ async def test_verify_and_recount_agree_while_votes_keep_coming(server: LiveServ
             body = {"category": "cap20", "contestant": "p1", "vote_id": f"live-{cast:05d}"}
             await rt.service.vote("t", body, Voter(f"{voter.device}-{cast}", voter.ip))
             cast += 1
+            landed.set()
 
     voting = asyncio.create_task(keep_voting())
     try:
         for _ in range(8):
-            async with asyncio.timeout(5):  # some votes land between every two checks
-                target = cast + 3
-                while cast < target:
-                    await asyncio.sleep(0.001)
+            for _ in range(3):  # some votes land between every two checks
+                landed.clear()
+                await asyncio.wait_for(landed.wait(), 5)
             verdict = await rt.service.verify("t")
             assert verdict.ok, verdict.lines()
             counted, state = await rt.service.recount("t")

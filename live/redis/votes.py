@@ -190,7 +190,8 @@ class Votes(RedisBase):
                 if failed is votes:
                     raise failed
                 raise NotReplicated(
-                    f"the vote store lost the connection before confirming a copy ({type(failed).__name__}); retry with the same vote_id"
+                    "the vote store lost the connection before confirming a copy "
+                    f"({type(failed).__name__}); retry with the same vote_id"
                 )
             if int(acked) < self.wait_replicas:
                 raise NotReplicated(

@@ -48,9 +48,17 @@ def prefix() -> str:
     return "t" + uuid.uuid4().hex[:12]
 
 
+ON_CLUSTER = os.environ.get("LIVE_TEST_REDIS_CLUSTER") == "1"
+"""``LIVE_TEST_REDIS_CLUSTER=1`` (with ``LIVE_TEST_REDIS_URL`` naming a cluster node): the
+servers the tests start run in cluster mode with WAIT 1. Tests that read or tamper through a
+plain client of their own need a single Redis; the cluster's own tests are test_cluster.py."""
+
+
 def make_settings(redis_url: str, prefix: str, data: Path, *shows: Path, **kw: object) -> Settings:
     base = Settings(
         redis_url=redis_url,
+        redis_cluster=ON_CLUSTER,
+        redis_wait_replicas=1 if ON_CLUSTER else 0,
         data_dir=data,
         show_files=shows or (SHOW,),
         key_prefix=prefix,

@@ -107,6 +107,9 @@ class EmbeddedCluster:
     restarts: int = 0
     _stopping: threading.Event = field(default_factory=threading.Event, repr=False)
     _watcher: threading.Thread | None = field(default=None, repr=False)
+    _launching: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    """Held while the watcher starts a node: :meth:`stop` waits for it, and once stopping no
+    node is started again (a node started during a stop would outlive it)."""
 
     @property
     def ports(self) -> list[int]:
@@ -277,18 +280,25 @@ class EmbeddedCluster:
         while not self._stopping.wait(poll):
             for node in self.nodes:
                 if node.process is not None and node.process.poll() is not None:
-                    log.warning("cluster node %d exited; starting it again", node.port)
-                    try:
-                        self._launch(node)
-                        self.restarts += 1
-                    except (ConfigError, OSError, redis.RedisError) as exc:
-                        log.error("cluster node %d did not start again: %s", node.port, exc)
+                    with self._launching:
+                        if self._stopping.is_set():
+                            return
+                        log.warning("cluster node %d exited; starting it again", node.port)
+                        try:
+                            self._launch(node)
+                            self.restarts += 1
+                        except (ConfigError, OSError, redis.RedisError) as exc:
+                            log.error("cluster node %d did not start again: %s", node.port, exc)
 
     def stop(self) -> None:
         self._stopping.set()
+        with self._launching:  # a start in flight ends first; none begins after this
+            self._terminate()
         if self._watcher is not None:
             self._watcher.join(timeout=10)
             self._watcher = None
+
+    def _terminate(self) -> None:
         for node in self.nodes:
             if node.process is not None and node.process.poll() is None:
                 node.process.terminate()

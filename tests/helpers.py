@@ -181,6 +181,7 @@ async def run_cli(
     monkeypatch.setenv("REDIS_URL", s.redis_url)
     monkeypatch.setenv("LIVE_KEY_PREFIX", s.key_prefix)
     monkeypatch.setenv("LIVE_SHOW_FILES", ",".join(str(p) for p in s.show_files))
+    monkeypatch.setenv("LIVE_REDIS_CLUSTER", "1" if s.redis_cluster else "")
     capsys.readouterr()
     code = await asyncio.to_thread(cli.main, list(argv))
     out = capsys.readouterr()

@@ -217,6 +217,7 @@ async def test_the_flagger_runs_in_its_own_process(
         "LIVE_KEY_PREFIX": prefix,
         "LIVE_SHOW_FILES": str(SHOW),
         "LIVE_DATA_DIR": str(tmp_path),
+        "LIVE_REDIS_CLUSTER": "1" if settings.redis_cluster else "",
     }
     async with serve(settings) as live:
         assert live.rt.flagger is None and "flagger" not in live.rt.supervisor.health()

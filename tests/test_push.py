@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from live.domain.stage import Action
+from live.domain.state import ShowState
 from live.settings import DEMO_SHOW
 from tests.conftest import make_settings
 from tests.helpers import LiveServer, next_snapshot, serve, snapshot_where, vote_body
@@ -156,3 +157,30 @@ async def test_reconnecting_viewer_resyncs_from_the_snapshot(server: LiveServer)
     async with server.connect("t") as ws:
         snap = await snapshot_where(ws, lambda s: s["tallies"]["cap20"]["p5"] == 1)
     assert snap["tallies"]["cap20"]["p5"] == 1
+
+
+async def test_a_burst_of_new_viewers_reads_the_show_once(
+    redis_url: str, prefix: str, tmp_path: Path
+) -> None:
+    """A reconnect storm (every phone at once after a restart) before the ticker has a snapshot:
+    the viewers share one read of the show instead of one each."""
+    async with serve(make_settings(redis_url, prefix, tmp_path, push_interval_ms=60_000)) as live:
+        hub = live.rt.hub
+        load = hub._load
+        reads = 0
+
+        async def counted(show: str) -> ShowState:
+            nonlocal reads
+            reads += 1
+            return await load(show)
+
+        hub._load = counted
+        hub.latest.clear()
+        sockets = [live.connect("t") for _ in range(50)]
+        opened = await asyncio.gather(*(s.__aenter__() for s in sockets))
+        try:
+            snaps = await asyncio.gather(*(next_snapshot(ws) for ws in opened))
+        finally:
+            await asyncio.gather(*(s.__aexit__(None, None, None) for s in sockets))
+    assert len({s["version"] for s in snaps}) == 1
+    assert reads <= 2  # one shared read (and at most one tick's)

@@ -218,6 +218,9 @@ class Hub:
         """A change made in this process waits to be pushed (see :meth:`changed`)."""
         self.closed_by_server: Counter[int] = Counter()
         """How many sockets this process closed, by close code (4008: too slow, ...)."""
+        self._loading: dict[str, asyncio.Future[ShowState]] = {}
+        """Per show: the one read in flight for new connections before the ticker has a
+        snapshot (a reconnect storm after a restart reads the show once, not once a phone)."""
 
     def add(self, conn: Connection) -> None:
         self.connections.setdefault(conn.show, set()).add(conn)
@@ -286,7 +289,19 @@ class Hub:
         cached = self.latest.get((show, audience))
         if cached is not None:
             return cached
-        return self._frames(self._encode(show, await self._load(show), audience), None)
+        loading = self._loading.get(show)
+        if loading is None:
+            loading = self._loading[show] = asyncio.ensure_future(self._load(show))
+
+            def settle(done: asyncio.Future[ShowState]) -> None:
+                self._loading.pop(show, None)
+                if not done.cancelled():
+                    done.exception()  # retrieved: its waiters (if any are left) get it
+
+            loading.add_done_callback(settle)
+        # Shielded: a phone that hangs up does not cancel the read the others wait on.
+        state = await asyncio.shield(loading)
+        return self._frames(self._encode(show, state, audience), None)
 
     @staticmethod
     def _frames(encoded: Encoded, previous: Frames | None) -> Frames:

@@ -9,6 +9,7 @@ Every call runs inside a time budget; a Redis that is down, loading, frozen or s
 from __future__ import annotations
 
 import asyncio
+import inspect
 import secrets
 from collections.abc import Awaitable
 from importlib import resources
@@ -132,6 +133,7 @@ class RedisBase:
         timeout_ms: int,
         wait_replicas: int = 0,
         wait_ms: int = 200,
+        pool_size: int = 64,
     ) -> None:
         self.client = client
         self.prefix = prefix
@@ -142,7 +144,11 @@ class RedisBase:
         self.wait_ms = wait_ms
         self._scripts: dict[str, AsyncScript] = {}
         self._keys: dict[str, ShowKeys] = {}
-        self._pseudonyms: dict[str, Pseudonym] = {}
+        self._pseudonyms: dict[str, asyncio.Future[Pseudonym]] = {}
+        self._gate = asyncio.Semaphore(pool_size) if self.cluster else None
+        """On a cluster: calls in flight at once, at most the pool size. redis-py's cluster
+        client has no blocking pool (past ``max_connections`` a node raises at once), so a
+        burst waits here instead, within the call's budget, as on the single Redis's pool."""
 
     def script(self, name: str) -> AsyncScript:
         """The Lua script ``name`` (with the prelude), registered once.
@@ -221,20 +227,41 @@ class RedisBase:
         return bool(await self.call(self.script("lease.lua")(keys=[key], args=[holder, ms])))
 
     async def pseudonym(self, show: str) -> Pseudonym:
-        """The show's keyed hash for personal values (its key is made once, kept in Redis)."""
+        """The show's keyed hash for personal values (its key is made once, kept in Redis).
+
+        Fetched once per process: the first callers share one fetch (a burst of first votes
+        would otherwise each read it); a failed fetch is forgotten, so the next call tries
+        again."""
         found = self._pseudonyms.get(show)
         if found is None:
-            k = self.keys(show)
-            await self.call(self.client.hsetnx(k.secrets, "pseudonym", secrets.token_hex(32)))
-            raw: Any = await self.call(self.client.hget(k.secrets, "pseudonym"))
-            found = self._pseudonyms[show] = pseudonymiser(bytes.fromhex(raw))
-        return found
+            found = self._pseudonyms[show] = asyncio.ensure_future(self._fetch_pseudonym(show))
+
+            def forget_failure(done: asyncio.Future[Pseudonym]) -> None:
+                if done.cancelled() or done.exception() is not None:
+                    self._pseudonyms.pop(show, None)
+
+            found.add_done_callback(forget_failure)
+        # Shielded: a caller that gives up (a client that hung up) does not cancel the fetch
+        # the others wait on.
+        return await asyncio.shield(found)
+
+    async def _fetch_pseudonym(self, show: str) -> Pseudonym:
+        k = self.keys(show)
+        await self.call(self.client.hsetnx(k.secrets, "pseudonym", secrets.token_hex(32)))
+        raw: Any = await self.call(self.client.hget(k.secrets, "pseudonym"))
+        return pseudonymiser(bytes.fromhex(raw))
 
     async def call(self, aw: Awaitable[T]) -> T:
         """Await one Redis operation within the budget; Redis trouble becomes ``Unavailable``."""
+        started = False
         try:
             async with asyncio.timeout(self.budget):
-                return await aw
+                if self._gate is None:
+                    started = True
+                    return await aw
+                async with self._gate:
+                    started = True
+                    return await aw
         except (RedisError, OSError, TimeoutError, TypeError, AttributeError) as exc:
             if isinstance(exc, TypeError | AttributeError) and not lost_connection(exc):
                 raise  # our own bug: a 500 with its traceback, not a 503
@@ -244,6 +271,9 @@ class RedisBase:
                 # cancellation: as Unavailable, a retrying loop would swallow it and never stop.
                 raise asyncio.CancelledError from exc
             raise Unavailable(f"the vote store is unavailable ({type(exc).__name__})") from None
+        finally:
+            if not started and inspect.iscoroutine(aw):
+                aw.close()  # timed out or cancelled waiting for a slot: it never ran
 
     async def ping(self) -> None:
         await self.call(self.client.ping())

@@ -26,16 +26,13 @@ class Store(Votes, ShowStates, Stages, Judging, Ledger):
 def open_store(settings: Settings, url: str, pool_size: int | None = None) -> Store:
     """The store of a process configured by ``settings`` on ``url`` (one Redis, or any node
     of a cluster with ``LIVE_REDIS_CLUSTER=1``). Close it with ``close_client(store.client)``."""
-    client = make_client(
-        url,
-        pool_size or settings.redis_pool_size,
-        settings.redis_timeout_ms,
-        settings.redis_cluster,
-    )
+    size = pool_size or settings.redis_pool_size
+    client = make_client(url, size, settings.redis_timeout_ms, settings.redis_cluster)
     return Store(
         client,
         settings.key_prefix,
         settings.redis_timeout_ms,
         settings.redis_wait_replicas,
         settings.redis_wait_ms,
+        size,
     )

@@ -139,8 +139,12 @@ async def test_each_task_comes_back_after_a_bug_and_health_says_so(
                     if restarts >= 3 and reply.status_code == 200:
                         break
                     if task == "broker":
-                        channel = live.rt.store.keys("t").events
-                        await live.rt.store.client.publish(channel, "t")
+                        store = live.rt.store
+                        channel = store.keys("t").events
+                        if store.cluster:  # the broker listens with SSUBSCRIBE there
+                            await store.client.spublish(channel, "t")
+                        else:
+                            await store.client.publish(channel, "t")
                     await asyncio.sleep(0.02)
     degraded = [b for b in seen if b["status"] == "degraded"]
     assert degraded, f"{task} was never reported down"

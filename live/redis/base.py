@@ -48,6 +48,10 @@ def load_script(name: str, cluster: bool = False) -> str:
     return _PRELUDE[cluster] + chain + "\n" + (folder / name).read_text(encoding="utf-8")
 
 
+PUBSUB_RESERVE = 4
+"""Connections per cluster node beyond the pool size, for the broker's sharded pub/sub."""
+
+
 @overload
 def make_client(
     url: str, pool_size: int, timeout_ms: int, cluster: Literal[False] = False
@@ -73,7 +77,9 @@ def make_client(url: str, pool_size: int, timeout_ms: int, cluster: bool = False
     if cluster:
         return RedisCluster.from_url(
             url,
-            max_connections=pool_size,
+            # Calls in flight are gated to pool_size (RedisBase); the rest is for the sharded
+            # pub/sub, which holds a connection of its shard's node for good.
+            max_connections=pool_size + PUBSUB_RESERVE,
             socket_timeout=seconds,
             socket_connect_timeout=min(seconds, 0.5),
             decode_responses=True,
@@ -144,7 +150,7 @@ class RedisBase:
         self.wait_ms = wait_ms
         self._scripts: dict[str, AsyncScript] = {}
         self._keys: dict[str, ShowKeys] = {}
-        self._pseudonyms: dict[str, asyncio.Future[Pseudonym]] = {}
+        self._pseudonyms: dict[str, Pseudonym] = {}
         self._gate = asyncio.Semaphore(pool_size) if self.cluster else None
         """On a cluster: calls in flight at once, at most the pool size. redis-py's cluster
         client has no blocking pool (past ``max_connections`` a node raises at once), so a
@@ -227,29 +233,14 @@ class RedisBase:
         return bool(await self.call(self.script("lease.lua")(keys=[key], args=[holder, ms])))
 
     async def pseudonym(self, show: str) -> Pseudonym:
-        """The show's keyed hash for personal values (its key is made once, kept in Redis).
-
-        Fetched once per process: the first callers share one fetch (a burst of first votes
-        would otherwise each read it); a failed fetch is forgotten, so the next call tries
-        again."""
+        """The show's keyed hash for personal values (its key is made once, kept in Redis)."""
         found = self._pseudonyms.get(show)
         if found is None:
-            found = self._pseudonyms[show] = asyncio.ensure_future(self._fetch_pseudonym(show))
-
-            def forget_failure(done: asyncio.Future[Pseudonym]) -> None:
-                if done.cancelled() or done.exception() is not None:
-                    self._pseudonyms.pop(show, None)
-
-            found.add_done_callback(forget_failure)
-        # Shielded: a caller that gives up (a client that hung up) does not cancel the fetch
-        # the others wait on.
-        return await asyncio.shield(found)
-
-    async def _fetch_pseudonym(self, show: str) -> Pseudonym:
-        k = self.keys(show)
-        await self.call(self.client.hsetnx(k.secrets, "pseudonym", secrets.token_hex(32)))
-        raw: Any = await self.call(self.client.hget(k.secrets, "pseudonym"))
-        return pseudonymiser(bytes.fromhex(raw))
+            k = self.keys(show)
+            await self.call(self.client.hsetnx(k.secrets, "pseudonym", secrets.token_hex(32)))
+            raw: Any = await self.call(self.client.hget(k.secrets, "pseudonym"))
+            found = self._pseudonyms[show] = pseudonymiser(bytes.fromhex(raw))
+        return found
 
     async def call(self, aw: Awaitable[T]) -> T:
         """Await one Redis operation within the budget; Redis trouble becomes ``Unavailable``."""

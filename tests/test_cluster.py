@@ -14,6 +14,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -64,10 +65,23 @@ def app(stack: Stack, i: int) -> str:
     return f"http://127.0.0.1:{stack.app_ports[i]}"
 
 
+async def cast(
+    http: httpx.AsyncClient, url: str, body: dict[str, str], **kw: Any
+) -> httpx.Response:
+    """One vote as the viewer page casts it: a 503 (a shard just failed over, its replica not
+    yet back: not_replicated) is tried again with the same vote_id, for up to 10 s."""
+    for _ in range(100):
+        reply = await http.post(url, json=body, **kw)
+        if reply.status_code != 503:
+            return reply
+        await asyncio.sleep(0.1)
+    return reply
+
+
 async def test_both_processes_and_nginx_serve_the_same_state(stack: Stack) -> None:
     async with httpx.AsyncClient(cookies=phone(), timeout=10) as http:
-        vote = await http.post(
-            f"{stack.url}/api/shows/t/votes", json=vote_body("cap20", "p1", uuid.uuid4().hex)
+        vote = await cast(
+            http, f"{stack.url}/api/shows/t/votes", vote_body("cap20", "p1", uuid.uuid4().hex)
         )
         assert vote.json()["status"] == "accepted", vote.text
         seen = []
@@ -88,9 +102,10 @@ async def test_a_vote_on_one_process_reaches_a_viewer_of_the_other_within_a_seco
     async with websockets.connect(f"ws://127.0.0.1:{stack.app_ports[1]}/ws/shows/t") as ws:
         before = (await next_snapshot(ws))["tallies"]["cap20"].get("p4", 0)
         async with httpx.AsyncClient(cookies=phone(), timeout=10) as http:
-            reply = await http.post(
+            reply = await cast(
+                http,
                 f"{app(stack, 0)}/api/shows/t/votes",
-                json=vote_body("cap20", "p4", uuid.uuid4().hex),
+                vote_body("cap20", "p4", uuid.uuid4().hex),
             )
         assert reply.json()["status"] == "accepted"
         snap = await snapshot_where(ws, lambda s: s["tallies"]["cap20"]["p4"] == before + 1, 1.0)
@@ -103,9 +118,10 @@ async def test_a_viewer_through_nginx_gets_pushes(stack: Stack) -> None:
     async with websockets.connect(ws_url, origin=origin) as ws:  # type: ignore[arg-type]
         before = (await next_snapshot(ws))["tallies"]["cap20"].get("p5", 0)
         async with httpx.AsyncClient(cookies=phone(), timeout=10) as http:
-            reply = await http.post(
+            reply = await cast(
+                http,
                 f"{stack.url}/api/shows/t/votes",
-                json=vote_body("cap20", "p5", uuid.uuid4().hex),
+                vote_body("cap20", "p5", uuid.uuid4().hex),
                 headers={"Origin": origin},
             )
         assert reply.json()["status"] == "accepted", reply.text
@@ -232,8 +248,8 @@ async def test_the_operators_commands_work_on_the_cluster(
     stack: Stack, command: str, tmp_path: Path
 ) -> None:
     async with httpx.AsyncClient(cookies=phone(), timeout=10) as http:
-        reply = await http.post(
-            f"{stack.url}/api/shows/t/votes", json=vote_body("cap20", "p2", uuid.uuid4().hex)
+        reply = await cast(
+            http, f"{stack.url}/api/shows/t/votes", vote_body("cap20", "p2", uuid.uuid4().hex)
         )
     assert reply.json().get("status") == "accepted", (reply.status_code, reply.text)
     extra = ["--out", str(tmp_path / "export"), "--no-progress"] if command == "export" else []

@@ -118,15 +118,21 @@ Read = tuple[str, str, *tuple[str | int, ...]]
 
 
 def lost_connection(exc: BaseException) -> bool:
-    """Whether a ``TypeError``/``AttributeError`` is redis-py writing to a connection its peer
-    closed (redis-py issue #4287: asyncio's transport, torn down by ``connection_lost``, leaks
-    these instead of ``ConnectionError``; seen here when a cluster master is killed). True when
-    the innermost frame is in redis-py or asyncio, never for an error of our own code."""
+    """Whether a ``TypeError``, ``AttributeError`` or ``RuntimeError`` is redis-py writing to a
+    connection its peer closed (redis-py issue #4287: the transport, torn down by
+    ``connection_lost``, leaks these instead of ``ConnectionError``; uvloop says "unable to
+    perform operation on <TCPTransport closed=True>"; seen here when a cluster master is
+    killed). True when the innermost frame is in redis-py, asyncio or uvloop, never for an
+    error of our own code."""
     tb = exc.__traceback__
     while tb is not None and tb.tb_next is not None:
         tb = tb.tb_next
     module = str(tb.tb_frame.f_globals.get("__name__", "")) if tb is not None else ""
-    return module.startswith(("redis.", "asyncio."))
+    return module.startswith(("redis.", "asyncio.", "uvloop."))
+
+
+LEAKED = (TypeError, AttributeError, RuntimeError)
+"""What :func:`lost_connection` may recognise."""
 
 
 class RedisBase:
@@ -253,8 +259,8 @@ class RedisBase:
                 async with self._gate:
                     started = True
                     return await aw
-        except (RedisError, OSError, TimeoutError, TypeError, AttributeError) as exc:
-            if isinstance(exc, TypeError | AttributeError) and not lost_connection(exc):
+        except (RedisError, OSError, TimeoutError, *LEAKED) as exc:
+            if isinstance(exc, LEAKED) and not lost_connection(exc):
                 raise  # our own bug: a 500 with its traceback, not a 503
             task = asyncio.current_task()
             if task is not None and task.cancelling():

@@ -34,7 +34,7 @@ from live.domain.ballot import Ballot
 from live.domain.errors import NotReplicated, Unavailable
 from live.domain.show import Show
 from live.domain.state import LikeOutcome, VoteOutcome
-from live.redis.base import RedisBase, lost_connection
+from live.redis.base import LEAKED, RedisBase, lost_connection
 
 REFUSAL_WINDOW_MS = 10_000
 """A device's refusals get one ledger entry per window of at least this length (its device
@@ -169,7 +169,7 @@ class Votes(RedisBase):
                 votes, acked = await self._pipeline_to_master(script, keys, args)
             except (OSError, RedisError) as exc:  # OSError: TimeoutError, lost sockets
                 votes, acked = exc, 0
-            except (TypeError, AttributeError) as exc:
+            except LEAKED as exc:
                 if not lost_connection(exc):
                     raise
                 votes, acked = RedisConnectionError(f"connection lost ({exc})"), 0
@@ -182,7 +182,7 @@ class Votes(RedisBase):
             failed = next((r for r in (votes, acked) if isinstance(r, BaseException)), None)
             if failed is not None:
                 if attempt < 2 and isinstance(failed, _MOVING):
-                    with contextlib.suppress(RedisError, OSError, TypeError, AttributeError):
+                    with contextlib.suppress(RedisError, OSError, *LEAKED):
                         # One routed single-key command: on MOVED or a lost node the client
                         # refreshes its slot map (multi-key commands go through its pipeline).
                         await self.client.hlen(keys[0])

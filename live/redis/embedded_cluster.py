@@ -36,7 +36,7 @@ def cluster_acl() -> list[str]:
     """The app user's rules on a cluster node: :func:`app_acl` plus topology discovery
     (``CLUSTER SLOTS``/``SHARDS``/``NODES``), ``READONLY`` and sharded pub/sub."""
     extra = ["+cluster|slots", "+cluster|shards", "+cluster|nodes", "+cluster|myid"]
-    extra += ["+readonly", "+ssubscribe", "+sunsubscribe", "+spublish", "+wait"]
+    extra += ["+readonly", "+ssubscribe", "+sunsubscribe", "+spublish"]
     return [*app_acl(), *extra]
 
 

@@ -130,6 +130,24 @@ def _command(port: int, password: str, *args: str) -> bytes:
     return data.split(b"\r\n")[1]
 
 
+def server_args(binary: str, port: int, folder: Path, password: str) -> list[str]:
+    """A redis-server of ours: loopback only, in the foreground, its password required, and
+    durable: ``appendonly yes`` with ``appendfsync always`` (a write is fsynced before the
+    reply), no RDB snapshots. The embedded Redis and every node of the embedded cluster."""
+    return [
+        binary,
+        "--port", str(port),
+        "--bind", "127.0.0.1",
+        "--dir", str(folder.resolve()),
+        "--appendonly", "yes",
+        "--appendfsync", "always",
+        "--save", "",
+        "--requirepass", password,
+        "--logfile", "redis.log",
+        "--daemonize", "no",
+    ]  # fmt: skip
+
+
 def server_version(binary: str) -> tuple[int, ...]:
     out = subprocess.run([binary, "--version"], capture_output=True, text=True, check=True)
     version = out.stdout.split("v=", 1)[1].split()[0]
@@ -195,18 +213,7 @@ class EmbeddedRedis:
         if not self.password:
             self.password = secrets.token_urlsafe(24)
         binary = redis_server_binary()
-        args = [
-            binary,
-            "--port", str(self.port),
-            "--bind", "127.0.0.1",
-            "--dir", str(self.data_dir.resolve()),
-            "--appendonly", "yes",
-            "--appendfsync", "always",
-            "--save", "",
-            "--requirepass", self.password,
-            "--logfile", "redis.log",
-            "--daemonize", "no",
-        ]  # fmt: skip
+        args = server_args(binary, self.port, self.data_dir, self.password)
         self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout
         while not _ping(self.port, self.password):

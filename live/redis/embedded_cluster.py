@@ -26,7 +26,14 @@ from pathlib import Path
 import redis
 
 from live.domain.errors import ConfigError
-from live.redis.embedded import APP_USER, app_acl, free_port, redis_server_binary, server_version
+from live.redis.embedded import (
+    APP_USER,
+    app_acl,
+    free_port,
+    redis_server_binary,
+    server_args,
+    server_version,
+)
 
 log = logging.getLogger("live.cluster")
 SLOTS = 16384
@@ -147,27 +154,18 @@ class EmbeddedCluster:
 
     def _launch(self, node: Node, timeout: float = 10.0) -> None:
         node.folder.mkdir(parents=True, exist_ok=True)
-        args = [
-            redis_server_binary(),
-            "--port", str(node.port),
-            "--bind", "127.0.0.1",
-            "--dir", str(node.folder.resolve()),
+        args = server_args(redis_server_binary(), node.port, node.folder, self.password)
+        args += [
             "--cluster-enabled", "yes",
             "--cluster-config-file", "nodes.conf",
             "--cluster-node-timeout", str(self.node_timeout_ms),
             # A replica may take over however long it was cut off: on loopback it never lags
             # for long, and a show must not stay down waiting for its old master.
             "--cluster-replica-validity-factor", "0",
-            "--appendonly", "yes",
-            "--appendfsync", "always",
-            "--save", "",
             # A rejoining node syncs at once (the default waits 5 s for more replicas to join,
             # and until then its new master has no replica: every WAIT fails, votes get 503).
             "--repl-diskless-sync-delay", "0",
-            "--requirepass", self.password,
             "--masterauth", self.password,
-            "--logfile", "redis.log",
-            "--daemonize", "no",
         ]  # fmt: skip
         node.process = subprocess.Popen(args, stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout

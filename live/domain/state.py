@@ -58,7 +58,7 @@ class Display:
 
 @dataclass(frozen=True, slots=True)
 class ShowState:
-    """A consistent read of everything a viewer sees (taken in one MULTI)."""
+    """A consistent read of everything a viewer sees (taken in one atomic script call)."""
 
     version: int
     stage: Stage
@@ -97,7 +97,7 @@ class SheetRef:
 
 @dataclass(frozen=True, slots=True)
 class JudgingRead:
-    """One consistent read (MULTI) of what a category's result depends on."""
+    """One consistent read (one atomic script call) of what a category's result depends on."""
 
     tallies: dict[str, int]
     position: str

@@ -236,7 +236,7 @@ class Service:
 
     async def verify(self, show_id: str) -> Verdict:
         """Re-hash the whole chain, recount it, and compare with the live figures, read first
-        (in one MULTI with the ledger's last id) so that votes during the check do not show
+        (in one atomic read with the ledger's last id) so that votes during the check do not show
         as mismatches; the chain is checked up to that entry."""
         show = self.show(show_id)
         state = await self.store.read_state(show)

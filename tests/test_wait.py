@@ -18,6 +18,7 @@ import redis
 from live.domain.ballot import Ballot, Voter, make_ballot, parse_vote
 from live.domain.errors import NotReplicated
 from live.domain.show import load_show
+from live.domain.state import VoteOutcome
 from live.redis.embedded import EmbeddedRedis, free_port, redis_server_binary
 from live.redis.store import Store, close_client, make_client
 from tests.helpers import SHOW, vote_body
@@ -43,15 +44,15 @@ class Replica:
         with redis.Redis.from_url(self.master.admin_url) as admin:
             admin.config_set("repl-diskless-sync-delay", 0)  # sync at once, not after 5 s
         self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL)
-        with redis.Redis(port=self.port) as own:
-            for _ in range(400):
-                try:
-                    if own.info("replication").get("master_link_status") == "up":
-                        return
-                except redis.ConnectionError:
-                    pass
+        # Ready when it confirms a write: for about a second after its sync a new replica is
+        # online but not yet counted by WAIT (votes then get 503 and the phone retries).
+        with redis.Redis.from_url(self.master.admin_url) as admin:
+            for _ in range(200):
+                admin.set("wait-probe", "1")
+                if admin.execute_command("WAIT", 1, 50) == 1:
+                    return
                 time.sleep(0.05)
-        raise AssertionError("the replica did not finish its sync")
+        raise AssertionError("the replica never confirmed a write")
 
     def kill(self) -> None:
         if self.process is not None:
@@ -84,20 +85,25 @@ async def test_a_vote_waits_for_its_replica_and_is_retried_safely(
         body = parse_vote(vote_body("cap20", "p1", vote_id))
         return make_ballot(SHOW_T, body, Voter("d", "10.1.1.1"))
 
+    async def confirmed(vote_id: str) -> VoteOutcome:
+        """As a phone votes: the same vote_id again after a 503, for up to 5 s. (For about a
+        second after a replica's sync the master may not count it yet.)"""
+        for _ in range(50):
+            try:
+                return await store.cast_vote(ballot(vote_id), None, SHOW_T)
+            except NotReplicated:
+                await asyncio.sleep(0.1)
+        raise AssertionError(f"{vote_id} was never confirmed")
+
     try:
         await store.init_show(SHOW_T)
-        first = await store.cast_vote(ballot("wait-first-1"), None, SHOW_T)
+        first = await confirmed("wait-first-1")
         assert first.status == "accepted"
         replica.kill()
         with pytest.raises(NotReplicated):  # written on the master, not confirmed: not accepted
             await store.cast_vote(ballot("wait-second"), None, SHOW_T)
         replica.start()
-        for _ in range(50):  # as a phone does: the same vote_id until it is confirmed
-            try:
-                again = await store.cast_vote(ballot("wait-second"), None, SHOW_T)
-                break
-            except NotReplicated:
-                await asyncio.sleep(0.1)
+        again = await confirmed("wait-second")
         assert (again.status, again.reason) == ("accepted", "replay")
         entries = [f async for _, f in store.ledger_entries(SHOW_T.id)]
         second = [e for e in entries if e.get("vid") == "wait-second" and e["st"] == "accepted"]

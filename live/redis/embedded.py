@@ -89,7 +89,7 @@ def app_acl() -> list[str]:
         "&*",
         "-@all",
         "+@read",
-        "+@connection",
+        "+@connection",  # WAIT too (a vote batch waits for its replica copy)
         "+multi",
         "+exec",
         "+discard",
@@ -101,7 +101,6 @@ def app_acl() -> list[str]:
         "+unsubscribe",
         "+publish",
         "+time",  # scripts decide windows by Redis's clock
-        "+wait",  # a vote batch waits for its replica copy (LIVE_REDIS_WAIT_REPLICAS)
         *(f"+{c}" for c in ("xadd", "hset", "hsetnx", "hdel", "hincrby", "zadd", "zincrby")),
         *(f"+{c}" for c in ("zrem", "zremrangebyscore", "sadd", "srem", "incr", "incrby")),
         "+rpush",

@@ -482,11 +482,35 @@ class Bench:
             many_view, _ = self.drive(replace(watch, port=cluster.port), Watched(pids))
         with ClusterTarget(apps=2, env={"LIVE_REDIS_WAIT_REPLICAS": "0"}) as unwaited:
             nowait, _ = self.drive(replace(votes, port=unwaited.port), Watched(unwaited.pids()))
+        with ClusterTarget(apps=2, partitions=4) as parted:
+            four, _ = self.drive(replace(votes, port=parted.port), Watched(parted.pids()))
         self.details["cluster"] = {
             "single": {"votes": one, "viewers": one_view},
             "cluster": {"votes": many, "viewers": many_view},
             "cluster_without_wait": {"votes": nowait},
+            "cluster_4_partitions": {"votes": four},
         }
+        rate1 = max(many["votes"]["accepted_per_s"], 1e-9)
+        rate4 = four["votes"]["accepted_per_s"]
+        busiest1, busiest4 = _busiest(many, "redis"), _busiest(four, "redis")
+        self.add(
+            Figure(
+                "votes on a Redis Cluster, 4 partitions",
+                rate4,
+                "accepted/s",
+                rate1,
+                "accepted/s with 1 partition",
+                ">= 0.8x 1 partition on 2 cores, busiest Redis node's time per vote lower",
+                rate4 >= 0.8 * rate1 and busiest4 * 1e6 / max(rate4, 1e-9) < busiest1 * 1e6 / rate1,
+                f"p99 {four['votes']['latency_ms']['p99']} ms; busiest Redis node "
+                f"{busiest4 * 1e6 / max(rate4, 1e-9):,.0f} us per vote (1 partition: "
+                f"{busiest1 * 1e6 / rate1:,.0f} us): a show's votes are capped by its busiest "
+                f"slot's core; per node {_per_node(four, 'redis', rate4)} "
+                f"(1 partition: {_per_node(many, 'redis', rate1)}); the 2 app processes "
+                f"({_cores(four, 'app') * 1e6 / max(rate4, 1e-9):,.0f} us per vote) bound "
+                "both runs here",
+            )
+        )
         free = max(nowait["votes"]["accepted_per_s"], 1e-9)
         self.say(
             f"cluster votes without WAIT: {free:,.0f}/s, p99 "
@@ -720,13 +744,19 @@ class ClusterTarget:
     Redis Cluster (3 masters, 3 replicas, ``appendfsync always``), two app processes with
     ``WAIT 1`` per vote batch, nginx in front. ``port`` is nginx's."""
 
-    def __init__(self, apps: int = 2, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, apps: int = 2, env: dict[str, str] | None = None, partitions: int = 1
+    ) -> None:
         from live.cli.cluster import Stack
         from live.settings import Settings
 
         self._tmp = tempfile.TemporaryDirectory(prefix="live-cluster-")
+        show = BENCH_SHOW
+        if partitions > 1:  # the bench show with `partitions = N`
+            show = Path(self._tmp.name) / f"bench-p{partitions}.toml"
+            show.write_text(f"partitions = {partitions}\n" + BENCH_SHOW.read_text("utf-8"), "utf-8")
         settings = Settings(
-            show_files=(BENCH_SHOW,),
+            show_files=(show,),
             key_prefix="bench",
             secret_key="loadtest-" + os.urandom(8).hex(),
         )
@@ -765,6 +795,18 @@ class ClusterTarget:
 
 def _cores(figures: dict[str, Any], prefix: str) -> float:
     return float(sum(c for n, c in figures["server"]["cpu_cores"].items() if n.startswith(prefix)))
+
+
+def _busiest(figures: dict[str, Any], prefix: str) -> float:
+    """The cores of the busiest process whose name starts with ``prefix``."""
+    cores = [c for n, c in figures["server"]["cpu_cores"].items() if n.startswith(prefix)]
+    return float(max(cores, default=0.0))
+
+
+def _per_node(figures: dict[str, Any], prefix: str, rate: float) -> str:
+    """Each such process's time per vote (us), busiest first."""
+    cores = [c for n, c in figures["server"]["cpu_cores"].items() if n.startswith(prefix)]
+    return "/".join(f"{c * 1e6 / max(rate, 1e-9):,.0f}" for c in sorted(cores, reverse=True))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -54,13 +54,31 @@ servers the tests start run in cluster mode with WAIT 1. Tests that read or tamp
 plain client of their own need a single Redis; the cluster's own tests are test_cluster.py."""
 
 
+PARTITIONS = int(os.environ.get("LIVE_TEST_PARTITIONS", "1"))
+"""``LIVE_TEST_PARTITIONS=N``: the servers the tests start load every show file with
+``partitions = N`` (a copy in the test's data folder). Tests that read one chain or one key of
+their own expect a single partition; the partitions' own tests are test_partitions.py."""
+
+
+def partitioned(path: Path, data: Path, n: int) -> Path:
+    """A copy of the show file ``path`` with ``partitions = n`` (``path`` itself for 1)."""
+    text = path.read_text(encoding="utf-8")
+    if n == 1 or text.startswith("partitions ="):
+        return path
+    data.mkdir(parents=True, exist_ok=True)
+    copy = data / f"p{n}-{path.name}"
+    copy.write_text(f"partitions = {n}\n" + text, encoding="utf-8")
+    return copy
+
+
 def make_settings(redis_url: str, prefix: str, data: Path, *shows: Path, **kw: object) -> Settings:
+    shows = tuple(partitioned(p, data, PARTITIONS) for p in shows or (SHOW,))
     base = Settings(
         redis_url=redis_url,
         redis_cluster=ON_CLUSTER,
         redis_wait_replicas=1 if ON_CLUSTER else 0,
         data_dir=data,
-        show_files=shows or (SHOW,),
+        show_files=shows,
         key_prefix=prefix,
         secret_key=SECRET,
         push_interval_ms=50,

@@ -186,3 +186,14 @@ async def run_cli(
     code = await asyncio.to_thread(cli.main, list(argv))
     out = capsys.readouterr()
     return code, out.out, out.err
+
+
+async def all_entries(live: LiveServer, show: str = "t") -> list[dict[str, str]]:
+    """Every ledger entry of ``show``: each partition's chain in turn (one, unless the show
+    file sets ``partitions``)."""
+    store = live.rt.store
+    return [
+        fields
+        for part in store.partitions(show)
+        async for _, fields in store.ledger_entries(show, part=part)
+    ]

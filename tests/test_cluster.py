@@ -22,21 +22,26 @@ import redis
 import websockets
 
 from live.cli.cluster import Stack
-from live.domain.show import load_shows
+from live.domain.show import load_shows, partition_of
 from live.redis.embedded import free_port
 from live.redis.embedded_cluster import EmbeddedCluster, Node
 from live.redis.store import Store, close_client, open_store
 from live.services.shows import Service
 from live.settings import Settings
 from live.web.identity import COOKIE, Devices
+from tests.conftest import partitioned
 from tests.helpers import SECRET, SHOW, next_snapshot, snapshot_where, vote_body
+
+PARTS = 4
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    settings = Settings(show_files=(SHOW,), key_prefix="c" + uuid.uuid4().hex[:8])
-    settings = replace(settings, secret_key=SECRET)
     folder = tmp_path_factory.mktemp("stack")
+    # The show's votes over 4 partitions: {t}, {t~1}, {t~2} and {t~3} sit on all 3 masters.
+    show = partitioned(SHOW, folder, PARTS)
+    settings = Settings(show_files=(show,), key_prefix="c" + uuid.uuid4().hex[:8])
+    settings = replace(settings, secret_key=SECRET)
     running = Stack(folder, settings, apps=2, port=free_port(), quiet=True, supervise=False)
     running.start()
     try:
@@ -162,13 +167,18 @@ async def test_a_stage_change_reaches_every_process(stack: Stack) -> None:
             assert snap["stage"]["phase"] == "presenting"
 
 
-async def _phone_votes(stack: Stack, which: int, until: float, acked: dict[str, float]) -> None:
+async def _phone_votes(
+    stack: Stack, which: int, until: float, acked: dict[str, float], where: dict[str, int]
+) -> None:
     """One phone: votes on process ``which % 2``; a refused-for-now vote (503, a lost
-    connection) is retried with the same vote_id, as the viewer page does."""
-    async with httpx.AsyncClient(cookies=phone(), timeout=5) as http:
+    connection) is retried with the same vote_id, as the viewer page does. ``where``: each
+    vote's partition (its device's)."""
+    device, cookie = Devices(SECRET).issue()
+    async with httpx.AsyncClient(cookies={COOKIE: cookie}, timeout=5) as http:
         n = 0
         while time.monotonic() < until and n < 20:
             vid = f"fo{which}x{n}x{uuid.uuid4().hex[:6]}"
+            where[vid] = partition_of(device, PARTS)
             body = vote_body("cap20", f"p{1 + n % 5}", vid)
             while time.monotonic() < until:
                 try:
@@ -192,9 +202,13 @@ async def test_a_master_killed_while_phones_vote_loses_no_acknowledged_vote(
     cluster = stack.cluster
     assert cluster is not None
     node = cluster.master_of(store.keys("t").version)
+    # The partitions the killed master holds: their phones wait for the failover; the others
+    # vote on (their masters live).
+    hit = {p for p in range(PARTS) if cluster.master_of(store.keys("t", p).version) is node}
     acked: dict[str, float] = {}
+    where: dict[str, int] = {}
     until = time.monotonic() + 25
-    phones = [asyncio.ensure_future(_phone_votes(stack, i, until, acked)) for i in range(16)]
+    phones = [asyncio.ensure_future(_phone_votes(stack, i, until, acked, where)) for i in range(16)]
     try:
         await asyncio.sleep(1.5)
         before = len(acked)
@@ -216,19 +230,22 @@ async def test_a_master_killed_while_phones_vote_loses_no_acknowledged_vote(
         if node.process is None or node.process.poll() is not None:
             await asyncio.to_thread(cluster.restart, node)
         await asyncio.to_thread(cluster.wait_healthy, 30)
-    after = sorted(t - killed for t in acked.values() if t > killed)
+    after = sorted(t - killed for vid, t in acked.items() if t > killed and where[vid] in hit)
+    elsewhere = [t for vid, t in acked.items() if where[vid] not in hit]
 
     print(
         f"failover: replica promoted {promoted:.2f} s, old master back {restarted:.2f} s, first "
-        f"vote accepted {after[0]:.2f} s after the kill; {len(acked)} acknowledged"
+        f"vote of its partitions {sorted(hit)} accepted {after[0]:.2f} s after the kill; "
+        f"{len(acked)} acknowledged, {len(elsewhere)} in the other partitions"
     )
     assert before > 0 and after, (before, len(after), stack.log_tail())
     assert after[0] < 10, f"first vote accepted {after[0]:.1f} s after the kill"
     assert len(acked) == 16 * 20
-    svc = Service(load_shows((SHOW,)), store)
-    verdict = await svc.verify("t")
+    svc = Service(load_shows(stack.settings.show_files), store)
+    verdict = await svc.verify("t")  # every partition's chain
     assert verdict.ok, verdict.lines()
-    ledger = [f async for _, f in store.ledger_entries("t")]
+    assert len(verdict.chains) == PARTS
+    ledger = [f for part in range(PARTS) async for _, f in store.ledger_entries("t", part=part)]
     counted: dict[str, int] = {}
     for entry in ledger:
         if entry.get("k") == "vote" and entry.get("st") == "accepted":

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import LiveServer, run_cli, staff_client, staff_login, vote_body
+from tests.helpers import LiveServer, all_entries, run_cli, staff_client, staff_login, vote_body
 from tests.test_judging import FULL, admin, judge, sheet
 
 
@@ -72,7 +72,7 @@ async def test_an_export_holds_no_device_id_address_or_user_agent(
     server: LiveServer, monkeypatch: pytest.MonkeyPatch, capsys: Any, tmp_path: Path
 ) -> None:
     await _night(server)
-    raw = [f async for _, f in server.rt.store.ledger_entries("t") if f["k"] == "vote"]
+    raw = [f for f in await all_entries(server) if f["k"] == "vote"]
     out = tmp_path / "export"
     assert (
         await run_cli(

@@ -16,6 +16,7 @@ from tests.helpers import (
     RATE_LIMITED,
     SHOW,
     LiveServer,
+    all_entries,
     serve,
     snapshot_where,
     staff_client,
@@ -129,7 +130,7 @@ async def test_every_action_is_attributed_and_needs_a_reason(server: LiveServer)
         ("void", by, "bot farm", 1)
     ]
     assert by.startswith("moderator:")
-    entries = [f async for _, f in server.rt.store.ledger_entries("t") if f["k"] == "void"]
+    entries = [f for f in await all_entries(server) if f["k"] == "void"]
     assert [(e["vid"], e["by"], e["why"]) for e in entries] == [("attrib-0001", by, "bot farm")]
 
 
@@ -215,7 +216,7 @@ async def test_the_flagger_runs_in_its_own_process(
         **os.environ,
         "REDIS_URL": redis_url,
         "LIVE_KEY_PREFIX": prefix,
-        "LIVE_SHOW_FILES": str(SHOW),
+        "LIVE_SHOW_FILES": ",".join(str(p) for p in settings.show_files),
         "LIVE_DATA_DIR": str(tmp_path),
         "LIVE_REDIS_CLUSTER": "1" if settings.redis_cluster else "",
     }

@@ -9,7 +9,7 @@ from live.domain.ballot import Voter, make_ballot, parse_vote
 from live.domain.errors import LiveError
 from live.domain.stage import Action
 from live.services.shows import Service, wall_ms
-from tests.helpers import LiveServer, next_snapshot, snapshot_where, vote_body
+from tests.helpers import LiveServer, all_entries, next_snapshot, snapshot_where, vote_body
 
 
 async def test_countdown_end_closes_voting_on_the_server(server: LiveServer) -> None:
@@ -26,7 +26,7 @@ async def test_countdown_end_closes_voting_on_the_server(server: LiveServer) -> 
     assert snap["categories"][2]["open"] is False
     assert late.status_code == 409
     assert late.json()["status"] == "closed"
-    entries = [f async for _, f in server.rt.store.ledger_entries("t")]
+    entries = await all_entries(server)
     refused = [e for e in entries if e.get("vid") == "too-late-01"]
     assert [(e["st"], e["why"]) for e in refused] == [("closed", "category_closed")]
     assert any(e.get("k") == "stage" and e.get("by") == "clock" for e in entries)

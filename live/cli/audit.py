@@ -6,15 +6,17 @@ from __future__ import annotations
 import csv
 import json
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 from live.domain.errors import LiveError
+from live.domain.ledger.chain import entry_key, join_position, split_position
 from live.domain.ledger.replay import Replay, same_result
 from live.domain.reconcile import Result, preset, reconcile
 from live.domain.reconcile.eurovision import PointsFileError, contest_inputs, read_points
 from live.domain.show import load_show
-from live.services.export import LEDGER, read_published
+from live.services.export import LEDGER, chain_rows, other_chains, read_published
 
 
 def _print_result(result: Result, fmt: str) -> None:
@@ -31,22 +33,26 @@ def reconcile_export(folder: Path, category: str, fmt: str) -> int:
         show = load_show(folder / "show.toml")
         show.category(category)
         versions = read_published(folder).get(category, [])
-        last = versions[-1]["result"]["position"] if versions else None
+        position = (versions[-1]["result"]["position"] or "0-0") if versions else None
+        # Not published: the result at the end of every chain.
+        upto = position or join_position(["+"] * show.partitions)
+        others = Counter[str]()
+        if show.partitions > 1:
+            others = other_chains(folder, show, [(upto, category)], None)[0]
+        last = entry_key(split_position(upto, show.partitions)[0])
         replay = Replay(show)
-        with (folder / LEDGER).open(encoding="utf-8") as fh:
 
-            def rows() -> Iterator[tuple[str, dict[str, str]]]:
-                for line in fh:
-                    row = json.loads(line)
-                    if last is not None and _pos(row["id"]) > _pos(last):
-                        return
-                    yield row["id"], row["fields"]
+        def rows() -> Iterator[tuple[str, dict[str, str]]]:
+            for entry_id, fields in chain_rows(folder / LEDGER):
+                if entry_key(entry_id) > last:
+                    return
+                yield entry_id, fields
 
-            replay.feed_many(rows())
+        replay.feed_many(rows())
     except (OSError, ValueError, KeyError, LiveError) as exc:
         print(f"live: {folder}: {getattr(exc, 'message', exc)}", file=sys.stderr)
         return 2
-    result = replay.result(category)
+    result = replay.result(category, others, position or "")
     _print_result(result, fmt)
     if not versions:
         print(f"{category}: not published; this is the result at the end of the ledger",
@@ -56,10 +62,6 @@ def reconcile_export(folder: Path, category: str, fmt: str) -> int:
     word = "reproduces" if same else "DIFFERS FROM"
     print(f"{category}: {word} published version {len(versions)}", file=sys.stderr)
     return 0 if same else 1
-
-
-def _pos(entry_id: str) -> tuple[int, ...]:
-    return tuple(int(x) for x in entry_id.split("-"))
 
 
 def reconcile_points(preset_name: str, path: Path, year: str, round_: str, fmt: str) -> int:

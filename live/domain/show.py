@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import tomllib
+import zlib
 from fractions import Fraction
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -152,6 +153,10 @@ class Show(_Strict):
     limits: Limits = Limits()
     likes: Likes = Likes()
     integrity: Integrity = Integrity()
+    partitions: Annotated[int, Field(ge=1, le=64)] = 1
+    """Vote partitions: the show's vote keys are spread over this many hash tags (slots of a
+    Redis Cluster), each with its own ledger chain; a device always lands in the same one
+    (:func:`partition_of`). 1: everything of the show in one slot."""
     contestants: Annotated[
         tuple[Contestant, ...], Field(min_length=1, max_length=1000, strict=False)
     ]
@@ -281,6 +286,12 @@ def _semantic_problems(show: Show, file: str) -> list[Problem]:
                 )
             )
     return problems
+
+
+def partition_of(device: str, partitions: int) -> int:
+    """The partition of ``device``'s votes: CRC-32 of its id modulo ``partitions``. Stable
+    across processes and restarts (unlike ``hash``), so a device's caps stay in one place."""
+    return zlib.crc32(device.encode()) % partitions if partitions > 1 else 0
 
 
 def parse_show(data: dict[str, Any], file: str = "<show>") -> Show:

@@ -83,7 +83,7 @@ class Flagger:
 
     async def _follow(self, show: Show, beat: Callable[[], None]) -> None:
         detector: Detector | None = None
-        cursor = "-"
+        cursor = Chains(show.partitions)
         renewed = 0.0
         written: dict[str, int] = {}  # cluster id -> flagged vote ids already appended
         last_write = 0.0
@@ -95,13 +95,13 @@ class Flagger:
                     held = await self.flags.hold_lease(show.id, "flagger", self.holder, LEASE_MS)
                     renewed = loop.time()
                     if not held:
-                        detector, cursor, written = None, "-", {}
+                        detector, cursor, written = None, Chains(show.partitions), {}
                         await asyncio.sleep(LEASE_MS / 3000)
                         continue
                 if detector is None:
                     integrity = show.integrity
                     detector = Detector(integrity.signals, integrity.trusted_networks)
-                cursor, n = await self._step(show.id, detector, cursor)
+                n = await self._step(show.id, detector, cursor)
                 # Clusters are re-encoded at most every `write_every`: a busy cluster changes
                 # with every vote, and its record lists up to LISTED votes.
                 if detector.changed and loop.time() - last_write >= self.write_every:
@@ -126,11 +126,56 @@ class Flagger:
         for cid, vids in new.items():
             written[cid] = written.get(cid, 0) + len(vids)
 
-    async def _step(self, show: str, detector: Detector, cursor: str) -> tuple[str, int]:
-        """Feed the next batch of entries. (cursor, count)."""
-        rows = await self.store.ledger_after(show, cursor, BATCH)
-        for _, fields in rows:
+    async def _step(self, show: str, detector: Detector, chains: Chains) -> int:
+        """Feed the next entries (at most about :data:`BATCH` per chain); how many."""
+        wanted = chains.wanted()
+        got = await asyncio.gather(
+            *(self.store.ledger_after(show, chains.cursors[p], BATCH, p) for p in wanted)
+        )
+        for part, rows in zip(wanted, got, strict=True):
+            chains.add(part, rows)
+        ready = chains.ready()
+        for fields in ready:
             detector.feed(fields)
+        return len(ready)
+
+
+class Chains:
+    """Where the flagger stands in each of a show's chains, and the entries read but not fed
+    yet. A partitioned show's chains are fed merged by time (the detector's windows are in
+    time): an entry is fed once no chain that may hold more can still deliver an earlier one.
+    A chain's buffer holds at most about two batches."""
+
+    def __init__(self, partitions: int) -> None:
+        self.cursors = ["-"] * partitions
+        self.buffers: list[list[dict[str, str]]] = [[] for _ in range(partitions)]
+        self.more = [True] * partitions
+        """Whether the chain's last read was full (it may hold more right now)."""
+
+    def wanted(self) -> list[int]:
+        return [p for p, buf in enumerate(self.buffers) if len(buf) < BATCH]
+
+    def add(self, part: int, rows: list[tuple[str, dict[str, str]]]) -> None:
         if rows:
-            cursor = "(" + rows[-1][0]
-        return cursor, len(rows)
+            self.cursors[part] = "(" + rows[-1][0]
+        self.buffers[part] += [fields for _, fields in rows]
+        self.more[part] = len(rows) == BATCH
+
+    def ready(self) -> list[dict[str, str]]:
+        if len(self.buffers) == 1:
+            out, self.buffers[0] = self.buffers[0], []
+            return out
+        full = [
+            int(buf[-1].get("t", 0)) for p, buf in enumerate(self.buffers) if self.more[p] and buf
+        ]
+        horizon = min(full) if full else None
+        out, kept = [], []
+        for buf in self.buffers:
+            cut = len(buf)
+            if horizon is not None:
+                cut = next((i for i, f in enumerate(buf) if int(f.get("t", 0)) > horizon), cut)
+            out += buf[:cut]
+            kept.append(buf[cut:])
+        self.buffers = kept
+        out.sort(key=lambda f: int(f.get("t", 0)))  # stable: a chain's own order is kept
+        return out

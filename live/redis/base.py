@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import secrets
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Iterable
 from importlib import resources
 from typing import Any, Literal, TypeAlias, TypeVar, overload
 
@@ -24,6 +24,7 @@ from redis.exceptions import RedisError
 
 from live.domain.errors import Unavailable
 from live.domain.ledger.chain import Pseudonym, pseudonymiser
+from live.domain.show import Show
 from live.redis.keys import ShowKeys
 
 T = TypeVar("T")
@@ -155,7 +156,9 @@ class RedisBase:
         """Replicas a vote's write must reach before it is answered (``WAIT``); 0: none."""
         self.wait_ms = wait_ms
         self._scripts: dict[str, AsyncScript] = {}
-        self._keys: dict[str, ShowKeys] = {}
+        self._keys: dict[tuple[str, int], ShowKeys] = {}
+        self.parts: dict[str, int] = {}
+        """Show -> its vote partitions (``partitions`` in the show file; 1 when not told)."""
         self._pseudonyms: dict[str, Pseudonym] = {}
         self._gate = asyncio.Semaphore(pool_size) if self.cluster else None
         """On a cluster: calls in flight at once, at most the pool size. redis-py's cluster
@@ -176,11 +179,23 @@ class RedisBase:
             self._scripts[name] = found
         return found
 
-    def keys(self, show: str) -> ShowKeys:
-        k = self._keys.get(show)
+    def keys(self, show: str, part: int = 0) -> ShowKeys:
+        """The keys of ``show``'s partition ``part`` (0: the show's own, and its only one
+        unless the show file sets ``partitions``)."""
+        k = self._keys.get((show, part))
         if k is None:
-            k = self._keys[show] = ShowKeys(self.prefix, show)
+            k = self._keys[(show, part)] = ShowKeys(self.prefix, show, part)
         return k
+
+    def register(self, shows: Iterable[Show]) -> None:
+        """Learn how many vote partitions each show has (every process reading or writing a
+        show's votes must know it: the service registers its shows when made)."""
+        for show in shows:
+            self.parts[show.id] = show.partitions
+
+    def partitions(self, show: str) -> range:
+        """The show's partition numbers, 0 first."""
+        return range(self.parts.get(show, 1))
 
     async def change(
         self,
@@ -189,6 +204,7 @@ class RedisBase:
         entry: dict[str, str] | None = None,
         closes: str = "",
         announce: bool = False,
+        part: int = 0,
     ) -> tuple[str, int]:
         """Apply ``ops`` in one atomic step (``change.lua``) with one hash-chained ledger entry
         (no personal fields) when ``entry`` is given; ``announce`` bumps the show's version and
@@ -199,7 +215,7 @@ class RedisBase:
         one. One script instead of a MULTI: a cluster client cannot run scripts in a
         transaction, and every key here shares the show's hash slot.
         """
-        k = self.keys(show)
+        k = self.keys(show, part)
         keys = [k.ledger, k.heads, k.version]
         args: list[str | int] = [closes, "1" if announce else "", k.events, show, len(ops)]
         for cmd, key, *rest in ops:

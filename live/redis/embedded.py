@@ -71,7 +71,16 @@ def _ping(port: int, password: str) -> bool:
 
 APP_USER = "live"
 
-EPHEMERAL = ("sess:*", "sessions:*", "invite:*", "overlay_key", "win:*", "likebudget:*", "lease:*")
+EPHEMERAL = (
+    "sess:*",
+    "sessions:*",
+    "invite:*",
+    "overlay_key",
+    "win:*",
+    "likebudget:*",
+    "lease:*",
+    "mirrored",
+)
 """Key families (after a show's ``{show}:``) the app may delete, overwrite or expire."""
 
 

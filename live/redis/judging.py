@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from typing import Any
 
+from live.domain.ledger.chain import join_position, split_position
 from live.domain.show import Show
 from live.domain.state import JudgingRead, SheetRef
-from live.redis.base import Op, RedisBase, pairs
+from live.redis.base import Op, Read, RedisBase, pairs
 
 
 class Judging(RedisBase):
@@ -52,25 +54,44 @@ class Judging(RedisBase):
         await self.change(ref.show, [op], entry)
 
     async def judging_read(self, show: str, category: str) -> JudgingRead:
+        """The category's tallies, sheets and approvals, each partition's from one instant
+        (its tally with its chain's last entry id: the read's position)."""
         k = self.keys(show)
-        raw = await self.read_at_once(
-            show,
-            [
-                ("ZRANGE", k.tally(category), 0, -1, "WITHSCORES"),
-                ("XREVRANGE", k.ledger, "+", "-", "COUNT", 1),
-                ("HGETALL", k.sheets(category)),
-                ("HGETALL", k.approvals(category)),
-            ],
-        )
+        parts = self.partitions(show)
+        reads = [
+            self.read_at_once(
+                show,
+                [
+                    ("ZRANGE", k.tally(category), 0, -1, "WITHSCORES"),
+                    ("XREVRANGE", k.ledger, "+", "-", "COUNT", 1),
+                    ("HGETALL", k.sheets(category)),
+                    ("HGETALL", k.approvals(category)),
+                ],
+            )
+        ]
+        for part in parts[1:]:
+            kp = self.keys(show, part)
+            votes: list[Read] = [
+                ("ZRANGE", kp.tally(category), 0, -1, "WITHSCORES"),
+                ("XREVRANGE", kp.ledger, "+", "-", "COUNT", 1),
+            ]
+            reads.append(self.read_at_once(show, votes))
+        raw, *more = await asyncio.gather(*reads)
         sheets = {}
         for name, value in pairs(raw[2]).items():
             record = json.loads(value)
             if not isinstance(record.get("marks"), dict):
                 record["marks"] = {}
             sheets[name] = record
+        tallies: dict[str, int] = {}
+        positions = []
+        for tally, last in [raw[:2], *more]:
+            for c, n in pairs(tally).items():
+                tallies[c] = tallies.get(c, 0) + int(float(n))
+            positions.append(last[0][0] if last else "0-0")
         return JudgingRead(
-            tallies={c: int(n) for c, n in pairs(raw[0]).items()},
-            position=raw[1][0][0] if raw[1] else "0-0",
+            tallies=tallies,
+            position=join_position(positions),
             sheets=sheets,
             approvals=pairs(raw[3]),
         )
@@ -92,17 +113,27 @@ class Judging(RedisBase):
 
     async def ledger_pins(self, show: str, category: str, position: str) -> dict[str, Any]:
         """The chain head at ``position`` and the one pinned when ``category``'s voting closed:
-        ``{"result": {n, h, id} | None, "close": {n, h, id, t} | None}``."""
-        k = self.keys(show)
+        ``{"result": {n, h, id} | None, "close": {n, h, id, t} | None}``; for a partitioned
+        show also ``"partitions"``: the same pair for each chain, partition 0 first."""
+        parts = self.partitions(show)
+        ids = split_position(position, len(parts))
         pipe = self.client.pipeline(transaction=False)
-        pipe.xrange(k.ledger, min=position, max=position, count=1)
-        pipe.hget(k.heads, category)
+        for part, entry in zip(parts, ids, strict=True):
+            k = self.keys(show, part)
+            pipe.xrange(k.ledger, min=entry, max=entry, count=1)
+            pipe.hget(k.heads, category)
         raw: list[Any] = await self.call(pipe.execute())
-        at = None
-        if raw[0]:
-            entry_id, fields = raw[0][0]
-            at = {"n": int(fields.get("n", 0)), "h": fields.get("h", ""), "id": entry_id}
-        return {"result": at, "close": json.loads(raw[1]) if raw[1] else None}
+        chains = []
+        for i in range(len(parts)):
+            at = None
+            if raw[2 * i]:
+                entry_id, fields = raw[2 * i][0]
+                at = {"n": int(fields.get("n", 0)), "h": fields.get("h", ""), "id": entry_id}
+            close = raw[2 * i + 1]
+            chains.append({"result": at, "close": json.loads(close) if close else None})
+        if len(chains) == 1:
+            return chains[0]
+        return {**chains[0], "partitions": chains}
 
     async def publications(self, show: str, category: str) -> list[str]:
         raw: Any = await self.call(

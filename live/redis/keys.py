@@ -1,7 +1,10 @@
 """Every Redis key name, in one place.
 
 Keys of one show share the hash tag ``{show}`` so that one Lua script may touch all of them on a
-Redis Cluster.
+Redis Cluster. A show with ``partitions = N`` also has partitions 1..N-1, tagged ``{show~p}``
+(``~`` is not allowed in a show id): each holds the vote keys of its devices (category mirror,
+vote ids, uses, windows, tallies, refusal marks, voids, its own ledger chain and version), so a
+show's votes run on up to N Redis cores. Everything else lives in partition 0, ``{show}``.
 """
 
 from __future__ import annotations
@@ -10,8 +13,8 @@ from __future__ import annotations
 class ShowKeys:
     __slots__ = ("base",)
 
-    def __init__(self, prefix: str, show: str) -> None:
-        self.base = f"{prefix}:{{{show}}}"
+    def __init__(self, prefix: str, show: str, part: int = 0) -> None:
+        self.base = f"{prefix}:{{{show}}}" if part == 0 else f"{prefix}:{{{show}~{part}}}"
 
     @property
     def events(self) -> str:
@@ -141,6 +144,18 @@ class ShowKeys:
     def lease(self, name: str) -> str:
         """String: which process holds a background job (e.g. the fraud consumer)."""
         return f"{self.base}:lease:{name}"
+
+    @property
+    def partitions(self) -> str:
+        """String: the show's ``partitions`` when its state was first seeded (fixed for good:
+        a device must not move to another partition during a show)."""
+        return f"{self.base}:partitions"
+
+    @property
+    def mirrored(self) -> str:
+        """String (partitions 1..N-1): partition 0's version when its categories were last
+        copied here (``mirror.lua`` never lets an older copy overwrite a newer one)."""
+        return f"{self.base}:mirrored"
 
     @property
     def like_budget(self) -> str:

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from live.domain.errors import LiveError
+from live.domain.ledger.chain import split_position
 from live.domain.ledger.recount import Recount, recount
 from live.redis.base import RedisBase
 
@@ -16,15 +17,15 @@ class Ledger(RedisBase):
     """Read the ledger (it is written by every script, through ``chain.lua``)."""
 
     async def ledger_entries(
-        self, show: str, batch: int = 10_000, until: str = "+"
+        self, show: str, batch: int = 10_000, until: str = "+", part: int = 0
     ) -> AsyncIterator[tuple[str, dict[str, str]]]:
-        """Every ledger entry up to ``until`` (an entry id, included; ``+``: the end), oldest
-        first, read in batches.
+        """Every entry of partition ``part``'s chain up to ``until`` (an entry id, included;
+        ``+``: the end), oldest first, read in batches.
 
         The next batch is requested before this one is handed out, so Redis and the network
         work while the caller folds (a recount runs at the slower of the two, not their sum).
         """
-        key = self.keys(show).ledger
+        key = self.keys(show, part).ledger
 
         def fetch(start: str) -> asyncio.Task[Any]:
             return asyncio.ensure_future(
@@ -49,17 +50,24 @@ class Ledger(RedisBase):
                     await pending
 
     async def ledger_after(
-        self, show: str, cursor: str, count: int
+        self, show: str, cursor: str, count: int, part: int = 0
     ) -> list[tuple[str, dict[str, str]]]:
-        """Up to ``count`` ledger entries from ``cursor`` on (``-``: the first; ``(id``: after
-        ``id``), oldest first."""
-        key = self.keys(show).ledger
+        """Up to ``count`` entries of partition ``part``'s chain from ``cursor`` on (``-``:
+        the first; ``(id``: after ``id``), oldest first."""
+        key = self.keys(show, part).ledger
         raw: Any = await self.call(self.client.xrange(key, min=cursor, max="+", count=count))
         return [(entry_id, fields) for entry_id, fields in raw or []]
 
-    async def ledger_length(self, show: str) -> int:
-        return int(await self.call(self.client.xlen(self.keys(show).ledger)))
+    async def ledger_length(self, show: str, part: int = 0) -> int:
+        return int(await self.call(self.client.xlen(self.keys(show, part).ledger)))
 
     async def recount(self, show: str, until: str = "+") -> Recount:
-        entries = [fields async for _, fields in self.ledger_entries(show, until=until)]
-        return recount(entries)
+        """Every tally rebuilt from the show's chains, each up to its id in ``until`` (a
+        position, see :func:`~live.domain.ledger.chain.join_position`; ``+``: the ends)."""
+        parts = self.partitions(show)
+        ends = ["+"] * len(parts) if until == "+" else split_position(until, len(parts))
+        total = Recount()
+        for part, end in zip(parts, ends, strict=True):
+            entries = self.ledger_entries(show, until=end, part=part)
+            total.merge(recount([fields async for _, fields in entries]))
+        return total

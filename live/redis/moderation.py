@@ -37,23 +37,67 @@ class ModerationStore:
     async def moderate(
         self, show: Show, op: str, vids: list[str], actor: str, reason: str, ref: str
     ) -> Moderated:
-        """Void or restore ``vids`` atomically (see ``void.lua``)."""
-        k = self.store.keys(show.id)
+        """Void or restore ``vids`` atomically per partition (see ``void.lua``): a vote is
+        voided in the partition that counted it, in that partition's chain and log. Vote ids
+        no partition knows are counted ``unknown`` (by partition 0)."""
+        found = await self._where(show.id, vids)
+        groups: dict[int, list[str]] = {}
+        for vid in vids:
+            for part in found.get(vid) or [0]:
+                groups.setdefault(part, []).append(vid)
         cats = [c.id for c in show.categories]
-        keys = [k.vote_ids, k.voided, k.void_counts, k.ledger, k.version, k.moderation_log]
-        for cat in cats:
-            keys += [k.tally(cat), k.used(cat)]
-        args: list[str | int] = [op, actor, reason, 0]
-        args += [show.integrity.voided_cap, k.events, show.id, ref]
-        args += [len(cats), *cats, *vids]
-        raw: Any = await self.store.call(self._void(keys=keys, args=args))
-        return Moderated(int(raw[0]), int(raw[1]), int(raw[2]), int(raw[3]))
+        total = [0, 0, 0]
+        for part, group in sorted(groups.items()):
+            k = self.store.keys(show.id, part)
+            keys = [k.vote_ids, k.voided, k.void_counts, k.ledger, k.version, k.moderation_log]
+            for cat in cats:
+                keys += [k.tally(cat), k.used(cat)]
+            # A partition's own channel has no listener (a script may only publish in its own
+            # slot); the version it bumps reaches viewers with the hub's next version poll.
+            args: list[str | int] = [op, actor, reason, 0]
+            args += [show.integrity.voided_cap, k.events, show.id, ref]
+            args += [len(cats), *cats, *group]
+            raw: Any = await self.store.call(self._void(keys=keys, args=args))
+            for i in range(3):
+                total[i] += int(raw[i])
+        version = (await self.store.versions([show.id]))[0]
+        return Moderated(total[0], total[1], total[2], version)
+
+    async def _where(self, show: str, vids: list[str]) -> dict[str, list[int]]:
+        """The partitions whose vote index holds each of ``vids`` (one, unless a vote id was
+        reused by devices of different partitions), and each vote's fingerprint there."""
+        if not vids:
+            return {}
+        parts = self.store.partitions(show)
+        if len(parts) == 1:
+            return {vid: [0] for vid in vids}
+        pipe = self.client.pipeline(transaction=False)
+        for part in parts:
+            pipe.hmget(self.store.keys(show, part).vote_ids, vids)
+        raw: list[Any] = await self.store.call(pipe.execute())
+        out: dict[str, list[int]] = {}
+        for part, found in zip(parts, raw, strict=True):
+            for vid, fp in zip(vids, found, strict=True):
+                if fp:
+                    out.setdefault(vid, []).append(part)
+        return out
+
+    async def _hmget_all(self, show: str, key: str, vids: list[str]) -> list[Any]:
+        """HMGET of ``key`` (a partitioned key's name in partition 0) in every partition: per
+        vid, the first value found."""
+        parts = self.store.partitions(show)
+        base0 = self.store.keys(show).base
+        pipe = self.client.pipeline(transaction=False)
+        for part in parts:
+            pipe.hmget(self.store.keys(show, part).base + key[len(base0) :], vids)
+        raw: list[Any] = await self.store.call(pipe.execute())
+        return [next((r[i] for r in raw if r[i]), None) for i in range(len(vids))]
 
     async def targets(self, show: str, vids: list[str]) -> dict[str, Target]:
         """Device, category and contestant of each accepted vote among ``vids``."""
         if not vids:
             return {}
-        raw: Any = await self.store.call(self.client.hmget(self.store.keys(show).vote_ids, vids))
+        raw = await self._hmget_all(show, self.store.keys(show).vote_ids, vids)
         out = {}
         for vid, fp in zip(vids, raw, strict=True):
             if fp:
@@ -65,14 +109,18 @@ class ModerationStore:
         """The void record (by, why, t, ref) of each voided vote among ``vids``."""
         if not vids:
             return {}
-        raw: Any = await self.store.call(self.client.hmget(self.store.keys(show).voided, vids))
+        raw = await self._hmget_all(show, self.store.keys(show).voided, vids)
         return {vid: json.loads(r) for vid, r in zip(vids, raw, strict=True) if r}
 
     async def log(self, show: str, last: int = 200) -> list[dict[str, Any]]:
-        raw: Any = await self.store.call(
-            self.client.lrange(self.store.keys(show).moderation_log, -last, -1)
-        )
-        return [json.loads(r) for r in raw]
+        """The last moderation actions, oldest first (each partition keeps its own log)."""
+        pipe = self.client.pipeline(transaction=False)
+        for part in self.store.partitions(show):
+            pipe.lrange(self.store.keys(show, part).moderation_log, -last, -1)
+        raw: list[Any] = await self.store.call(pipe.execute())
+        entries = [json.loads(r) for found in raw for r in found]
+        entries.sort(key=lambda e: e.get("t", 0))
+        return entries[-last:]
 
     async def write_flags(
         self, show: str, clusters: dict[str, str], flagged: dict[str, list[str]]

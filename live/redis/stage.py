@@ -6,10 +6,10 @@ from typing import Any
 
 from live.domain.show import Show
 from live.domain.stage import CategoryChange, Stage
-from live.redis.base import RedisBase
+from live.redis.partitions import Partitions
 
 
-class Stages(RedisBase):
+class Stages(Partitions):
     """Read and move the stage."""
 
     async def read_stage(self, show: str) -> Stage:
@@ -30,4 +30,7 @@ class Stages(RedisBase):
             args += ["1" if change.open else "0", change.only, change.until, change.category]
         keys = [k.stage, k.version, k.ledger, k.heads]
         keys += [k.category(c.category) for c in changes]
-        return int(await self.call(self.script("stage.lua")(keys=keys, args=args)))
+        version = int(await self.call(self.script("stage.lua")(keys=keys, args=args)))
+        if version and changes:
+            await self.mirror(show)
+        return version

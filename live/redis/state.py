@@ -3,16 +3,32 @@ voting changes (each announced to every process)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+from dataclasses import dataclass
 from typing import Any
 
+from live.domain.errors import ConfigError
+from live.domain.ledger.chain import join_position
 from live.domain.show import Show
 from live.domain.stage import Stage
 from live.domain.state import CategoryState, Display, ShowState, parse_edits
-from live.redis.base import Op, Read, RedisBase, pairs
+from live.redis.base import Op, Read, pairs
+from live.redis.partitions import Partitions
 
 
-class ShowStates(RedisBase):
+@dataclass(frozen=True, slots=True)
+class PartitionRead:
+    """One vote partition (1..N-1) as read at one instant."""
+
+    version: int
+    tallies: dict[str, dict[str, int]]
+    voided: dict[str, int]
+    heads: dict[str, Any]
+    position: str
+
+
+class ShowStates(Partitions):
     """Read and change what viewers see."""
 
     async def init_show(self, show: Show) -> None:
@@ -34,16 +50,33 @@ class ShowStates(RedisBase):
             if cat.open:
                 ops.append(("HSETNX", key, "started", "1"))
         ops.append(("SETNX", k.version, "0"))
+        ops.append(("SETNX", k.partitions, str(show.partitions)))
         await self.change(show.id, ops)
+        seeded = int(await self.call(self.client.get(k.partitions)) or 1)
+        if seeded != show.partitions:
+            raise ConfigError(
+                f"show {show.id!r} was started with partitions = {seeded}; its show file now "
+                f"says {show.partitions}: a device's votes would move to another partition "
+                "(its caps and the recount would break). Keep the number for the whole show."
+            )
+        self.parts[show.id] = show.partitions
+        await self.mirror(show)
 
     async def versions(self, shows: list[str]) -> list[int]:
         """The version of each show, in one round trip (per node on a cluster: the shows'
-        versions live in different slots, so no MGET)."""
+        versions live in different slots, so no MGET). A partitioned show's version is the sum
+        of its partitions' (each only grows, so the sum does too)."""
         pipe = self.client.pipeline(transaction=False)
         for show in shows:
-            pipe.get(self.keys(show).version)
+            for part in self.partitions(show):
+                pipe.get(self.keys(show, part).version)
         raw: list[Any] = await self.call(pipe.execute())
-        return [int(v or 0) for v in raw]
+        out, i = [], 0
+        for show in shows:
+            n = len(self.partitions(show))
+            out.append(sum(int(v or 0) for v in raw[i : i + n]))
+            i += n
+        return out
 
     async def read_state(self, show: Show) -> ShowState:
         """Everything viewers see, from one instant (``snapshot.lua``), with where the ledger
@@ -66,7 +99,12 @@ class ShowStates(RedisBase):
             ("HGETALL", k.heads),
             ("XREVRANGE", k.ledger, "+", "-", "COUNT", 1),
         ]
-        raw = await self.read_at_once(show.id, reads)
+        if show.partitions > 1:
+            raw, more = await asyncio.gather(
+                self.read_at_once(show.id, reads), self._read_partitions(show)
+            )
+        else:
+            raw, more = await self.read_at_once(show.id, reads), []
         last = raw.pop()
         categories: dict[str, CategoryState] = {}
         tallies: dict[str, dict[str, int]] = {}
@@ -83,8 +121,25 @@ class ShowStates(RedisBase):
             )
             tallies[cat.id] = {m: int(float(n)) for m, n in pairs(raw[6 + 2 * i]).items()}
         likes = pairs(raw[2])
+        voided = {cat: int(v) for cat, v in pairs(raw[-2]).items()}
+        heads = {cat: json.loads(v) for cat, v in pairs(raw[-1]).items()}
+        version, positions = int(raw[0] or 0), [str(last[0][0]) if last else "0-0"]
+        for part in more:  # partitions 1..N-1: their votes, voids and chains
+            version += part.version
+            positions.append(part.position)
+            for cat_id, tally in part.tallies.items():
+                mine = tallies[cat_id]
+                for who, n in tally.items():
+                    mine[who] = mine.get(who, 0) + n
+            for cat_id, n in part.voided.items():
+                voided[cat_id] = voided.get(cat_id, 0) + n
+        if more:
+            for cat in show.categories:
+                chain_heads = [heads.get(cat.id)] + [part.heads.get(cat.id) for part in more]
+                if any(chain_heads):
+                    heads[cat.id] = {**(heads.get(cat.id) or {}), "partitions": chain_heads}
         return ShowState(
-            version=int(raw[0] or 0),
+            version=version,
             stage=Stage.from_redis(pairs(raw[1])),
             categories=categories,
             tallies=tallies,
@@ -93,10 +148,38 @@ class ShowStates(RedisBase):
             display=Display.from_redis(pairs(raw[3]), set(raw[-4])),
             edits=parse_edits(pairs(raw[4])),
             published={cat: int(v) for cat, v in pairs(raw[-3]).items()},
-            voided={cat: int(v) for cat, v in pairs(raw[-2]).items() if int(v)},
-            heads={cat: json.loads(v) for cat, v in pairs(raw[-1]).items()},
-            ledger_last=str(last[0][0]) if last else "0-0",
+            voided={cat: n for cat, n in voided.items() if n},
+            heads=heads,
+            ledger_last=join_position(positions),
         )
+
+    async def _read_partitions(self, show: Show) -> list[PartitionRead]:
+        """What partitions 1..N-1 add to a read: each partition's from one instant (its
+        tallies with its chain's last entry), the partitions concurrently."""
+
+        async def one(part: int) -> PartitionRead:
+            k = self.keys(show.id, part)
+            reads: list[Read] = [("GET", k.version)]
+            reads += [("ZRANGE", k.tally(cat.id), 0, -1, "WITHSCORES") for cat in show.categories]
+            reads += [
+                ("HGETALL", k.void_counts),
+                ("HGETALL", k.heads),
+                ("XREVRANGE", k.ledger, "+", "-", "COUNT", 1),
+            ]
+            raw = await self.read_at_once(show.id, reads)
+            last = raw[-1]
+            return PartitionRead(
+                version=int(raw[0] or 0),
+                tallies={
+                    cat.id: {m: int(float(n)) for m, n in pairs(raw[1 + i]).items()}
+                    for i, cat in enumerate(show.categories)
+                },
+                voided={cat: int(v) for cat, v in pairs(raw[-3]).items()},
+                heads={cat: json.loads(v) for cat, v in pairs(raw[-2]).items()},
+                position=str(last[0][0]) if last else "0-0",
+            )
+
+        return list(await asyncio.gather(*(one(p) for p in range(1, show.partitions))))
 
     async def read_edits(self, show: str) -> dict[str, dict[str, str]]:
         raw: Any = await self.call(self.client.hgetall(self.keys(show).contestants))
@@ -122,11 +205,14 @@ class ShowStates(RedisBase):
         args += [what, actor, 0]
         for f, v in fields.items():
             args += [f, v]
-        return int(
+        version = int(
             await self.call(
                 self.script("edit.lua")(keys=[key, target, k.version, k.ledger], args=args)
             )
         )
+        if version and show.partitions > 1 and target.startswith(k.base + ":cat:"):
+            await self.mirror(show)  # a category's rules (cap, per) changed
+        return version
 
     async def set_display(self, show: Show, fields: dict[str, str], actor: str) -> int:
         """Change what is displayed (overlay category, freeze); announce it."""
@@ -148,7 +234,9 @@ class ShowStates(RedisBase):
         ops: list[Op] = [("HSET", self.keys(show.id).category(category), *self._flat(state))]
         entry = {"k": "voting", "cat": category, "open": state["open"], "only": only}
         closes = "" if is_open else category
-        return (await self.change(show.id, ops, entry, closes=closes, announce=True))[1]
+        version = (await self.change(show.id, ops, entry, closes=closes, announce=True))[1]
+        await self.mirror(show)
+        return version
 
     @staticmethod
     def _flat(fields: dict[str, str]) -> list[str]:

@@ -32,7 +32,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from live.domain.ballot import Ballot
 from live.domain.errors import NotReplicated, Unavailable
-from live.domain.show import Show
+from live.domain.show import Show, partition_of
 from live.domain.state import LikeOutcome, VoteOutcome
 from live.redis.base import LEAKED, RedisBase, lost_connection
 
@@ -59,22 +59,40 @@ _dumps = partial(json.dumps, ensure_ascii=False, separators=(",", ":"))
 _Queued = tuple[list[str], list[str | int], "asyncio.Future[list[Any]]"]
 
 
+def _share(count: int, partitions: int, device: int) -> int:
+    """An address's (or subnet's) window count in each of ``partitions``: an even share,
+    ``ceil(count / N)``, but never below what one device may cast (``min(count, device)``): a
+    phone alone on its address is limited by its own window, as on one partition. The
+    address's total over all partitions is then at most N times the share."""
+    if partitions == 1:
+        return count
+    return max(-(-count // partitions), min(count, device))
+
+
 class Votes(RedisBase):
     """Cast votes and count likes."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._queued: dict[str, list[_Queued]] = {}
-        """Per show: a call carries one show's votes only, so its keys share one hash slot
-        (``{show}``), as a Redis Cluster requires."""
+        self._queued: dict[tuple[str, int], list[_Queued]] = {}
+        """Per show and partition: a call carries one partition's votes only, so its keys
+        share one hash slot (``{show}`` or ``{show~p}``), as a Redis Cluster requires."""
         self._batches: set[asyncio.Task[None]] = set()
 
     async def cast_vote(self, ballot: Ballot, now_ms: int | None, show: Show) -> VoteOutcome:
         """Decide one vote. ``now_ms`` None: Redis's clock decides its windows (production);
-        tests of the windows give a fake time."""
-        k = self.keys(ballot.show)
+        tests of the windows give a fake time.
+
+        A partitioned show decides the vote in the device's partition: the device's caps and
+        its rate window are exact there; an address's and a subnet's windows are shared out
+        over the partitions (:func:`_share`), so their limits hold only as closely as that
+        address's devices spread over the partitions. The reply's ``version`` is then the
+        partition's, which the show's version (the sum) is at least."""
+        part = partition_of(ballot.device, show.partitions)
+        k = self.keys(ballot.show, part)
         cat = ballot.category
         lim = show.limits
+        split = show.partitions
         keys = [
             k.category(cat.id),
             k.vote_ids,
@@ -99,9 +117,9 @@ class Votes(RedisBase):
             cat.per_contestant,
             lim.device.count,
             lim.device.seconds * 1000,
-            lim.ip.count,
+            _share(lim.ip.count, split, lim.device.count),
             lim.ip.seconds * 1000,
-            lim.subnet.count,
+            _share(lim.subnet.count, split, lim.device.count),
             lim.subnet.seconds * 1000,
             ballot.ua,
         ]
@@ -112,7 +130,7 @@ class Votes(RedisBase):
         answer: asyncio.Future[list[Any]] = loop.create_future()
         if not self._queued:  # the first of this turn sends them all, after the turn
             loop.call_soon(self._send_votes)
-        self._queued.setdefault(ballot.show, []).append((keys, args, answer))
+        self._queued.setdefault((ballot.show, part), []).append((keys, args, answer))
         raw = await answer
         return VoteOutcome(str(raw[0]), str(raw[1]), int(raw[2]), str(raw[3]), int(raw[4]))
 

@@ -21,7 +21,8 @@ from live.domain.errors import (
     UnknownContestant,
     UnknownShow,
 )
-from live.domain.ledger.audit import Audit, Verdict, compare
+from live.domain.ledger.audit import Audit, Verdict, combine, compare
+from live.domain.ledger.chain import split_position
 from live.domain.ledger.recount import Recount
 from live.domain.protocol import Encoded, encode, snapshot, split
 from live.domain.show import ContestantEdit, RulesEdit, Show, check_running_order, effective
@@ -57,6 +58,7 @@ class Service:
     ) -> None:
         self.shows = shows
         self.store = store
+        store.register(shows.values())
         self.likes = likes
         self.changed: Callable[[str], None] | None = None
         """Told the id of a show this process changed (the hub pushes it soon)."""
@@ -201,6 +203,9 @@ class Service:
             if expired(old, now):
                 new = apply(old, Action("close_voting"), show, now)
                 await self.store.apply_stage(show, old, new, category_changes(old, new), "clock")
+            # Every tick: the partitions' copies of the categories, healed if a process died
+            # between a change and its copy (a no-op write when they agree).
+            await self.store.mirror(show)
 
     async def reveal(self, show_id: str, category: str, shown: bool, actor: str) -> int:
         show = self.show(show_id)
@@ -240,10 +245,15 @@ class Service:
         as mismatches; the chain is checked up to that entry."""
         show = self.show(show_id)
         state = await self.store.read_state(show)
-        audit = Audit(await self.store.pseudonym(show.id))
-        async for entry_id, fields in self.store.ledger_entries(show.id, until=state.ledger_last):
-            audit.feed(entry_id, fields)
-        verdict = audit.verdict()
+        pseudonym = await self.store.pseudonym(show.id)
+        verdicts = []
+        ends = split_position(state.ledger_last, show.partitions)
+        for part, end in enumerate(ends):  # each partition's chain on its own
+            audit = Audit(pseudonym)
+            async for entry_id, fields in self.store.ledger_entries(show.id, until=end, part=part):
+                audit.feed(entry_id, fields)
+            verdicts.append(audit.verdict())
+        verdict = combine(verdicts)
         compare(verdict, state.tallies, state.likes, state.voided)
         return verdict
 

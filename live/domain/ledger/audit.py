@@ -24,6 +24,9 @@ class Verdict:
     first_break: Break | None
     recount: Recount
     mismatches: list[str] = field(default_factory=list)
+    chains: list[tuple[int, str]] = field(default_factory=list)
+    """A partitioned show's chains, partition 0 first: (entries, head) of each. Empty for a
+    show with one chain (whose head is :attr:`head`)."""
 
     @property
     def ok(self) -> bool:
@@ -38,7 +41,11 @@ class Verdict:
             out.append(
                 f"chain           BROKEN at entry #{b.position} (id {b.entry_id}): {b.reason}"
             )
-        out.append(f"chain head      #{self.entries} {self.head}")
+        if self.chains:
+            for part, (n, head) in enumerate(self.chains):
+                out.append(f"chain {part} head    #{n} {head}")
+        else:
+            out.append(f"chain head      #{self.entries} {self.head}")
         out += [f"MISMATCH        {m}" for m in self.mismatches]
         out.append("verified" if self.ok else "VERIFY FAILED")
         return out
@@ -62,6 +69,20 @@ class Audit:
     def verdict(self) -> Verdict:
         c = self.chain
         return Verdict(c.count, c.head, c.first_break, self.counted)
+
+
+def combine(verdicts: list[Verdict]) -> Verdict:
+    """One verdict over a show's chains (partition 0 first): entries and recounts added, the
+    first break found (its position is within its own chain), each chain's head kept."""
+    if len(verdicts) == 1:
+        return verdicts[0]
+    total = Recount()
+    for v in verdicts:
+        total.merge(v.recount)
+    first = next((v.first_break for v in verdicts if v.first_break is not None), None)
+    out = Verdict(sum(v.entries for v in verdicts), verdicts[0].head, first, total)
+    out.chains = [(v.entries, v.head) for v in verdicts]
+    return out
 
 
 def compare(

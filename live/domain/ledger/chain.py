@@ -98,3 +98,24 @@ class ChainCheck:
     @property
     def ok(self) -> bool:
         return self.first_break is None
+
+
+def join_position(ids: list[str]) -> str:
+    """A read's position over a show's chains: the last entry id of each (partition 0 first),
+    joined by commas; a show with one chain has just its id, as before partitions."""
+    return ",".join(ids)
+
+
+def split_position(position: str, chains: int) -> list[str]:
+    """The per-chain entry ids of a position (``0-0``: nothing of that chain yet); a position
+    from before a show had more chains covers only the first."""
+    ids = position.split(",") if position else []
+    return (ids + ["0-0"] * chains)[:chains]
+
+
+def entry_key(entry_id: str) -> tuple[int, ...]:
+    """An entry id as a sortable key (``1700000000000-3`` -> ``(1700000000000, 3)``); ``+``
+    (the end, as in XRANGE) after every id."""
+    if entry_id == "+":
+        return (1 << 64, 0)
+    return tuple(int(x) for x in entry_id.split("-"))

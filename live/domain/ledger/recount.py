@@ -56,6 +56,18 @@ class Recount:
             out[cat] = out.get(cat, 0) + 1
         return out
 
+    def merge(self, other: Recount) -> None:
+        """Add another chain's recount (a partition of the same show: its own votes and the
+        voids of those votes) to this one."""
+        for cat, counter in other.tallies.items():
+            self.tallies.setdefault(cat, Counter()).update(counter)
+        self.likes_taps += other.likes_taps
+        self.likes_counted += other.likes_counted
+        self.entries += other.entries
+        self.refused += other.refused
+        self.targets.update(other.targets)
+        self.voided |= other.voided
+
     def add(self, entry: Mapping[str, str]) -> None:
         """Fold one entry in (oldest first).
 

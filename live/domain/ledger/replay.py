@@ -9,10 +9,12 @@ learns exactly where it differs.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from live.domain.judging import inputs_from
+from live.domain.ledger.chain import entry_key
 from live.domain.ledger.recount import Recount
 from live.domain.reconcile import Result, reconcile
 from live.domain.show import Show, effective
@@ -94,18 +96,57 @@ class Replay:
     def show(self) -> Show:
         return effective(self.base_show, parse_edits(self.edits))
 
-    def result(self, category: str) -> Result:
-        """The category's result as a live read at the current position would give it."""
+    def result(
+        self, category: str, others: Mapping[str, int] | None = None, position: str = ""
+    ) -> Result:
+        """The category's result as a live read at the current position would give it.
+
+        A partitioned show's other chains add their tallies at the read's position
+        (``others``, see :func:`tallies_at`); ``position`` is then that read's, every chain's.
+        """
         show = self.show()
         cat = show.category(category)
-        tallies: Mapping[str, int] = self.counted.tallies.get(category, {})
+        tallies = Counter(self.counted.tallies.get(category, {}))
+        tallies.update(others or {})
         read = JudgingRead(
             tallies={c: n for c, n in tallies.items() if n},
-            position=self.position,
+            position=position or self.position,
             sheets=self.sheets.get(category, {}),
             approvals=self.approvals.get(category, {}),
         )
         return reconcile(cat.rules, inputs_from(show, cat, read, self.judges()))
+
+
+def tallies_at(
+    rows: Iterable[tuple[str, Mapping[str, str]]], stops: list[tuple[str, str]]
+) -> list[Counter[str]]:
+    """One chain's tallies at several positions: for each ``(entry id, category)`` in
+    ``stops``, the category's tally counting the entries up to that id (included). One pass
+    over ``rows`` (oldest first); ``stops`` in any order."""
+    order = sorted(range(len(stops)), key=lambda i: entry_key(stops[i][0]))
+    out: list[Counter[str]] = [Counter() for _ in stops]
+    counted = Recount()
+    pending: list[Mapping[str, str]] = []
+    i = 0
+
+    def settle(upto: tuple[int, ...] | None) -> None:
+        nonlocal i
+        while i < len(order) and (upto is None or entry_key(stops[order[i]][0]) < upto):
+            counted.add_many(pending)
+            pending.clear()
+            out[order[i]] = Counter(counted.tallies.get(stops[order[i]][1], {}))
+            i += 1
+
+    for entry_id, fields in rows:
+        settle(entry_key(entry_id))
+        if i == len(order):
+            break
+        pending.append(fields)
+        if len(pending) >= 10_000:  # bounded memory between two stops
+            counted.add_many(pending)
+            pending.clear()
+    settle(None)
+    return out
 
 
 def same_result(published: Mapping[str, Any], rebuilt: Result) -> bool:

@@ -38,7 +38,7 @@ PARTS = 4
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     folder = tmp_path_factory.mktemp("stack")
-    # The show's votes over 4 partitions: {t}, {t~1}, {t~2} and {t~3} sit on all 3 masters.
+    # The show's votes over 4 partitions, spread over the 3 masters (2/1/1).
     show = partitioned(SHOW, folder, PARTS)
     settings = Settings(show_files=(show,), key_prefix="c" + uuid.uuid4().hex[:8])
     settings = replace(settings, secret_key=SECRET)
@@ -56,6 +56,7 @@ async def store(stack: Stack) -> AsyncIterator[Store]:
     assert stack.cluster is not None
     settings = replace(stack.settings, redis_cluster=True, redis_wait_replicas=0)
     opened = open_store(settings, stack.cluster.url, 4)
+    opened.register(load_shows(stack.settings.show_files).values())
     try:
         yield opened
     finally:

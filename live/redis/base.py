@@ -156,7 +156,7 @@ class RedisBase:
         """Replicas a vote's write must reach before it is answered (``WAIT``); 0: none."""
         self.wait_ms = wait_ms
         self._scripts: dict[str, AsyncScript] = {}
-        self._keys: dict[tuple[str, int], ShowKeys] = {}
+        self._keys: dict[tuple[str, int, int], ShowKeys] = {}
         self.parts: dict[str, int] = {}
         """Show -> its vote partitions (``partitions`` in the show file; 1 when not told)."""
         self._pseudonyms: dict[str, Pseudonym] = {}
@@ -182,9 +182,12 @@ class RedisBase:
     def keys(self, show: str, part: int = 0) -> ShowKeys:
         """The keys of ``show``'s partition ``part`` (0: the show's own, and its only one
         unless the show file sets ``partitions``)."""
-        k = self._keys.get((show, part))
+        n = self.parts.get(show, 1)
+        if not 0 <= part < n:  # a show not registered yet would get partition 0's slot
+            raise ValueError(f"show {show!r} has {n} partition(s) here, not a partition {part}")
+        k = self._keys.get((show, part, n))
         if k is None:
-            k = self._keys[(show, part)] = ShowKeys(self.prefix, show, part)
+            k = self._keys[(show, part, n)] = ShowKeys(self.prefix, show, part, n)
         return k
 
     def register(self, shows: Iterable[Show]) -> None:

@@ -1,20 +1,24 @@
 """Every Redis key name, in one place.
 
 Keys of one show share the hash tag ``{show}`` so that one Lua script may touch all of them on a
-Redis Cluster. A show with ``partitions = N`` also has partitions 1..N-1, tagged ``{show~p}``
-(``~`` is not allowed in a show id): each holds the vote keys of its devices (category mirror,
-vote ids, uses, windows, tallies, refusal marks, voids, its own ledger chain and version), so a
-show's votes run on up to N Redis cores. Everything else lives in partition 0, ``{show}``.
+Redis Cluster. A show with ``partitions = N`` also has partitions 1..N-1, tagged
+``{show~p~k}`` (``~`` is not allowed in a show id; ``k`` puts the partition's slot where
+:func:`~live.domain.show.partition_tag` wants it): each holds the vote keys of its devices
+(category copy, vote ids, uses, windows, tallies, refusal marks, voids, its own ledger chain and
+version), so a show's votes run on up to N Redis cores. Everything else lives in partition 0,
+``{show}``.
 """
 
 from __future__ import annotations
+
+from live.domain.show import partition_tag
 
 
 class ShowKeys:
     __slots__ = ("base",)
 
-    def __init__(self, prefix: str, show: str, part: int = 0) -> None:
-        self.base = f"{prefix}:{{{show}}}" if part == 0 else f"{prefix}:{{{show}~{part}}}"
+    def __init__(self, prefix: str, show: str, part: int = 0, partitions: int = 1) -> None:
+        self.base = f"{prefix}:{{{partition_tag(show, part, partitions)}}}"
 
     @property
     def events(self) -> str:

@@ -17,20 +17,21 @@ from live.redis.base import Read, RedisBase
 class Partitions(RedisBase):
     """Copy the categories' state from partition 0 to the others."""
 
-    async def mirror(self, show: Show) -> int:
+    async def mirror(self, show: Show, seeding: bool = False) -> int:
         """Copy the categories' voting state from partition 0 to the show's other partitions
         (``mirror.lua``); how many category copies changed. Called after every change to a
         category's state and by the stage clock every tick (which heals a copy a crash left
         behind). Between a close in partition 0 and its copy, a partition may accept a vote
         for a few ms; deadlines (``until``) need no copy to hold: every partition refuses by
-        its own Redis clock."""
+        its own Redis clock. ``seeding``: compare even if partition 0's version was copied
+        already (a restart may add categories without bumping it)."""
         if show.partitions == 1:
             return 0
         k = self.keys(show.id)
         reads: list[Read] = [("GET", k.version)]
         reads += [("HGETALL", k.category(cat.id)) for cat in show.categories]
         raw = await self.read_at_once(show.id, reads)
-        args: list[str | int] = [int(raw[0] or 0)]
+        args: list[str | int] = [int(raw[0] or 0), "1" if seeding else ""]
         for cat, flat in zip(show.categories, raw[1:], strict=True):
             args += [cat.id, len(flat) // 2, *flat]
 

@@ -60,7 +60,7 @@ class ShowStates(Partitions):
                 "(its caps and the recount would break). Keep the number for the whole show."
             )
         self.parts[show.id] = show.partitions
-        await self.mirror(show)
+        await self.mirror(show, seeding=True)
 
     async def versions(self, shows: list[str]) -> list[int]:
         """The version of each show, in one round trip (per node on a cluster: the shows'

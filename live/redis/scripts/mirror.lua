@@ -8,6 +8,8 @@
 -- KEYS[1] ledger (this partition)  KEYS[2] heads at close hash  KEYS[3] mirrored version
 -- KEYS[4..] category state hashes, in ARGV order
 -- ARGV[1] partition 0's version when the state was read
+-- ARGV[2] '1': compare even if this version was copied already (seeding at start, which may
+-- add categories without a version bump)
 -- then per category: its id, the number of fields m, then m field/value pairs
 -- Returns the number of categories changed here (-1: the copy was older than the last).
 -- (partition 0's version grows with its votes too, so most ticks carry a newer copy.)
@@ -17,12 +19,12 @@ local last = tonumber(redis.call('GET', KEYS[3]) or '-1')
 if last > from then
   return -1
 end
-if last == from then
-  return 0  -- this copy was applied already (every category change bumps the version)
+if last == from and ARGV[2] ~= '1' then
+  return 0  -- this copy was applied already (every later category change bumps the version)
 end
-redis.call('SET', KEYS[3], from)
+if last < from then redis.call('SET', KEYS[3], from) end
 local changed = 0
-local i = 2
+local i = 3
 for k = 4, #KEYS do
   local cat, m = ARGV[i], tonumber(ARGV[i + 1])
   local fields = {}

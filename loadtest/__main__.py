@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from live.domain.show import load_show
 from loadtest import report
 from loadtest.phones import Plan
 from loadtest.recount import recount
@@ -100,7 +101,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         rc: dict[str, Any] = {}
         if redis_url:
-            rc = recount(redis_url, plan.show, stats.votes)
+            partitions = load_show(args.show_file).partitions  # the show file's chains
+            rc = recount(redis_url, plan.show, stats.votes, partitions=partitions)
     except ValueError as exc:
         print(f"loadtest: {exc}", file=sys.stderr)
         return 2

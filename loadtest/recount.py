@@ -23,33 +23,38 @@ from live.redis.keys import ShowKeys
 from loadtest.stats import Accepted
 
 
-def recount(redis_url: str, show: str, seen: Accepted, prefix: str = "live") -> dict[str, Any]:
-    keys = ShowKeys(prefix, show)
+def recount(
+    redis_url: str, show: str, seen: Accepted, prefix: str = "live", partitions: int = 1
+) -> dict[str, Any]:
+    """Every partition's chain and tallies (``partitions`` as in the show file)."""
     client = redis.Redis.from_url(redis_url, decode_responses=True)
+    ledger: dict[str, tuple[str, str]] = {}
+    entries = 0
+    mismatches = []
     try:
-        ledger: dict[str, tuple[str, str]] = {}
-        counted: Counter[tuple[str, str]] = Counter()
-        entries = 0
-        start = "-"
-        while True:
-            rows: Any = client.xrange(keys.ledger, min=start, max="+", count=20_000)
-            for _, f in rows:
-                entries += 1
-                if f.get("k") == "vote" and f.get("st") == "accepted":
-                    if f["vid"].startswith(seen.prefix):
-                        ledger[f["vid"]] = (f["cat"], f["c"])
-                    counted[(f["cat"], f["c"])] += 1
-            if len(rows) < 20_000:
-                break
-            start = "(" + rows[-1][0]
-        mismatches = []
-        for cat in {c for c, _ in counted}:
-            live: Any = client.zrange(keys.tally(cat), 0, -1, withscores=True)
-            for who, score in live:
-                if int(score) != counted[(cat, who)]:
-                    mismatches.append(
-                        f"{cat}/{who}: tally {int(score)}, ledger {counted[(cat, who)]}"
-                    )
+        for part in range(partitions):
+            keys = ShowKeys(prefix, show, part, partitions)
+            counted: Counter[tuple[str, str]] = Counter()
+            start = "-"
+            while True:
+                rows: Any = client.xrange(keys.ledger, min=start, max="+", count=20_000)
+                for _, f in rows:
+                    entries += 1
+                    if f.get("k") == "vote" and f.get("st") == "accepted":
+                        if f["vid"].startswith(seen.prefix):
+                            ledger[f["vid"]] = (f["cat"], f["c"])
+                        counted[(f["cat"], f["c"])] += 1
+                if len(rows) < 20_000:
+                    break
+                start = "(" + rows[-1][0]
+            for cat in {c for c, _ in counted}:
+                live: Any = client.zrange(keys.tally(cat), 0, -1, withscores=True)
+                for who, score in live:
+                    if int(score) != counted[(cat, who)]:
+                        mismatches.append(
+                            f"{cat}/{who} (partition {part}): tally {int(score)}, "
+                            f"ledger {counted[(cat, who)]}"
+                        )
     finally:
         client.close()
     lost = [v for v in seen.accepted if v not in ledger]

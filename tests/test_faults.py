@@ -295,7 +295,9 @@ async def _race(server: LiveServer) -> None:
 async def test_sigterm_closes_sockets_going_away_and_loses_no_request(tmp_path: Path) -> None:
     redis = EmbeddedRedis(tmp_path / "redis")
     redis.start()
-    env = {"REDIS_URL": redis.url, "LIVE_KEY_PREFIX": "graceful"}
+    # One secret key for both processes, as a restart keeps it: a phone's cookie from the
+    # first must be valid on the second, where its unanswered votes are retried.
+    env = {"REDIS_URL": redis.url, "LIVE_KEY_PREFIX": "graceful", "LIVE_SECRET_KEY": "sigterm-key"}
     first = LiveTarget(BIG, env=env, data_dir=tmp_path / "a")
     port = first.port
     try:

@@ -247,3 +247,23 @@ async def test_the_number_of_partitions_is_fixed_once_a_show_is_seeded(
     with pytest.raises(ConfigError, match="was started with partitions = 4"):
         await store.init_show(load_show(SHOW))  # the same show id, partitions = 1
     assert store.partitions("t") == range(N)  # unchanged: the serving process keeps working
+
+
+async def test_the_flagger_follows_every_chain(parted: LiveServer) -> None:
+    bot = {"user-agent": "python-requests/2.31.0"}
+    for i in range(8):  # 8 devices: several partitions
+        async with parted.client(parted.cookie(), headers=bot) as http:
+            reply = await http.post(
+                "/api/shows/t/votes", json=vote_body("cap20", "p2", f"bot-vote-{i:03d}")
+            )
+            assert reply.json()["status"] == "accepted"
+    chains = await _chains(parted)
+    assert sum(1 for chain in chains if any(e["k"] == "vote" for e in chain)) >= 2
+    cookie, _ = await staff_login(parted, "moderator")
+    async with staff_client(parted, cookie) as http, asyncio.timeout(20):
+        flagged = 0
+        while flagged < 8:
+            clusters = (await http.get("/api/shows/t/flags")).json()["clusters"]
+            flagged = sum(c["flagged"] for c in clusters if c["rule"] == "scripted_agent")
+            await asyncio.sleep(0.1)
+    assert flagged == 8

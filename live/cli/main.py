@@ -66,7 +66,9 @@ async def _with_store(
         raise ConfigError(f"no REDIS_URL and no running server with data in {settings.data_dir}")
     store = open_store(settings, url, 4)
     try:
-        return await work(store, load_shows(settings.show_files))
+        shows = load_shows(settings.show_files)
+        store.register(shows.values())  # every command knows each show's partitions
+        return await work(store, shows)
     finally:
         await close_client(store.client)
 

@@ -73,6 +73,7 @@ class Flagger:
     ) -> None:
         self.shows = shows
         self.store = store
+        store.register(shows.values())  # their partitions: the chains to follow
         self.flags = flags
         self.poll = poll
         self.holder = secrets.token_hex(8)

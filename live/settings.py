@@ -49,6 +49,9 @@ class Settings:
     """``LIVE_KEY_PREFIX``: prefix of every Redis key (tests use a unique one each)."""
     secret_key: str | None = None
     """``LIVE_SECRET_KEY``: signs device cookies. Unset: a random key kept in ``data_dir``."""
+    public_url: str | None = None
+    """``LIVE_PUBLIC_URL``: the address phones use (``https://vote.example.com``), for QR
+    codes, posters and share links. Unset: the address the request came to."""
     push_interval_ms: int = 250
     """``LIVE_PUSH_INTERVAL_MS``: the ticker period; tallies are pushed at most this often."""
     like_flush_ms: int = 200
@@ -115,6 +118,7 @@ class Settings:
             show_files=show_files,
             key_prefix=prefix,
             secret_key=env.get("LIVE_SECRET_KEY") or None,
+            public_url=_public_url(env.get("LIVE_PUBLIC_URL", "")),
             push_interval_ms=_int(env, "LIVE_PUSH_INTERVAL_MS", 250, lo=10),
             like_flush_ms=_int(env, "LIVE_LIKE_FLUSH_MS", 200, lo=10),
             slow_client_ms=_int(env, "LIVE_SLOW_CLIENT_MS", 5000, lo=100),
@@ -135,3 +139,12 @@ class Settings:
                 if o.strip()
             ),
         )
+
+
+def _public_url(raw: str) -> str | None:
+    url = raw.strip().rstrip("/")
+    if not url:
+        return None
+    if not url.startswith(("https://", "http://")) or any(c in url for c in " <>\"'"):
+        raise ConfigError(f"LIVE_PUBLIC_URL must be an http(s) address, got {raw!r}")
+    return url

@@ -155,10 +155,12 @@ async def test_overlay_layout_does_not_move_when_numbers_grow(
     await store.client.hincrby(keys.likes, "counted", 10_000_000)
     await store.client.incr(keys.version)
     try:
-        await expect(page.locator("#ov-bars li").nth(1).locator(".ov-num")).to_have_text(
-            "10,000,000", timeout=5000
-        )
+        # p2 goes to the top of the board (sorted by votes); the rows slide for 0.6 s.
+        top = page.locator("#ov-bars li").nth(0)
+        await expect(top).to_have_attribute("data-contestant", "p2", timeout=5000)
+        await expect(top.locator(".ov-num")).to_have_text("10,000,000", timeout=5000)
         await expect(page.locator("#ov-likes")).to_have_text("10,000,000")
+        await page.wait_for_timeout(900)
         after = (await track.bounding_box(), await likes_label.bounding_box())
         await shot(page, "overlay-10-million")
     finally:

@@ -14,7 +14,8 @@ from loadtest.target import LiveTarget
 from tests.helpers import SHOW, LiveServer
 
 HTML_PAGES = {"/", "/s/{show}", "/overlay/{show}", "/results/{show}/{category}", "/admin/{show}",
-              "/judge/{show}", "/moderate/{show}", "/openapi.json"}  # fmt: skip
+              "/judge/{show}", "/moderate/{show}", "/openapi.json", "/s/{show}/c/{contestant}",
+              "/s/{show}/c/{contestant}/poster.png"}  # fmt: skip
 
 
 async def document(server: LiveServer) -> dict[str, Any]:

@@ -11,6 +11,7 @@ const t = STRINGS[lang];
 let state = JSON.parse(document.getElementById("initial-state").textContent);
 const local = (obj, k) => (lang === "en" ? obj[k + "_en"] : obj[k]);
 const rows = new Map();
+const topN = Math.max(1, Number(body.dataset.top) || 10);
 const shown = new Map();
 
 function animateNumber(node, from, to) {
@@ -44,8 +45,16 @@ function render() {
   const results = state.stage.phase === "results" && counts;
   document.getElementById("ov-title").textContent = `${local(cat, "name")} · ${results ? t.ov_results : t.ov_live}`;
   const list = document.getElementById("ov-bars");
-  const ids = counts ? cat.contestants : [];
-  const ordered = results ? [...ids].sort((a, b) => counts[b] - counts[a]) : ids;
+  // The top N by votes (ties in running order), re-ordered with a slide (FLIP: each row moves
+  // from where it was to where it is now).
+  const all = counts ? cat.contestants : [];
+  const ordered = [...all]
+    .map((id, i) => [id, i])
+    .sort((a, b) => (counts[b[0]] || 0) - (counts[a[0]] || 0) || a[1] - b[1])
+    .map(([id]) => id)
+    .slice(0, topN);
+  const ids = ordered;
+  const before = new Map([...rows].map(([id, row]) => [id, row.getBoundingClientRect().top]));
   const top = counts ? Math.max(1, ...Object.values(counts)) : 1;
   for (const id of [...rows.keys()]) if (!ids.includes(id)) { rows.get(id).remove(); rows.delete(id); }
   ordered.forEach((id, i) => {
@@ -56,12 +65,25 @@ function render() {
       row.innerHTML = '<span class="n"></span><span class="ov-track"><span class="ov-fill"></span></span><span class="ov-num"></span>';
       rows.set(id, row);
     }
-    row.querySelector(".n").textContent = people[id] ? local(people[id], "name") : id;
+    row.querySelector(".n").textContent = people[id] ? `${people[id].number} ${local(people[id], "name")}` : id;
     row.querySelector(".ov-fill").style.width = (100 * counts[id]) / top + "%";
     setNumber(`bar:${cat.id}:${id}`, row.querySelector(".ov-num"), counts[id]);
     row.classList.toggle("win", Boolean(results) && i < 3);
+    row.dataset.contestant = id;
     list.append(row);
   });
+  for (const [id, row] of rows) {
+    const was = before.get(id);
+    if (was === undefined) continue;
+    const shift = was - row.getBoundingClientRect().top;
+    if (!shift) continue;
+    row.style.transition = "none";
+    row.style.transform = `translateY(${shift}px)`;
+    requestAnimationFrame(() => {
+      row.style.transition = "transform 600ms ease";
+      row.style.transform = "";
+    });
+  }
   const foot = [];
   if (cat.voided) foot.push(t.voided.replace("{n}", cat.voided.toLocaleString()));
   if (cat.ledger_head && !cat.open) foot.push(`${t.ledger_head} #${cat.ledger_head.n} ${cat.ledger_head.h.slice(0, 12)}`);

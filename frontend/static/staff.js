@@ -1,5 +1,6 @@
 // Shared by the staff consoles: the live staff socket, tallies, countdown, CSRF'd commands.
 import { formatClock, keepConnected, remainingSeconds } from "./socket.js";
+import { toast } from "./toast.js";
 
 const app = document.getElementById("app");
 export const showId = app.dataset.show;
@@ -14,13 +15,7 @@ const el = (tag, cls, text) => {
   return node;
 };
 
-export function toast(text) {
-  const node = document.getElementById("toast");
-  node.textContent = text;
-  node.classList.add("show");
-  clearTimeout(toast.timer);
-  toast.timer = setTimeout(() => node.classList.remove("show"), 3000);
-}
+export { toast }; // the consoles' messages (toast.js)
 
 export async function command(path, body, method = "POST") {
   const res = await fetch(path, {

@@ -1,6 +1,8 @@
 // The viewer page: renders snapshots, votes, batches likes, reconnects with jittered backoff.
+import { toast } from "./toast.js";
 import { STRINGS, pickLang } from "./i18n.js";
 import { formatClock, keepConnected, remainingSeconds } from "./socket.js";
+import { castVote, leftText, myVotes } from "./vote.js";
 
 const app = document.getElementById("app");
 const showId = app.dataset.show;
@@ -19,19 +21,8 @@ const el = (tag, cls, text) => {
 const local = (obj, key) => (lang === "en" ? obj[key + "_en"] : obj[key]);
 const byId = () => Object.fromEntries(state.contestants.map((c) => [c.id, c]));
 
-function newVoteId() {
-  const bytes = new Uint8Array(16);
-  crypto.getRandomValues(bytes);
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-function toast(text) {
-  const node = document.getElementById("toast");
-  node.textContent = text;
-  node.classList.add("show");
-  clearTimeout(toast.timer);
-  toast.timer = setTimeout(() => node.classList.remove("show"), 2000);
-}
+let mine = {}; // this device's votes per category, from the server
+let query = "";
 
 function render() {
   const people = byId();
@@ -39,6 +30,7 @@ function render() {
   document.getElementById("title").textContent = local(state.show, "title");
   const langButton = document.getElementById("lang");
   langButton.textContent = t.switch;
+  document.getElementById("search").placeholder = t.search;
 
   const stage = document.getElementById("stage");
   const cur = people[state.stage.contestant];
@@ -62,6 +54,9 @@ function render() {
       h.append(el("span", "badge " + (cat.open ? "open" : "closed"), cat.open ? t.open : t.closed));
       if (cat.voided) h.append(el("span", "badge voided", t.voided.replace("{n}", cat.voided)));
       card.append(h);
+      const use = mine[cat.id];
+      const spent = Boolean(use) && use.left === 0;
+      if (use) card.append(el("p", "left" + (spent ? " spent" : ""), leftText(t, use.left)));
       if (cat.ledger_head && !cat.open) {
         const head = cat.ledger_head;
         card.append(el("p", "muted ledger-head", `${t.ledger_head} #${head.n} ${head.h.slice(0, 12)}`));
@@ -71,8 +66,15 @@ function render() {
       const top = tally ? Math.max(0, ...Object.values(tally)) : 0;
       const list = el("ol", "bars");
       for (const cid of cat.contestants) {
+        const person = people[cid];
+        const name = person ? local(person, "name") : cid;
+        const number = person ? person.number : "";
+        if (query && !number.toLowerCase().includes(query) && !name.toLowerCase().includes(query)) continue;
         const row = el("li", "row");
-        row.append(el("span", "name", people[cid] ? local(people[cid], "name") : cid));
+        row.append(el("span", "num", number));
+        const link = el("a", "name", name);
+        link.href = `/s/${encodeURIComponent(showId)}/c/${encodeURIComponent(cid)}${lang === "en" ? "?lang=en" : ""}`;
+        row.append(link);
         if (tally) {
           const track = el("span", "track");
           const fill = el("span", "fill");
@@ -81,9 +83,9 @@ function render() {
           row.append(track, el("span", "count", (tally[cid] || 0).toLocaleString()));
         }
         const open = cat.open && (!cat.only || cat.only === cid);
-        const button = el("button", "vote", t.vote);
+        const button = el("button", "vote" + (spent ? " done" : ""), spent ? t.voted : t.vote);
         button.type = "button";
-        button.disabled = !open;
+        button.disabled = !open || spent;
         button.dataset.contestant = cid;
         button.addEventListener("click", () => vote(cat.id, cid, button));
         row.append(button);
@@ -110,36 +112,16 @@ function render() {
 
 async function vote(category, contestant, button) {
   button.disabled = true;
-  const body = JSON.stringify({ category, contestant, vote_id: newVoteId() });
-  // Retries reuse the same vote_id, so a vote whose reply was lost, or that the server could
-  // not yet confirm (503 during a Redis failover: unavailable, not_replicated), is never
-  // counted twice: the retry is answered "accepted" once the first attempt is safe.
-  for (let i = 0; i < 8; i++) {
-    let wait = 300 * (i + 1);
-    try {
-      const res = await fetch(`/api/shows/${encodeURIComponent(showId)}/votes`, {
-        method: "POST",
-        headers: { "Content-Type": "application/json" },
-        credentials: "same-origin",
-        body,
-      });
-      if (res.status === 503) {
-        wait = 1000 * (Number(res.headers.get("Retry-After")) || 1);
-      } else {
-        const answer = await res.json();
-        const status = answer.status || "error";
-        toast(status === "closed" ? t.closed_vote : t[status] || t.error);
-        if (status === "accepted") button.textContent = t.voted;
-        button.disabled = status === "accepted";
-        return;
-      }
-    } catch (err) {
-      // the network dropped: try again below, with the same vote_id
-    }
-    await new Promise((r) => setTimeout(r, wait));
+  const answer = await castVote(showId, category, contestant);
+  if (!answer) {
+    toast(t.error);
+    button.disabled = false;
+    return;
   }
-  toast(t.error);
-  button.disabled = false;
+  const status = answer.status || "error";
+  toast(status === "closed" ? t.closed_vote : t[status] || t.error);
+  mine = await myVotes(showId); // the server says what is left, not a guess
+  render();
 }
 
 function flushLikes() {
@@ -186,7 +168,18 @@ document.getElementById("lang").addEventListener("click", () => {
   render();
 });
 
+const search = document.getElementById("search");
+search.placeholder = t.search;
+search.addEventListener("input", () => {
+  query = search.value.trim().toLowerCase();
+  render();
+});
+
 render();
+myVotes(showId).then((found) => {
+  mine = found;
+  render();
+});
 socket = keepConnected(`/ws/shows/${encodeURIComponent(showId)}`, {
   onStatus: setConn,
   onSnapshot: (msg) => {

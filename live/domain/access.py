@@ -55,6 +55,9 @@ PUBLIC: frozenset[tuple[str, str]] = frozenset(
         ("GET", "/api/shows/{show}"),
         ("POST", "/api/shows/{show}/votes"),  # a device cookie, not a role
         ("POST", "/api/shows/{show}/likes"),
+        ("GET", "/api/shows/{show}/me"),  # a device cookie: its own votes left
+        ("GET", "/s/{show}/c/{contestant}"),
+        ("GET", "/s/{show}/c/{contestant}/poster.png"),
         ("GET", "/staff/login"),
         ("POST", "/staff/login"),  # the one-time invite token is the credential
         ("GET", "/overlay/{show}"),  # the overlay key (or a streamer/admin session)

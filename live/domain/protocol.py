@@ -11,7 +11,8 @@ Server -> client:
   ``show_rev`` it goes with; sent on connect and on every change. Never a delta: a missed
   message heals itself with the next one. :func:`snapshot` is the whole state (both merged),
   which pages and ``GET /api/shows/{show}`` serve; :func:`split` makes the two messages of it.
-- ``vote_result``: ``{"type", "vote_id", "status", "reason", "retry_after"}``.
+- ``vote_result``: ``{"type", "vote_id", "status", "reason", "retry_after", "version"}``, and
+  ``left`` (the device's votes left in the category) when the answer knows it.
 - ``like_ack``: ``{"type", "n"}``: taps received (counting happens on the next flush).
 - ``error``: ``{"type", "code", "message"}`` for a message that could not be handled.
 
@@ -80,6 +81,10 @@ def show_static(show: Show) -> dict[str, Any]:
                 "innovation": c.innovation,
                 "innovation_en": c.innovation_en,
                 "order": c.order,
+                "number": c.label,
+                "story": c.story,
+                "story_en": c.story_en,
+                "video": c.video,
             }
             for c in show.running_order()
         ],

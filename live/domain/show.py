@@ -36,6 +36,7 @@ from live.domain.reconcile.rules import RuleSet, build_rules
 
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")]
 Text = Annotated[str, Field(min_length=1, max_length=200)]
+Story = Annotated[str, Field(max_length=2000)]
 
 
 class _Strict(BaseModel):
@@ -97,6 +98,17 @@ class Contestant(_Strict):
     innovation: Text
     innovation_en: Text
     order: Annotated[int, Field(ge=1, le=10_000)]
+    number: Annotated[str, Field(pattern=r"^[0-9A-Za-z-]{1,12}$")] | None = None
+    """The contestant's number (编号) as printed on posters; default: ``order``, two digits."""
+    story: Story = ""
+    story_en: Story = ""
+    video: Annotated[str, Field(pattern=r"^https://[^\s<>\"']{1,500}$")] | None = None
+    """An optional link to a video of the contestant (https only)."""
+
+    @property
+    def label(self) -> str:
+        """The number shown to viewers (``07``)."""
+        return self.number or f"{self.order:02d}"
 
 
 class Criterion(_Strict):
@@ -171,6 +183,12 @@ class Show(_Strict):
 
     def running_order(self) -> list[Contestant]:
         return sorted(self.contestants, key=lambda c: c.order)
+
+    def contestant(self, contestant_id: str) -> Contestant:
+        for c in self.contestants:
+            if c.id == contestant_id:
+                return c
+        raise UnknownContestant(f"no contestant {contestant_id!r} in show {self.id!r}")
 
     def category(self, category_id: str) -> Category:
         for cat in self.categories:
@@ -263,6 +281,10 @@ def _semantic_problems(show: Show, file: str) -> list[Problem]:
     orders = [c.order for c in show.contestants]
     for dup_order in sorted({o for o in orders if orders.count(o) > 1}):
         problems.append(Problem(file, "contestants.order", f"duplicate order {dup_order}"))
+    numbers = [c.label for c in show.contestants]
+    given = {c.number for c in show.contestants if c.number}  # else a duplicate order, above
+    for dup in sorted({n for n in numbers if numbers.count(n) > 1 and n in given}):
+        problems.append(Problem(file, "contestants.number", f"duplicate number {dup!r}"))
     cat_ids = [c.id for c in show.categories]
     for dup in sorted({i for i in cat_ids if cat_ids.count(i) > 1}):
         problems.append(Problem(file, "categories.id", f"duplicate id {dup!r}"))

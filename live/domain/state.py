@@ -18,6 +18,9 @@ class VoteOutcome:
     retry_after_ms: int
     ledger_id: str
     version: int
+    left: int = -1
+    """Votes the device has left in the category after this one (accepted, or refused at its
+    cap: 0); -1 when this answer does not say (ask ``GET /api/shows/{show}/me``)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -132,7 +132,9 @@ class Votes(RedisBase):
             loop.call_soon(self._send_votes)
         self._queued.setdefault((ballot.show, part), []).append((keys, args, answer))
         raw = await answer
-        return VoteOutcome(str(raw[0]), str(raw[1]), int(raw[2]), str(raw[3]), int(raw[4]))
+        return VoteOutcome(
+            str(raw[0]), str(raw[1]), int(raw[2]), str(raw[3]), int(raw[4]), int(raw[5])
+        )
 
     def _send_votes(self) -> None:
         queued, self._queued = self._queued, {}
@@ -167,7 +169,7 @@ class Votes(RedisBase):
             raise
         for i, (_, _, answer) in enumerate(batch):
             if not answer.done():  # its caller may have gone (a client that hung up)
-                answer.set_result(raw[5 * i : 5 * i + 5])
+                answer.set_result(raw[6 * i : 6 * i + 6])
 
     async def _cast_and_wait(self, keys: list[str], args: list[str]) -> list[Any]:
         """One ``vote.lua`` call and ``WAIT <replicas> <ms>`` on the same connection (WAIT
@@ -244,6 +246,23 @@ class Votes(RedisBase):
                 await node.execute_command("SCRIPT", "LOAD", script.script)
         else:
             await self.client.script_load(script.script)
+
+    async def usage(self, show: Show, device: str) -> tuple[dict[str, int], dict[str, int]]:
+        """Each category's cap (as edited; partition 0's) and the votes ``device`` used in it
+        (its partition's), in one round trip."""
+        k0 = self.keys(show.id)
+        kp = self.keys(show.id, partition_of(device, show.partitions))
+        pipe = self.client.pipeline(transaction=False)
+        for cat in show.categories:
+            pipe.hget(k0.category(cat.id), "cap")
+            pipe.hget(kp.used(cat.id), device)
+        raw: list[Any] = await self.call(pipe.execute())
+        caps, used = {}, {}
+        for i, cat in enumerate(show.categories):
+            if raw[2 * i] is not None:
+                caps[cat.id] = int(raw[2 * i])
+            used[cat.id] = int(raw[2 * i + 1] or 0)
+        return caps, used
 
     async def add_likes(
         self, show: Show, batch: dict[str, int], now_ms: int | None = None

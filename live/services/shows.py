@@ -91,6 +91,17 @@ class Service:
             self.changed(show.id)
         return vote.vote_id, outcome
 
+    async def my_votes(self, show_id: str, device: str) -> dict[str, dict[str, int]]:
+        """Per category: the device's cap (as edited), votes used and votes left."""
+        show = self.show(show_id)
+        caps, used = await self.store.usage(show, device)
+        out = {}
+        for cat in show.categories:
+            cap = caps.get(cat.id, cat.votes_per_device)
+            n = used.get(cat.id, 0)
+            out[cat.id] = {"cap": cap, "used": n, "left": max(0, cap - n)}
+        return out
+
     def like(self, show_id: str, raw: bytes | dict[str, Any], device: str) -> int:
         """Take ``+n`` taps into the buffer; they are capped and counted on the next flush."""
         show = self.show(show_id)

@@ -90,6 +90,13 @@ OPERATIONS: tuple[Op, ...] = (
         ok=202,
         errors=(400, 401, 403, 404, 413, 429),
     ),
+    Op(
+        "GET",
+        "/api/shows/{show}/me",
+        "This device's votes per category: cap, used, left",
+        auth="device",
+        errors=(401, 404),
+    ),
     Op("GET", "/api/shows/{show}/staff-state", "The staff snapshot", auth="staff"),
     Op("POST", "/api/shows/{show}/stage", "Move the stage", StageIn, "staff"),
     Op("POST", "/api/shows/{show}/display", "Reveal, hide, freeze", DisplayIn, "staff"),

@@ -82,6 +82,7 @@ async def _handle(
                 "reason": outcome.reason,
                 "retry_after": -(-outcome.retry_after_ms // 1000),
                 "version": outcome.version,
+                **({"left": outcome.left} if outcome.left >= 0 else {}),
             }
         return {"type": "like_ack", "n": rt.service.like(show, body, voter.device)}
     except LiveError as exc:

@@ -17,7 +17,9 @@
 -- ARGV[17..19] keyed hashes of device, ip and user agent (what the ledger chain hashes)
 -- ARGV[20] the refusal window (ms)
 -- Per vote, 10 keys and 20 arguments, in this order (how a call carries n votes: at the end).
--- Returns n*5 values: per vote {status, reason, retry_after_ms, ledger_id, version}.
+-- Returns n*6 values: per vote {status, reason, retry_after_ms, ledger_id, version, left}
+-- (left: the device's votes left in the category after an accepted vote, 0 at its cap, -1:
+-- not said).
 -- Every accepted vote is appended to the ledger (a replay of an accepted vote_id is not).
 -- Refusals are bounded: a device's first refusal in each refusal window is an entry; the others
 -- in that window are counted in the marks hash, and that count is carried by the device's next
@@ -43,7 +45,7 @@ local function vote(K, A)
     return ledger_append(K[7], fields, shadow)
   end
 
-  local function refuse(status, reason, retry)
+  local function refuse(status, reason, retry, left)
     local version = redis.call('GET', K[9]) or '0'
     local slot = tostring(math.floor(now / tonumber(A[20])))
     local more = 0
@@ -54,12 +56,12 @@ local function vote(K, A)
       if string.sub(mark, 1, sep - 1) == slot then
         -- Not the first refusal of this window: counted, carried by the next refusal entry.
         redis.call('HSET', K[10], dev, slot .. ':' .. (more + 1))
-        return {status, reason, retry, '', version}
+        return {status, reason, retry, '', version, left or -1}
       end
     end
     local id = record(status, reason, more)
     redis.call('HSET', K[10], dev, slot .. ':0')
-    return {status, reason, retry, id, version}
+    return {status, reason, retry, id, version, left or -1}
   end
 
   local fingerprint = dev .. '\n' .. cat .. '\n' .. who
@@ -71,7 +73,7 @@ local function vote(K, A)
       -- replica to hold the master's log up to here, the original vote included (WAIT only
       -- covers what the calling connection wrote).
       redis.call('INCRBY', K[9], 0)
-      return {'accepted', 'replay', 0, '', redis.call('GET', K[9]) or '0'}
+      return {'accepted', 'replay', 0, '', redis.call('GET', K[9]) or '0', -1}
     end
     return refuse('duplicate', 'vote_id_reused', 0)
   end
@@ -95,7 +97,7 @@ local function vote(K, A)
   local uses = redis.call('HMGET', K[3], dev, pair)
   local cap = tonumber(state[4] or A[8])
   if tonumber(uses[1] or '0') >= cap then
-    return refuse('duplicate', 'cap_reached', 0)
+    return refuse('duplicate', 'cap_reached', 0, 0)
   end
   local per = tonumber(state[5] or A[9])
   if per > 0 and tonumber(uses[2] or '0') >= per then
@@ -124,13 +126,13 @@ local function vote(K, A)
     redis.call('ZADD', w[1], now, vid)
     redis.call('PEXPIRE', w[1], tonumber(A[w[2] + 1]))
   end
-  redis.call('HINCRBY', K[3], dev, 1)
+  local used = redis.call('HINCRBY', K[3], dev, 1)
   if per > 0 then redis.call('HINCRBY', K[3], pair, 1) end
   redis.call('HSET', K[2], vid, fingerprint)
   local id = record('accepted', '', 0)
   redis.call('ZINCRBY', K[8], 1, who)
   local version = redis.call('INCR', K[9])
-  return {'accepted', '', 0, id, tostring(version)}
+  return {'accepted', '', 0, id, tostring(version), cap - used}
 end
 
 -- One ARGV per vote: the JSON array [[ten indexes into KEYS], [twenty arguments as strings]].
@@ -142,6 +144,6 @@ for i = 1, #ARGV do
   local K = {}
   for j = 1, 10 do K[j] = KEYS[v[1][j]] end
   local r = vote(K, v[2])
-  for j = 1, 5 do out[#out + 1] = r[j] end
+  for j = 1, 6 do out[#out + 1] = r[j] end
 end
 return out

@@ -13,6 +13,7 @@ from live import __version__
 from live.domain.ballot import Voter
 from live.domain.errors import LiveError
 from live.web.http.common import client_ip, device_of, read_body
+from live.web.identity import COOKIE
 from live.web.openapi import document
 from live.web.runtime import runtime
 
@@ -38,6 +39,8 @@ async def post_vote(request: Request) -> JSONResponse:
         "vote_id": vote_id,
         "version": outcome.version,
     }
+    if outcome.left >= 0:
+        payload["left"] = outcome.left
     headers: dict[str, str] = {}
     if outcome.status != "accepted":
         payload["error"] = {
@@ -49,6 +52,19 @@ async def post_vote(request: Request) -> JSONResponse:
         payload["retry_after"] = seconds
         headers["Retry-After"] = str(seconds)
     return JSONResponse(payload, status_code=VOTE_STATUS[outcome.status], headers=headers)
+
+
+async def get_me(request: Request) -> JSONResponse:
+    """This device's votes in each category: ``{"categories": {id: {"cap", "used", "left"}}}``
+    (what the viewer page shows as votes left and "voted"). Needs the device cookie."""
+    rt = runtime(request.app)
+    show_id = request.path_params["show"]
+    rt.service.show(show_id)
+    device = rt.devices.verify(request.cookies.get(COOKIE))
+    usage = await rt.service.my_votes(show_id, device)
+    return JSONResponse(
+        {"categories": usage}, headers={"Cache-Control": "no-store", "Vary": "Cookie"}
+    )
 
 
 async def post_like(request: Request) -> JSONResponse:
@@ -102,4 +118,5 @@ routes = [
     Route("/api/shows/{show}", get_state, methods=["GET"]),
     Route("/api/shows/{show}/votes", post_vote, methods=["POST"]),
     Route("/api/shows/{show}/likes", post_like, methods=["POST"]),
+    Route("/api/shows/{show}/me", get_me, methods=["GET"]),
 ]

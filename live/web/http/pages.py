@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 from starlette.requests import Request
@@ -12,13 +13,38 @@ from live.domain.access import SOCKETS, same_secret
 from live.domain.errors import DeviceRequired, Forbidden
 from live.web.http.staff import session_of
 from live.web.identity import COOKIE, MAX_AGE
-from live.web.runtime import runtime
+from live.web.runtime import Runtime, runtime
+from live.web.share import poster_png, qr_svg
+
+
+def _top(raw: str) -> int:
+    """The overlay's board size: ``&top=N`` (1 to 40), default 10."""
+    return min(40, max(1, int(raw))) if raw.isdigit() else 10
 
 
 async def index(request: Request) -> Response:
+    """The shows on this server, each with its state and a QR code of its page."""
     rt = runtime(request.app)
-    shows = sorted(rt.service.shows.values(), key=lambda s: s.id)
+    base = public_base(request, rt)
+    shows = []
+    for show in sorted(rt.service.shows.values(), key=lambda s: s.id):
+        state = json.loads(await rt.hub.current(show.id))
+        url = f"{base}/s/{show.id}"
+        shows.append(
+            {
+                "show": show,
+                "phase": state["stage"]["phase"],
+                "open": [c for c in state["categories"] if c["open"]],
+                "url": url,
+                "qr": qr_svg(url, 4, "QR"),
+            }
+        )
     return rt.templates.TemplateResponse(request, "index.html", {"shows": shows})
+
+
+def public_base(request: Request, rt: Runtime) -> str:
+    """The address phones use: ``LIVE_PUBLIC_URL``, else the one this request came to."""
+    return rt.settings.public_url or str(request.base_url).rstrip("/")
 
 
 async def viewer(request: Request) -> Response:
@@ -26,9 +52,15 @@ async def viewer(request: Request) -> Response:
     show = rt.service.show(request.path_params["show"])
     lang = "en" if request.query_params.get("lang") == "en" else "zh-CN"
     state = json.loads(await rt.hub.current(show.id))
+    url = f"{public_base(request, rt)}/s/{show.id}"
     response = rt.templates.TemplateResponse(
-        request, "viewer.html", {"show": show, "state": state, "lang": lang}
+        request, "viewer.html", {"show": show, "state": state, "lang": lang, "page_url": url}
     )
+    return _with_device(request, rt, response)
+
+
+def _with_device(request: Request, rt: Runtime, response: Response) -> Response:
+    """A phone without a device cookie gets one (it votes with it)."""
     try:
         rt.devices.verify(request.cookies.get(COOKIE))
     except DeviceRequired:
@@ -46,6 +78,41 @@ async def viewer(request: Request) -> Response:
     return response
 
 
+async def contestant_page(request: Request) -> Response:
+    """One contestant: photo, number, story, a vote button per open category, share."""
+    rt = runtime(request.app)
+    show = await rt.service.current(request.path_params["show"])
+    person = show.contestant(request.path_params["contestant"])
+    lang = "en" if request.query_params.get("lang") == "en" else "zh-CN"
+    state = json.loads(await rt.hub.current(show.id))
+    base = public_base(request, rt)
+    page = f"{base}/s/{show.id}/c/{person.id}"
+    response = rt.templates.TemplateResponse(
+        request,
+        "contestant.html",
+        {
+            "show": show,
+            "c": person,
+            "state": state,
+            "lang": lang,
+            "page_url": page,
+            "poster_url": f"{page}/poster.png",
+        },
+    )
+    return _with_device(request, rt, response)
+
+
+async def poster(request: Request) -> Response:
+    """``GET /s/{show}/c/{contestant}/poster.png``: a share poster with a QR code of the
+    contestant's page (drawn once per contestant as shown and address, then kept)."""
+    rt = runtime(request.app)
+    show = await rt.service.current(request.path_params["show"])
+    person = show.contestant(request.path_params["contestant"])
+    url = f"{public_base(request, rt)}/s/{show.id}/c/{person.id}"
+    png = await asyncio.to_thread(poster_png, show, person, url)
+    return Response(png, media_type="image/png", headers={"Cache-Control": "public, max-age=300"})
+
+
 async def overlay(request: Request) -> Response:
     """The OBS overlay: the show's overlay key in the URL, or an admin/streamer session."""
     rt = runtime(request.app)
@@ -60,9 +127,17 @@ async def overlay(request: Request) -> Response:
             raise Forbidden("an overlay key or a streamer session is required")
     lang = "en" if request.query_params.get("lang") == "en" else "zh-CN"
     state = json.loads(await rt.hub.current(show.id, "overlay"))
-    response = rt.templates.TemplateResponse(
-        request, "overlay.html", {"show": show, "state": state, "key": key, "lang": lang}
-    )
+    viewer_url = f"{public_base(request, rt)}/s/{show.id}"
+    context = {
+        "show": show,
+        "state": state,
+        "key": key,
+        "lang": lang,
+        "qr": qr_svg(viewer_url, 5, "QR") if request.query_params.get("qr", "1") != "0" else "",
+        "viewer_url": viewer_url,
+        "top": _top(request.query_params.get("top", "")),
+    }
+    response = rt.templates.TemplateResponse(request, "overlay.html", context)
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -70,5 +145,7 @@ async def overlay(request: Request) -> Response:
 routes = [
     Route("/", index, methods=["GET"]),
     Route("/s/{show}", viewer, methods=["GET"]),
+    Route("/s/{show}/c/{contestant}", contestant_page, methods=["GET"]),
+    Route("/s/{show}/c/{contestant}/poster.png", poster, methods=["GET"]),
     Route("/overlay/{show}", overlay, methods=["GET"]),
 ]

@@ -1,0 +1,170 @@
+"""What viewers see and share: votes left from the server, contestant numbers and search, the
+contestant page, its poster's QR code, the overlay's QR code and its sorted top N, the index."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import zxingcpp
+from PIL import Image
+from playwright.async_api import Browser, expect
+
+from tests.conftest import make_settings
+from tests.helpers import BIG, LiveServer, assert_recount, serve, vote_body
+from tests.test_browser import PHONE, browser, chromium, open_phone, shot  # noqa: F401
+
+
+def keep_artifact(name: str, data: bytes) -> None:
+    Path("artifacts").mkdir(exist_ok=True)
+    (Path("artifacts") / name).write_bytes(data)
+
+
+def decode_qr(png: bytes) -> str:
+    """The text of the one QR code in a PNG (zxing-cpp, a decoder that is not our encoder)."""
+    found = zxingcpp.read_barcodes(Image.open(io.BytesIO(png)))
+    assert len(found) == 1, f"{len(found)} codes found"
+    return str(found[0].text)
+
+
+async def test_the_server_says_how_many_votes_a_phone_has_left(server: LiveServer) -> None:
+    async with server.client(server.cookie()) as http:
+        me = (await http.get("/api/shows/t/me")).json()["categories"]
+        assert me["cap1"] == {"cap": 1, "used": 0, "left": 1}
+        assert me["cap20"]["left"] == 20
+        reply = await http.post("/api/shows/t/votes", json=vote_body("cap1", "p1", "left-0001"))
+        assert reply.json()["status"] == "accepted" and reply.json()["left"] == 0
+        reply = await http.post("/api/shows/t/votes", json=vote_body("cap20", "p1", "left-0002"))
+        assert reply.json()["left"] == 19
+        again = await http.post("/api/shows/t/votes", json=vote_body("cap1", "p2", "left-0003"))
+        assert (again.json()["reason"], again.json()["left"]) == ("cap_reached", 0)
+        me = (await http.get("/api/shows/t/me")).json()["categories"]
+        assert me["cap1"] == {"cap": 1, "used": 1, "left": 0}
+        assert me["cap20"] == {"cap": 20, "used": 1, "left": 19}
+    async with server.client() as http:  # no device cookie
+        reply = await http.get("/api/shows/t/me")
+        assert reply.status_code == 401
+        assert reply.json()["error"]["code"] == "device_required"
+    await assert_recount(server)
+
+
+async def test_the_poster_carries_a_qr_code_of_the_contestant_page(server: LiveServer) -> None:
+    async with server.client() as http:
+        reply = await http.get("/s/t/c/p2/poster.png")
+        assert reply.status_code == 200 and reply.headers["content-type"] == "image/png"
+        assert decode_qr(reply.content) == f"{server.url}/s/t/c/p2"
+        with Image.open(io.BytesIO(reply.content)) as img:
+            assert img.size == (750, 1334)
+        missing = await http.get("/s/t/c/nobody/poster.png")
+        assert missing.status_code == 404
+        assert missing.json()["error"]["code"] == "unknown_contestant"
+    keep_artifact("poster-t-p2.png", reply.content)
+
+
+async def test_links_use_the_public_address_when_one_is_set(
+    redis_url: str, prefix: str, tmp_path: Path
+) -> None:
+    settings = make_settings(redis_url, prefix, tmp_path, public_url="https://vote.example.com")
+    async with serve(settings) as live, live.client() as http:
+        poster = await http.get("/s/t/c/p1/poster.png")
+        assert decode_qr(poster.content) == "https://vote.example.com/s/t/c/p1"
+        page = (await http.get("/s/t/c/p1")).text
+        assert '<meta property="og:url" content="https://vote.example.com/s/t/c/p1">' in page
+
+
+async def test_the_contestant_page_has_its_number_story_and_a_card_for_shares(
+    server: LiveServer,
+) -> None:
+    async with server.client() as http:
+        reply = await http.get("/s/t/c/p3")
+        assert reply.status_code == 200
+        page = reply.text
+        assert 'property="og:image" content="' + f"{server.url}/s/t/c/p3/poster.png" in page
+        assert 'property="og:title"' in page and "live_device" in reply.headers["set-cookie"]
+        assert '<div class="number"' in page and ">03<" in page
+        assert (await http.get("/s/t/c/ghost")).status_code == 404
+
+
+async def test_a_phone_sees_numbers_votes_and_is_told_what_is_left(
+    server: LiveServer,
+    browser: Browser,  # noqa: F811
+) -> None:
+    errors: list[str] = []
+    page = await open_phone(browser, server, errors=errors)
+    cap1 = page.locator('.category[data-category="cap1"]')
+    await expect(cap1.locator(".left")).to_have_text("还剩 1 票")
+    await expect(cap1.locator(".row .num").first).to_have_text("01")
+    await cap1.locator('button.vote[data-contestant="p2"]').click()
+    await expect(cap1.locator(".left")).to_have_text("已投")
+    for button in await cap1.locator("button.vote").all():
+        await expect(button).to_be_disabled()
+        await expect(button).to_have_text("已投")
+    cap20 = page.locator('.category[data-category="cap20"]')
+    await cap20.locator('button.vote[data-contestant="p1"]').click()
+    await expect(cap20.locator(".left")).to_have_text("还剩 19 票")
+    await page.fill("#search", "04")  # by number
+    await expect(cap20.locator(".row")).to_have_count(1)
+    await expect(cap20.locator(".row .num")).to_have_text("04")
+    await shot(page, "phone-search-04")
+    await page.fill("#search", "")
+    await expect(cap20.locator(".row")).to_have_count(5)
+    # The contestant page knows the votes left too, from the server.
+    await page.goto(f"{server.url}/s/t/c/p1")
+    row = page.locator('.vote-list .row[data-category="cap1"]')
+    await expect(row.locator("[data-left]")).to_have_text("已投")
+    await expect(row.locator("button.vote")).to_be_disabled()
+    await shot(page, "phone-contestant-p1")
+    assert errors == []
+    await assert_recount(server)
+
+
+@pytest.fixture
+async def big(redis_url: str, prefix: str, tmp_path: Path) -> AsyncIterator[LiveServer]:
+    async with serve(make_settings(redis_url, prefix, tmp_path, BIG)) as live:
+        yield live
+
+
+async def test_the_overlay_shows_the_top_10_sorted_and_a_qr_of_the_viewer_page(
+    big: LiveServer,
+    browser: Browser,  # noqa: F811
+) -> None:
+    show = big.rt.service.show("big")
+    cat = show.categories[0]
+    people = list(show.eligible(cat))[:14]
+    async with big.client(big.cookie()) as http:
+        for i, who in enumerate(people):  # contestant i gets i + 1 votes
+            for n in range(i + 1):
+                body = vote_body(cat.id, who, f"top-{i:02d}-{n:02d}")
+                reply = await http.post("/api/shows/big/votes", json=body)
+                assert reply.json()["status"] == "accepted", reply.text
+    key = await big.rt.sessions.overlay_key("big")
+    page = await browser.new_page(viewport={"width": 1920, "height": 1080})
+    await page.goto(f"{big.url}/overlay/big?key={key}")
+    rows = page.locator("#ov-bars li")
+    await expect(rows).to_have_count(10)
+    await expect(rows.nth(0)).to_have_attribute("data-contestant", people[13])
+    await page.wait_for_timeout(800)
+    order = [await r.get_attribute("data-contestant") for r in await rows.all()]
+    assert order == people[13:3:-1]  # most votes first
+    qr = await page.locator("#ov-qr").screenshot()
+    assert decode_qr(qr) == f"{big.url}/s/big"
+    await shot(page, "overlay-top10-qr")
+    hidden = await browser.new_page(viewport={"width": 1920, "height": 1080})
+    await hidden.goto(f"{big.url}/overlay/big?key={key}&qr=0&top=5")
+    await expect(hidden.locator("#ov-bars li")).to_have_count(5)
+    assert await hidden.locator("#ov-qr").count() == 0
+
+
+async def test_the_index_lists_each_show_with_its_state_and_qr(
+    server: LiveServer,
+    browser: Browser,  # noqa: F811
+) -> None:
+    page = await browser.new_page(viewport={"width": 1280, "height": 900})
+    await page.goto(f"{server.url}/")
+    card = page.locator(".show-card").first
+    await expect(card.locator(".show-title")).to_have_text("测试节目")
+    await expect(card.locator(".badge")).to_have_attribute("data-phase", "waiting")
+    assert decode_qr(await card.locator(".qr svg").screenshot()) == f"{server.url}/s/t"
+    await shot(page, "index")

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 from typing import Any
 
 import pytest
 import websockets
+from PIL import Image
 from starlette.routing import Mount, Route, WebSocketRoute
 from websockets.exceptions import ConnectionClosed
 
@@ -44,6 +46,12 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
 }
 
 
+def tiny_png() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8), "#c00").save(out, format="PNG")
+    return out.getvalue()
+
+
 A, J, M, S = "admin", "judge", "moderator", "streamer"
 EXPECTED: dict[tuple[str, str], set[str]] = {
     # Written out by hand, independently of live.domain.access: the oracle of the walk below.
@@ -56,6 +64,7 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("POST", "/api/shows/{show}/categories/{category}/rules"): {A},
     ("POST", "/api/shows/{show}/contestants/{contestant}"): {A},
     ("POST", "/api/shows/{show}/running-order"): {A},
+    ("POST", "/api/shows/{show}/contestants/{contestant}/photo"): {A},
     ("GET", "/api/shows/{show}/overlay-key"): {A, S},
     ("POST", "/api/shows/{show}/overlay-key"): {A},
     ("GET", "/api/shows/{show}/sheets/{category}"): {A, J},
@@ -100,6 +109,8 @@ async def test_every_staff_route_for_every_role(server: LiveServer, role: str | 
             url = path.format(show="t", category="shut", contestant="p1")
             if method == "GET":
                 reply = await http.get(url)
+            elif path.endswith("/photo"):  # the body is an image
+                reply = await http.post(url, content=tiny_png())
             else:
                 reply = await http.post(url, json=BODIES[(method, path)])
         results[(method, path)] = reply.status_code

@@ -15,7 +15,8 @@ from tests.helpers import SHOW, LiveServer
 
 HTML_PAGES = {"/", "/s/{show}", "/overlay/{show}", "/results/{show}/{category}", "/admin/{show}",
               "/judge/{show}", "/moderate/{show}", "/openapi.json", "/s/{show}/c/{contestant}",
-              "/s/{show}/c/{contestant}/poster.png"}  # fmt: skip
+              "/s/{show}/c/{contestant}/poster.png",
+              "/s/{show}/c/{contestant}/photo.webp"}  # fmt: skip
 
 
 async def document(server: LiveServer) -> dict[str, Any]:

@@ -13,7 +13,16 @@ from PIL import Image
 from playwright.async_api import Browser, expect
 
 from tests.conftest import make_settings
-from tests.helpers import BIG, LiveServer, assert_recount, serve, vote_body
+from tests.helpers import (
+    BIG,
+    LiveServer,
+    all_entries,
+    assert_recount,
+    serve,
+    staff_client,
+    staff_login,
+    vote_body,
+)
 from tests.test_browser import PHONE, browser, chromium, open_phone, shot  # noqa: F401
 
 
@@ -168,3 +177,85 @@ async def test_the_index_lists_each_show_with_its_state_and_qr(
     await expect(card.locator(".badge")).to_have_attribute("data-phase", "waiting")
     assert decode_qr(await card.locator(".qr svg").screenshot()) == f"{server.url}/s/t"
     await shot(page, "index")
+
+
+def jpeg_with_exif() -> bytes:
+    img = Image.new("RGB", (2400, 1600), "#3a7")
+    exif = Image.Exif()
+    exif[0x010F] = "SecretCam"  # Make
+    exif[0x0131] = "GPS-and-all"  # Software
+    out = io.BytesIO()
+    img.save(out, format="JPEG", exif=exif)
+    return out.getvalue()
+
+
+async def test_an_admin_uploads_a_photo_kept_clean_and_shown_everywhere(
+    server: LiveServer,
+    browser: Browser,  # noqa: F811
+) -> None:
+    cookie, csrf = await staff_login(server, "admin")
+    async with staff_client(server, cookie, headers={"X-CSRF-Token": csrf}) as http:
+        reply = await http.post("/api/shows/t/contestants/p2/photo", content=jpeg_with_exif())
+        assert reply.status_code == 200, reply.text
+        url = reply.json()["photo"]
+    async with server.client() as http:
+        served = await http.get(url)
+        assert served.status_code == 200 and served.headers["content-type"] == "image/webp"
+        assert "immutable" in served.headers["cache-control"]
+        assert b"SecretCam" not in served.content and b"Exif" not in served.content
+        with Image.open(io.BytesIO(served.content)) as img:
+            assert img.format == "WEBP" and max(img.size) == 1200 and not img.getexif()
+        state = (await http.get("/api/shows/t")).json()
+        p2 = next(c for c in state["contestants"] if c["id"] == "p2")
+        assert p2["photo"] == url
+        poster = await http.get("/s/t/c/p2/poster.png")
+        assert decode_qr(poster.content) == f"{server.url}/s/t/c/p2"  # the photo did not hide it
+    keep_artifact("poster-with-photo.png", poster.content)
+    page = await open_phone(browser, server)
+    await expect(page.locator('.category[data-category="cap1"] img.thumb')).to_have_count(1)
+    await page.goto(f"{server.url}/s/t/c/p2")
+    await expect(page.locator("img.photo")).to_be_visible()
+    await shot(page, "phone-contestant-photo")
+    entries = [e for e in await all_entries(server) if e.get("what") == "photo:p2"]
+    assert len(entries) == 1 and url.endswith(entries[0]["p2:photo"])
+    await assert_recount(server)
+
+
+def svg_with_script() -> bytes:
+    return b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
+
+
+@pytest.mark.parametrize(
+    ("name", "body", "status", "code"),
+    [
+        ("20 MB", b"\xff\xd8\xff" + b"\0" * (20 * 1024 * 1024), 413, "payload_too_large"),
+        (
+            "HTML named PNG",
+            b"<!doctype html><html><script>alert(1)</script></html>",
+            400,
+            "bad_image",
+        ),
+        ("SVG with script", svg_with_script(), 400, "bad_image"),
+        ("a PNG header and nothing", b"\x89PNG\r\n\x1a\n" + b"\0" * 64, 400, "bad_image"),
+    ],
+)
+async def test_bad_uploads_are_refused_with_a_clear_error(
+    server: LiveServer, name: str, body: bytes, status: int, code: str
+) -> None:
+    cookie, csrf = await staff_login(server, "admin")
+    headers = {"X-CSRF-Token": csrf, "Content-Type": "image/png"}
+    async with staff_client(server, cookie, headers=headers) as http:
+        reply = await http.post("/api/shows/t/contestants/p1/photo", content=body)
+    assert (reply.status_code, reply.json()["error"]["code"]) == (status, code), name
+    state = (await server.state())["contestants"]
+    assert all(c["photo"] is None for c in state)  # nothing kept
+
+
+async def test_a_photo_is_a_detail_fixed_once_the_show_starts(server: LiveServer) -> None:
+    from live.domain.stage import Action
+
+    await server.rt.service.stage_action("t", Action("next"), "test")
+    cookie, csrf = await staff_login(server, "admin")
+    async with staff_client(server, cookie, headers={"X-CSRF-Token": csrf}) as http:
+        reply = await http.post("/api/shows/t/contestants/p1/photo", content=jpeg_with_exif())
+    assert reply.status_code == 409 and reply.json()["error"]["code"] == "show_started"

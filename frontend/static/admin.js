@@ -117,6 +117,18 @@ byId("save-details").addEventListener("click", async () => {
   });
   if (ok) staff.toast("✓ saved");
 });
+byId("upload-photo").addEventListener("click", async () => {
+  const file = byId("photo-file").files[0];
+  if (!file) return staff.toast("选择图片 choose an image first");
+  const who = encodeURIComponent(byId("edit-who").value);
+  const { ok, answer } = await staff.upload(api(`/contestants/${who}/photo`), file);
+  if (ok) {
+    const preview = byId("photo-preview");
+    preview.src = answer.photo;
+    preview.hidden = false;
+    staff.toast("✓ photo saved");
+  }
+});
 byId("save-rules").addEventListener("click", async () => {
   const { ok } = await staff.command(api(`/categories/${encodeURIComponent(byId("rules-category").value)}/rules`), {
     votes_per_device: Number(byId("rules-cap").value),

@@ -29,6 +29,19 @@ export async function command(path, body, method = "POST") {
   return { ok: res.ok, answer };
 }
 
+// Upload a file as the request body (a contestant's photo), with the CSRF token.
+export async function upload(path, file) {
+  const res = await fetch(path, {
+    method: "POST",
+    headers: { "Content-Type": file.type || "application/octet-stream", "X-CSRF-Token": csrf },
+    credentials: "same-origin",
+    body: file,
+  });
+  const answer = await res.json().catch(() => ({}));
+  if (!res.ok) toast(answer.error ? `${answer.error.code}: ${answer.error.message}` : res.statusText);
+  return { ok: res.ok, answer };
+}
+
 export function onState(fn) {
   listeners.push(fn);
   fn(state);

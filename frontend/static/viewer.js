@@ -71,6 +71,14 @@ function render() {
         const number = person ? person.number : "";
         if (query && !number.toLowerCase().includes(query) && !name.toLowerCase().includes(query)) continue;
         const row = el("li", "row");
+        if (person && person.photo) {
+          const img = el("img", "thumb");
+          img.src = person.photo;
+          img.alt = name;
+          img.loading = "lazy";
+          img.width = img.height = 40;
+          row.append(img);
+        }
         row.append(el("span", "num", number));
         const link = el("a", "name", name);
         link.href = `/s/${encodeURIComponent(showId)}/c/${encodeURIComponent(cid)}${lang === "en" ? "?lang=en" : ""}`;

@@ -29,6 +29,7 @@ ROUTES: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/shows/{show}/categories/{category}/rules"): ADMIN,
     ("POST", "/api/shows/{show}/contestants/{contestant}"): ADMIN,
     ("POST", "/api/shows/{show}/running-order"): ADMIN,
+    ("POST", "/api/shows/{show}/contestants/{contestant}/photo"): ADMIN,
     ("GET", "/api/shows/{show}/overlay-key"): frozenset({"admin", "streamer"}),
     ("POST", "/api/shows/{show}/overlay-key"): ADMIN,
     ("GET", "/api/shows/{show}/sheets/{category}"): frozenset({"admin", "judge"}),
@@ -58,6 +59,7 @@ PUBLIC: frozenset[tuple[str, str]] = frozenset(
         ("GET", "/api/shows/{show}/me"),  # a device cookie: its own votes left
         ("GET", "/s/{show}/c/{contestant}"),
         ("GET", "/s/{show}/c/{contestant}/poster.png"),
+        ("GET", "/s/{show}/c/{contestant}/photo.webp"),
         ("GET", "/staff/login"),
         ("POST", "/staff/login"),  # the one-time invite token is the credential
         ("GET", "/overlay/{show}"),  # the overlay key (or a streamer/admin session)

@@ -85,6 +85,7 @@ def show_static(show: Show) -> dict[str, Any]:
                 "story": c.story,
                 "story_en": c.story_en,
                 "video": c.video,
+                "photo": f"/s/{show.id}/c/{c.id}/photo.webp?v={c.photo}" if c.photo else None,
             }
             for c in show.running_order()
         ],

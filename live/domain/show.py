@@ -104,6 +104,8 @@ class Contestant(_Strict):
     story_en: Story = ""
     video: Annotated[str, Field(pattern=r"^https://[^\s<>\"']{1,500}$")] | None = None
     """An optional link to a video of the contestant (https only)."""
+    photo: Annotated[str, Field(pattern=r"^[0-9a-f]{12}$")] | None = None
+    """The revision of the contestant's photo, set by an upload (``live.web.photos``)."""
 
     @property
     def label(self) -> str:
@@ -227,7 +229,15 @@ _TARGETS: dict[int, tuple[Show, dict[str, tuple[Category, frozenset[str]]]]] = {
 """Per show object: each category's eligible contestants (a pydantic private attribute costs
 ~2.7 us per read, more than the lookup it would save)."""
 
-EDITABLE = ("name", "name_en", "organisation", "organisation_en", "innovation", "innovation_en")
+EDITABLE = (
+    "name",
+    "name_en",
+    "organisation",
+    "organisation_en",
+    "innovation",
+    "innovation_en",
+    "photo",
+)
 
 
 class ContestantEdit(_Strict):

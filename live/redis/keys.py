@@ -52,6 +52,12 @@ class ShowKeys:
         return f"{self.base}:contestants"
 
     @property
+    def photos(self) -> str:
+        """Hash: ``contestant:revision`` -> base64 of the re-encoded WebP photo (every revision
+        kept: a page or poster naming an older one still finds it)."""
+        return f"{self.base}:photos"
+
+    @property
     def ledger(self) -> str:
         """Stream: the append-only ledger; tallies are a projection of it."""
         return f"{self.base}:ledger"

@@ -4,6 +4,7 @@ voting changes (each announced to every process)."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -180,6 +181,15 @@ class ShowStates(Partitions):
             )
 
         return list(await asyncio.gather(*(one(p) for p in range(1, show.partitions))))
+
+    async def put_photo(self, show: str, contestant: str, rev: str, webp: bytes) -> None:
+        """Keep a photo revision (its use is the guarded edit that names it)."""
+        blob = base64.b64encode(webp).decode()
+        await self.call(self.client.hset(self.keys(show).photos, f"{contestant}:{rev}", blob))
+
+    async def photo(self, show: str, contestant: str, rev: str) -> bytes | None:
+        raw: Any = await self.call(self.client.hget(self.keys(show).photos, f"{contestant}:{rev}"))
+        return base64.b64decode(raw) if raw else None
 
     async def read_edits(self, show: str) -> dict[str, dict[str, str]]:
         raw: Any = await self.call(self.client.hgetall(self.keys(show).contestants))

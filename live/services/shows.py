@@ -179,6 +179,18 @@ class Service:
             raise BadRequest("give at least one field to change")
         return await self._edit_contestants(show, fields, f"contestant:{contestant}", actor)
 
+    async def set_photo(
+        self, show_id: str, contestant: str, webp: bytes, rev: str, actor: str
+    ) -> int:
+        """Use a checked, re-encoded photo for ``contestant`` (a detail: only before the show
+        starts). The ledger's edit entry names its revision, the SHA-256 prefix of its bytes."""
+        show = self.show(show_id)
+        show.contestant(contestant)
+        await self.store.put_photo(show.id, contestant, rev, webp)
+        return await self._edit_contestants(
+            show, {f"{contestant}:photo": rev}, f"photo:{contestant}", actor
+        )
+
     async def set_running_order(self, show_id: str, order: tuple[str, ...], actor: str) -> int:
         show = self.show(show_id)
         check_running_order(show, order)

@@ -98,6 +98,14 @@ OPERATIONS: tuple[Op, ...] = (
         errors=(401, 404),
     ),
     Op("GET", "/api/shows/{show}/staff-state", "The staff snapshot", auth="staff"),
+    Op(
+        "POST",
+        "/api/shows/{show}/contestants/{contestant}/photo",
+        "Upload a contestant's photo: the body is a JPEG, PNG or WebP image (at most 8 MB), "
+        "re-encoded as WebP without metadata; only before the show starts",
+        auth="staff",
+        errors=(400, 401, 403, 404, 409, 413),
+    ),
     Op("POST", "/api/shows/{show}/stage", "Move the stage", StageIn, "staff"),
     Op("POST", "/api/shows/{show}/display", "Reveal, hide, freeze", DisplayIn, "staff"),
     Op(

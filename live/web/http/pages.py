@@ -10,7 +10,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from live.domain.access import SOCKETS, same_secret
-from live.domain.errors import DeviceRequired, Forbidden
+from live.domain.errors import DeviceRequired, Forbidden, NotFound
 from live.web.http.staff import session_of
 from live.web.identity import COOKIE, MAX_AGE
 from live.web.runtime import Runtime, runtime
@@ -109,8 +109,23 @@ async def poster(request: Request) -> Response:
     show = await rt.service.current(request.path_params["show"])
     person = show.contestant(request.path_params["contestant"])
     url = f"{public_base(request, rt)}/s/{show.id}/c/{person.id}"
-    png = await asyncio.to_thread(poster_png, show, person, url)
+    picture = await rt.store.photo(show.id, person.id, person.photo) if person.photo else None
+    png = await asyncio.to_thread(poster_png, show, person, url, picture)
     return Response(png, media_type="image/png", headers={"Cache-Control": "public, max-age=300"})
+
+
+async def photo(request: Request) -> Response:
+    """``GET /s/{show}/c/{contestant}/photo.webp?v=rev``: a kept photo revision (immutable:
+    a new photo has a new revision); without ``v``, the current one."""
+    rt = runtime(request.app)
+    show = await rt.service.current(request.path_params["show"])
+    person = show.contestant(request.path_params["contestant"])
+    rev = request.query_params.get("v") or person.photo or ""
+    data = await rt.store.photo(show.id, person.id, rev) if rev.isalnum() else None
+    if data is None:
+        raise NotFound(f"no photo of {person.id!r}")
+    cache = "public, max-age=31536000, immutable" if request.query_params.get("v") else "no-cache"
+    return Response(data, media_type="image/webp", headers={"Cache-Control": cache, "ETag": rev})
 
 
 async def overlay(request: Request) -> Response:
@@ -147,5 +162,6 @@ routes = [
     Route("/s/{show}", viewer, methods=["GET"]),
     Route("/s/{show}/c/{contestant}", contestant_page, methods=["GET"]),
     Route("/s/{show}/c/{contestant}/poster.png", poster, methods=["GET"]),
+    Route("/s/{show}/c/{contestant}/photo.webp", photo, methods=["GET"]),
     Route("/overlay/{show}", overlay, methods=["GET"]),
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from urllib.parse import urlencode
 
@@ -15,6 +16,7 @@ from live.domain.origin import origin_allowed
 from live.domain.show import ContestantEdit, RulesEdit, RunningOrder
 from live.domain.stage import Action
 from live.redis.sessions import Session
+from live.web import photos
 from live.web.http.common import read_body
 from live.web.runtime import Runtime, runtime
 from live.web.schemas import DisplayIn, StageIn, parse_model
@@ -137,6 +139,17 @@ async def post_contestant(request: Request, rt: Runtime, session: Session) -> Re
     return JSONResponse({"status": "ok", "version": version})
 
 
+async def post_photo(request: Request, rt: Runtime, session: Session) -> Response:
+    """The body is the image itself (JPEG, PNG or WebP, at most 8 MB): checked and re-encoded
+    (:mod:`live.web.photos`) off the event loop, then kept."""
+    data = await read_body(request, photos.MAX_BYTES)
+    webp, rev = await asyncio.to_thread(photos.reencode, data)
+    p = request.path_params
+    version = await rt.service.set_photo(p["show"], p["contestant"], webp, rev, actor(session))
+    url = f"/s/{p['show']}/c/{p['contestant']}/photo.webp?v={rev}"
+    return JSONResponse({"status": "ok", "version": version, "photo": url, "bytes": len(webp)})
+
+
 async def post_running_order(request: Request, rt: Runtime, session: Session) -> Response:
     body = parse_model(RunningOrder, await read_body(request, rt.settings.max_body_bytes * 4))
     show = request.path_params["show"]
@@ -216,6 +229,7 @@ routes = [
     staff_route("POST", "/api/shows/{show}/categories/{category}/rules", post_rules),
     staff_route("POST", "/api/shows/{show}/contestants/{contestant}", post_contestant),
     staff_route("POST", "/api/shows/{show}/running-order", post_running_order),
+    staff_route("POST", "/api/shows/{show}/contestants/{contestant}/photo", post_photo),
     staff_route("GET", "/api/shows/{show}/overlay-key", get_overlay_key),
     staff_route("POST", "/api/shows/{show}/overlay-key", rotate_overlay_key),
     staff_route("POST", "/staff/logout", logout),

@@ -259,3 +259,34 @@ async def test_a_photo_is_a_detail_fixed_once_the_show_starts(server: LiveServer
     async with staff_client(server, cookie, headers={"X-CSRF-Token": csrf}) as http:
         reply = await http.post("/api/shows/t/contestants/p1/photo", content=jpeg_with_exif())
     assert reply.status_code == 409 and reply.json()["error"]["code"] == "show_started"
+
+
+async def test_the_overlay_shows_the_published_result_when_the_stage_shows_results(
+    server: LiveServer,
+    browser: Browser,  # noqa: F811
+) -> None:
+    from live.domain.stage import Action
+
+    async with server.client(server.cookie()) as http:
+        for i, who in enumerate(["p3", "p3", "p3", "p1", "p4", "p4"]):
+            reply = await http.post(
+                "/api/shows/t/votes", json=vote_body("cap20", who, f"scene-{i:04d}")
+            )
+            assert reply.json()["status"] == "accepted"
+    cookie, csrf = await staff_login(server, "admin")
+    async with staff_client(server, cookie, headers={"X-CSRF-Token": csrf}) as http:
+        reply = await http.post("/api/shows/t/results/cap20/publish", json={})
+        assert reply.status_code == 200, reply.text
+        rows = reply.json()["result"]["rows"]
+    key = await server.rt.sessions.overlay_key("t")
+    page = await browser.new_page(viewport={"width": 1920, "height": 1080})
+    await page.goto(f"{server.url}/overlay/t?key={key}")
+    await expect(page.locator("#ov-bars .ov-result")).to_have_count(0)  # live bars first
+    await server.rt.service.stage_action("t", Action("next"), "test")
+    await server.rt.service.stage_action("t", Action("show_results", category="cap20"), "test")
+    scene = page.locator("#ov-bars .ov-result")
+    await expect(scene.first).to_have_attribute("data-contestant", rows[0]["contestant"])
+    assert rows[0]["contestant"] == "p3"
+    await expect(scene.first.locator(".ov-place")).to_have_text("1")
+    await expect(scene).to_have_count(len(rows))
+    await shot(page, "overlay-results-scene")

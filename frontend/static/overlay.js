@@ -31,6 +31,52 @@ function setNumber(id, node, value) {
   shown.set(id, value);
 }
 
+const awards = JSON.parse(document.getElementById("awards").textContent);
+let scene = null; // the published result on show: {key, rows}
+let loading = "";
+
+// The results scene: once a category's result is published and the stage shows results, the
+// board shows the published places and awards (winners, nominations), not the live bars.
+async function loadResult(catId, version) {
+  const key = `${catId}:${version}`;
+  if (loading === key) return;
+  loading = key;
+  try {
+    const res = await fetch(`/api/shows/${encodeURIComponent(showId)}/published/${encodeURIComponent(catId)}?version=${version}`);
+    if (!res.ok) return;
+    const record = await res.json();
+    scene = { key, rows: record.result.rows };
+    render();
+  } finally {
+    loading = "";
+  }
+}
+
+function renderScene(cat, people) {
+  const list = document.getElementById("ov-bars");
+  document.getElementById("ov-title").textContent = `${local(cat, "name")} · ${t.ov_results}`;
+  const withAward = scene.rows.filter((r) => r.award);
+  const shownRows = (withAward.length ? withAward : scene.rows).slice(0, topN);
+  rows.clear();
+  list.replaceChildren(
+    ...shownRows.map((r) => {
+      const li = document.createElement("li");
+      li.className = "ov-row ov-result" + (r.award ? " win" : "");
+      li.dataset.contestant = r.contestant;
+      const who = people[r.contestant];
+      const award = r.award ? (lang === "en" ? (awards[cat.id] || {})[r.award] || r.award : r.award) : "";
+      for (const [cls, text] of [["ov-place", r.place], ["n", who ? `${who.number} ${local(who, "name")}` : r.contestant], ["ov-award", award]]) {
+        const span = document.createElement("span");
+        span.className = cls;
+        span.textContent = String(text);
+        li.append(span);
+      }
+      return li;
+    }),
+  );
+  list.classList.add("scene");
+}
+
 function render() {
   const people = Object.fromEntries(state.contestants.map((c) => [c.id, c]));
   const cur = people[state.stage.contestant];
@@ -42,6 +88,18 @@ function render() {
   const catId = state.stage.phase === "results" ? state.stage.category : state.overlay.category;
   const cat = state.categories.find((c) => c.id === catId) || state.categories[0];
   const counts = state.tallies[cat.id];
+  const published = (state.published || {})[cat.id];
+  if (state.stage.phase === "results" && published) {
+    if (scene && scene.key === `${cat.id}:${published}`) {
+      renderScene(cat, people);
+      setNumber("likes", document.getElementById("ov-likes"), state.likes.counted);
+      document.getElementById("ov-likes-label").textContent = t.ov_likes;
+      return;
+    }
+    loadResult(cat.id, published);
+  }
+  document.getElementById("ov-bars").classList.remove("scene");
+  for (const node of document.querySelectorAll("#ov-bars .ov-result")) node.remove();
   const results = state.stage.phase === "results" && counts;
   document.getElementById("ov-title").textContent = `${local(cat, "name")} · ${results ? t.ov_results : t.ov_live}`;
   const list = document.getElementById("ov-bars");

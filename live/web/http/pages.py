@@ -151,6 +151,10 @@ async def overlay(request: Request) -> Response:
         "qr": qr_svg(viewer_url, 5, "QR") if request.query_params.get("qr", "1") != "0" else "",
         "viewer_url": viewer_url,
         "top": _top(request.query_params.get("top", "")),
+        # Award names in English per category, for the results scene (rows carry the name).
+        "awards": {
+            cat.id: {a.name: a.name_en for a in cat.rules.awards} for cat in show.categories
+        },
     }
     response = rt.templates.TemplateResponse(request, "overlay.html", context)
     response.headers["Cache-Control"] = "no-store"

@@ -152,14 +152,16 @@ def vote_body(category: str, contestant: str, vote_id: str) -> dict[str, str]:
     return {"category": category, "contestant": contestant, "vote_id": vote_id}
 
 
-async def staff_login(live: LiveServer, role: str, name: str = "") -> tuple[str, str]:
+async def staff_login(
+    live: LiveServer, role: str, name: str = "", show: str = "t"
+) -> tuple[str, str]:
     """Sign a staff member in through the real login form: (cookie value, CSRF token)."""
-    _, token = await live.rt.sessions.invite("t", role, name or f"{role} one")
+    _, token = await live.rt.sessions.invite(show, role, name or f"{role} one")
     async with live.client() as http:
-        reply = await http.post("/staff/login", data={"show": "t", "token": token})
+        reply = await http.post("/staff/login", data={"show": show, "token": token})
     assert reply.status_code == 303, reply.text
     cookie = reply.cookies["live_staff"]
-    session = await live.rt.sessions.session("t", cookie.split(".", 1)[1])
+    session = await live.rt.sessions.session(show, cookie.split(".", 1)[1])
     assert session is not None
     return cookie, session.csrf
 

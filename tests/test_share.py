@@ -164,6 +164,14 @@ async def test_the_overlay_shows_the_top_10_sorted_and_a_qr_of_the_viewer_page(
     await hidden.goto(f"{big.url}/overlay/big?key={key}&qr=0&top=5")
     await expect(hidden.locator("#ov-bars li")).to_have_count(5)
     assert await hidden.locator("#ov-qr").count() == 0
+    # The admin sets the board's size; an open overlay follows it.
+    cookie, csrf = await staff_login(big, "admin", show="big")
+    async with staff_client(big, cookie, headers={"X-CSRF-Token": csrf}) as http:
+        reply = await http.post("/api/shows/big/display", json={"op": "overlay_top", "n": 12})
+        assert reply.status_code == 200, reply.text
+        bad = await http.post("/api/shows/big/display", json={"op": "overlay_top", "n": 99})
+        assert bad.status_code == 400
+    await expect(rows).to_have_count(12)
 
 
 async def test_the_index_lists_each_show_with_its_state_and_qr(

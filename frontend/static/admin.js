@@ -43,6 +43,9 @@ for (const button of document.querySelectorAll("button[data-action]")) {
 byId("overlay-category").addEventListener("change", (e) =>
   staff.command(api("/display"), { op: "overlay_category", category: e.target.value }),
 );
+byId("overlay-top").addEventListener("change", (e) =>
+  staff.command(api("/display"), { op: "overlay_top", n: Number(e.target.value) }),
+);
 byId("freeze").addEventListener("click", () => staff.command(api("/display"), { op: "freeze" }));
 byId("unfreeze").addEventListener("click", () => staff.command(api("/display"), { op: "unfreeze" }));
 

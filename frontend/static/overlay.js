@@ -11,7 +11,9 @@ const t = STRINGS[lang];
 let state = JSON.parse(document.getElementById("initial-state").textContent);
 const local = (obj, k) => (lang === "en" ? obj[k + "_en"] : obj[k]);
 const rows = new Map();
-const topN = Math.max(1, Number(body.dataset.top) || 10);
+// The board's size: &top=N in the overlay's URL, else what the admin set (default 10).
+const urlTop = Number(body.dataset.top) || 0;
+const boardSize = () => Math.max(1, urlTop || (state.overlay && state.overlay.top) || 10);
 const shown = new Map();
 
 function animateNumber(node, from, to) {
@@ -56,7 +58,7 @@ function renderScene(cat, people) {
   const list = document.getElementById("ov-bars");
   document.getElementById("ov-title").textContent = `${local(cat, "name")} · ${t.ov_results}`;
   const withAward = scene.rows.filter((r) => r.award);
-  const shownRows = (withAward.length ? withAward : scene.rows).slice(0, topN);
+  const shownRows = (withAward.length ? withAward : scene.rows).slice(0, boardSize());
   rows.clear();
   list.replaceChildren(
     ...shownRows.map((r) => {
@@ -110,7 +112,7 @@ function render() {
     .map((id, i) => [id, i])
     .sort((a, b) => (counts[b[0]] || 0) - (counts[a[0]] || 0) || a[1] - b[1])
     .map(([id]) => id)
-    .slice(0, topN);
+    .slice(0, boardSize());
   const ids = ordered;
   const before = new Map([...rows].map(([id, row]) => [id, row.getBoundingClientRect().top]));
   const top = counts ? Math.max(1, ...Object.values(counts)) : 1;

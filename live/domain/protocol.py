@@ -157,6 +157,7 @@ def snapshot(show: Show, state: ShowState, audience: str, now_ms: int) -> dict[s
         message["overlay"] = {
             "category": display.overlay_category or show.categories[0].id,
             "frozen": display.frozen is not None,
+            "top": display.overlay_top,
         }
     return message
 

@@ -48,6 +48,8 @@ class Display:
     revealed: frozenset[str] = frozenset()
     overlay_category: str = ""
     frozen: dict[str, dict[str, int]] | None = None
+    overlay_top: int = 10
+    """How many contestants the overlay's board shows (set by the admin)."""
 
     @classmethod
     def from_redis(cls, raw: dict[str, str], revealed: set[str]) -> Display:
@@ -56,6 +58,7 @@ class Display:
             revealed=frozenset(revealed),
             overlay_category=raw.get("overlay_category", ""),
             frozen=json.loads(frozen) if frozen else None,
+            overlay_top=int(raw.get("overlay_top") or 10),
         )
 
 

@@ -240,6 +240,11 @@ class Service:
         show.category(category)
         return await self.store.set_display(show, {"overlay_category": category}, actor)
 
+    async def set_overlay_top(self, show_id: str, n: int, actor: str) -> int:
+        """How many contestants the overlay's board shows (the top N by votes)."""
+        show = self.show(show_id)
+        return await self.store.set_display(show, {"overlay_top": str(n)}, actor)
+
     async def freeze(self, show_id: str, frozen: bool, actor: str) -> int:
         """Hold the overlay's numbers at what they are now (or let them move again)."""
         show = self.show(show_id)

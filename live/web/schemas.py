@@ -96,8 +96,10 @@ class StageIn(BaseModel):
 class DisplayIn(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
-    op: Literal["reveal", "hide", "overlay_category", "freeze", "unfreeze"]
+    op: Literal["reveal", "hide", "overlay_category", "overlay_top", "freeze", "unfreeze"]
     category: Annotated[str, Field(max_length=40)] = ""
+    n: Annotated[int, Field(ge=1, le=40)] = 10
+    """``overlay_top``: how many contestants the overlay's board shows."""
 
 
 M = TypeVar("M", bound=BaseModel)

@@ -18,8 +18,8 @@ from live.web.share import poster_png, qr_svg
 
 
 def _top(raw: str) -> int:
-    """The overlay's board size: ``&top=N`` (1 to 40), default 10."""
-    return min(40, max(1, int(raw))) if raw.isdigit() else 10
+    """The overlay's board size from ``&top=N`` (1 to 40); 0: what the admin set."""
+    return min(40, max(1, int(raw))) if raw.isdigit() else 0
 
 
 async def index(request: Request) -> Response:

@@ -120,6 +120,8 @@ async def post_display(request: Request, rt: Runtime, session: Session) -> Respo
         version = await svc.reveal(show, body.category, body.op == "reveal", who)
     elif body.op == "overlay_category":
         version = await svc.set_overlay_category(show, body.category, who)
+    elif body.op == "overlay_top":
+        version = await svc.set_overlay_top(show, body.n, who)
     else:
         version = await svc.freeze(show, body.op == "freeze", who)
     return JSONResponse({"status": "ok", "version": version})

@@ -31,6 +31,7 @@ from dataclasses import replace
 from pathlib import Path
 from urllib.parse import urlencode
 
+from live.cli import showfile
 from live.cli.audit import reconcile_export, reconcile_points
 from live.cli.cluster import run_cluster
 from live.cli.flagger import run_flagger
@@ -38,7 +39,7 @@ from live.cli.serve import login_link, serve
 from live.domain.access import ROLES
 from live.domain.errors import ConfigError, LiveError
 from live.domain.reconcile import PRESETS
-from live.domain.show import Show, load_show, load_shows
+from live.domain.show import Show, effective, load_show, load_shows
 from live.domain.stage import ACTIONS, Action
 from live.redis.embedded import APP_USER, app_acl, find_running
 from live.redis.embedded_cluster import apply_acl_everywhere, cluster_acl
@@ -182,6 +183,17 @@ def main(argv: list[str] | None = None) -> int:
     p_export.add_argument("--out", required=True)
     p_export.add_argument("--no-progress", action="store_true")
 
+    p_show = sub.add_parser(
+        "show", parents=[one_show], help="create a show file, import contestants, export a show"
+    )
+    p_show.add_argument("op", choices=["create", "import", "export"])
+    p_show.add_argument("--out", help="the show file to write (export, create; import: optional)")
+    p_show.add_argument("--file", help="import: the CSV or XLSX sheet of contestants")
+    p_show.add_argument("--into", help="import: the show file to put them in")
+    p_show.add_argument("--id", help="create: the show's id")
+    p_show.add_argument("--title", help="create: the title (zh)")
+    p_show.add_argument("--title-en", help="create: the title (en)")
+
     p_rec = sub.add_parser("reconcile", help="rank a points file under a preset (offline)")
     p_rec.add_argument("--preset", choices=sorted(PRESETS), default="eurovision")
     source = p_rec.add_mutually_exclusive_group(required=True)
@@ -201,6 +213,15 @@ def main(argv: list[str] | None = None) -> int:
         if not args.year or not args.round:
             parser.error("--points needs --year and --round")
         return reconcile_points(args.preset, Path(args.points), args.year, args.round, args.format)
+    if args.command == "show" and args.op != "export":
+        if args.op == "create":
+            if not (args.id and args.title and args.title_en and args.out):
+                parser.error("show create needs --id, --title, --title-en and --out")
+            return showfile.create(args.id, args.title, args.title_en, Path(args.out))
+        if not (args.file and args.into):
+            parser.error("show import needs --file and --into")
+        out = Path(args.out) if args.out else None
+        return showfile.import_sheet(Path(args.file), Path(args.into), out)
     if args.command == "verify" and args.export:
         try:
             check = verify_export(Path(args.export))
@@ -290,6 +311,15 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(f"chain head      #{head['n']} {head['h']}")
         return 0
 
+    async def show_export(store: Store, shows: dict[str, Show]) -> int:
+        """The show as it stands: its file with the edits made before the show."""
+        if not args.out:
+            raise ConfigError("show export needs --out")
+        show = effective(_pick(shows, args.show), await store.read_edits(args.show))
+        showfile.write_show(show, Path(args.out))
+        print(f"exported show {show.id} to {args.out}")
+        return 0
+
     async def staff(store: Store, shows: dict[str, Show]) -> int:
         show = _pick(shows, args.show)
         sessions = Sessions(store)
@@ -327,6 +357,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         "recount": recount,
         "verify": verify,
         "export": export_show,
+        "show": show_export,
         "staff": staff,
         "overlay-key": overlay_key,
     }[args.command]

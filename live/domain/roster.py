@@ -1,0 +1,109 @@
+"""Contestants from a spreadsheet (the list organisers already keep), checked row by row. Pure.
+
+Rows are dicts of column -> text, the first row of the sheet being the header. Every problem is
+reported as (row, column, why), with row numbers as the organiser sees them (the header is row
+1), and nothing is taken unless every row is good: an import is all or nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from pydantic import ValidationError
+
+from live.domain.errors import Problem, ShowFileError
+from live.domain.show import Contestant
+
+COLUMNS = (
+    "number",
+    "name",
+    "name_en",
+    "organisation",
+    "organisation_en",
+    "field",
+    "innovation",
+    "innovation_en",
+    "story",
+    "story_en",
+    "video",
+    "id",
+)
+"""The columns a sheet may have (``number`` and ``name`` … ``innovation_en`` are required;
+``id`` defaults to ``c`` + the number, the running order to the row order)."""
+REQUIRED = COLUMNS[:8]
+ALIASES = {
+    "编号": "number",
+    "姓名": "name",
+    "单位": "organisation",
+    "领域": "field",
+    "成果": "innovation",
+}
+"""Chinese headers organisers use, read as their column."""
+
+
+def _problem(row: int, column: str, why: str) -> Problem:
+    """A sheet's problem: where (``row R, column C``) and why; the CLI adds the file."""
+    return Problem("", f"row {row}, column {column}", why)
+
+
+class RosterError(ShowFileError):
+    """Every problem of a sheet (``problems``); nothing of it was taken."""
+
+
+def _column(header: str) -> str:
+    name = header.strip()
+    return ALIASES.get(name, name.lower())
+
+
+def read_roster(header: Iterable[Any], rows: Iterable[Iterable[Any]]) -> tuple[Contestant, ...]:
+    """The contestants of a sheet (header row, then one row per contestant, in running order),
+    or :class:`RosterError` listing every problem."""
+    columns = [_column(str(h or "")) for h in header]
+    problems: list[Problem] = []
+    unknown = [c for c in columns if c and c not in COLUMNS]
+    for c in unknown:
+        problems.append(_problem(1, c, f"unknown column (known: {', '.join(COLUMNS)})"))
+    for c in REQUIRED:
+        if c not in columns:
+            problems.append(_problem(1, c, "missing column"))
+    if problems:
+        raise RosterError(problems)
+    out: list[Contestant] = []
+    seen: dict[tuple[str, str], int] = {}  # (column, value) -> the first row with it
+    order = 0
+    for n, raw in enumerate(rows, start=2):
+        cells = [("" if v is None else str(v).strip()) for v in raw]
+        if not any(cells):
+            continue  # a blank row
+        order += 1
+        row: dict[str, Any] = {c: v for c, v in zip(columns, cells, strict=False) if c and v}
+        row.setdefault("id", f"c{row.get('number', order)}".lower())
+        row["order"] = order
+        for key in ("video",):
+            row[key] = row.get(key) or None
+        try:
+            person = Contestant.model_validate(row)
+        except ValidationError as exc:
+            for err in exc.errors():
+                where = str(err["loc"][0]) if err["loc"] else "?"
+                problems.append(_problem(n, where, _why(err, row.get(where))))
+            continue
+        for key, value in (("id", person.id), ("number", person.label)):
+            first = seen.get((key, value))
+            if first is not None:
+                problems.append(_problem(n, key, f"{value!r} is also on row {first}"))
+            seen.setdefault((key, value), n)
+        out.append(person)
+    if not out and not problems:
+        problems.append(_problem(2, "name", "the sheet has no contestant"))
+    if problems:
+        raise RosterError(problems)
+    return tuple(out)
+
+
+def _why(err: Mapping[str, Any], value: Any) -> str:
+    if err["type"] == "missing":
+        return "empty"
+    shown = repr(value) if value is not None else "nothing"
+    return f"{err['msg']} (got {shown})"

@@ -2,8 +2,9 @@
 # What `make test` needs beyond the virtualenv, from Debian's packages:
 #   redis-server (Redis >= 7: its ACL selectors guard the ledger; the cluster tests need it),
 #   nginx (the load balancer in front of the cluster tests' app processes), chromium and
-#   fonts-noto-cjk (the browser tests render Chinese pages). As root on Debian it installs what is missing
-#   with apt-get, saying what; otherwise it stops at once with the exact command to run.
+#   fonts-noto-cjk (the browser tests render Chinese pages), npm (fetches axe-core, the
+#   accessibility checker the browser tests load, into tests/.axe). As root on Debian it installs
+#   what is missing with apt-get, saying what; otherwise it stops at once with the exact command.
 # Nothing is ever skipped: a missing tool is a failure.
 set -euo pipefail
 
@@ -21,7 +22,21 @@ fi
 if ! dpkg-query -W -f='${Status}' fonts-noto-cjk 2>/dev/null | grep -q 'ok installed'; then
   missing+=(fonts-noto-cjk)
 fi
+if ! command -v npm >/dev/null; then
+  missing+=(npm)
+fi
+AXE_VERSION=4.10.3
+axe() {
+  # axe-core from npm's registry, pinned, into tests/.axe (not committed).
+  if [ ! -f tests/.axe/node_modules/axe-core/axe.min.js ] \
+      || ! grep -q "\"version\": \"$AXE_VERSION\"" tests/.axe/node_modules/axe-core/package.json; then
+    echo "make test: fetching axe-core $AXE_VERSION with npm into tests/.axe"
+    mkdir -p tests/.axe
+    npm install --prefix tests/.axe --no-audit --no-fund --silent "axe-core@$AXE_VERSION"
+  fi
+}
 if [ ${#missing[@]} -eq 0 ]; then
+  axe
   exit 0
 fi
 
@@ -39,3 +54,4 @@ RUNLEVEL=1 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
 redis-server --version
 /usr/sbin/nginx -v
 "$CHROMIUM" --version 2>/dev/null || true
+axe

@@ -40,7 +40,7 @@ async def test_overlay_updates_when_another_client_votes(server: LiveServer) -> 
         async with server.client(server.cookie()) as http:
             await http.post("/api/shows/t/votes", json=vote_body("cap1", "p2", "overlay-vote"))
         snap = await snapshot_where(ws, lambda s: s["tallies"]["cap1"]["p2"] == 1)
-    assert first["overlay"] == {"category": "cap1", "frozen": False}
+    assert first["overlay"] == {"category": "cap1", "frozen": False, "top": 10}
     assert snap["version"] > first["version"]
 
 

@@ -22,7 +22,7 @@ from typing import Any
 import openpyxl
 import tomli_w
 
-from live.domain.errors import ShowFileError
+from live.domain.errors import Problem, ShowFileError
 from live.domain.roster import RosterError, read_roster
 from live.domain.show import Show, load_show, parse_show
 
@@ -48,8 +48,9 @@ def write_show(show: Show, out: Path) -> None:
     tmp.write_text(text, encoding="utf-8")
     try:
         again = load_show(tmp)
-        if again.model_dump() != show.model_dump():
-            raise ShowFileError([])  # never expected: a field that does not round-trip
+        if again.model_dump() != show.model_dump():  # never expected: a field lost in TOML
+            why = "the written file does not load back to the same show"
+            raise ShowFileError([Problem(str(out), "(file)", why)])
         tmp.replace(out)
     finally:
         tmp.unlink(missing_ok=True)

@@ -80,8 +80,6 @@ def read_roster(header: Iterable[Any], rows: Iterable[Iterable[Any]]) -> tuple[C
         row: dict[str, Any] = {c: v for c, v in zip(columns, cells, strict=False) if c and v}
         row.setdefault("id", f"c{row.get('number', order)}".lower())
         row["order"] = order
-        for key in ("video",):
-            row[key] = row.get(key) or None
         try:
             person = Contestant.model_validate(row)
         except ValidationError as exc:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from live.domain.show import Show
 from live.redis.base import Op
+from live.redis.keys import ShowKeys
 from live.redis.store import Store
 
 
@@ -26,6 +28,10 @@ class Target:
     device: str
     category: str
     contestant: str
+
+
+def _vote_ids(k: ShowKeys) -> str:
+    return k.vote_ids
 
 
 class ModerationStore:
@@ -65,39 +71,41 @@ class ModerationStore:
 
     async def _where(self, show: str, vids: list[str]) -> dict[str, list[int]]:
         """The partitions whose vote index holds each of ``vids`` (one, unless a vote id was
-        reused by devices of different partitions), and each vote's fingerprint there."""
+        reused by devices of different partitions)."""
         if not vids:
             return {}
-        parts = self.store.partitions(show)
-        if len(parts) == 1:
+        if len(self.store.partitions(show)) == 1:
             return {vid: [0] for vid in vids}
-        pipe = self.client.pipeline(transaction=False)
-        for part in parts:
-            pipe.hmget(self.store.keys(show, part).vote_ids, vids)
-        raw: list[Any] = await self.store.call(pipe.execute())
         out: dict[str, list[int]] = {}
-        for part, found in zip(parts, raw, strict=True):
+        for part, found in enumerate(await self._hmget_each(show, _vote_ids, vids)):
             for vid, fp in zip(vids, found, strict=True):
                 if fp:
                     out.setdefault(vid, []).append(part)
         return out
 
-    async def _hmget_all(self, show: str, key: str, vids: list[str]) -> list[Any]:
-        """HMGET of ``key`` (a partitioned key's name in partition 0) in every partition: per
-        vid, the first value found."""
-        parts = self.store.partitions(show)
-        base0 = self.store.keys(show).base
+    async def _hmget_each(
+        self, show: str, key: Callable[[ShowKeys], str], vids: list[str]
+    ) -> list[list[Any]]:
+        """HMGET of ``vids`` in the hash ``key`` names, in every partition (one round trip):
+        per partition, per vid, the value or None."""
         pipe = self.client.pipeline(transaction=False)
-        for part in parts:
-            pipe.hmget(self.store.keys(show, part).base + key[len(base0) :], vids)
-        raw: list[Any] = await self.store.call(pipe.execute())
+        for part in self.store.partitions(show):
+            pipe.hmget(key(self.store.keys(show, part)), vids)
+        raw: list[list[Any]] = await self.store.call(pipe.execute())
+        return raw
+
+    async def _hmget_first(
+        self, show: str, key: Callable[[ShowKeys], str], vids: list[str]
+    ) -> list[Any]:
+        """Per vid, the first value found in any partition's hash ``key``."""
+        raw = await self._hmget_each(show, key, vids)
         return [next((r[i] for r in raw if r[i]), None) for i in range(len(vids))]
 
     async def targets(self, show: str, vids: list[str]) -> dict[str, Target]:
         """Device, category and contestant of each accepted vote among ``vids``."""
         if not vids:
             return {}
-        raw = await self._hmget_all(show, self.store.keys(show).vote_ids, vids)
+        raw = await self._hmget_first(show, _vote_ids, vids)
         out = {}
         for vid, fp in zip(vids, raw, strict=True):
             if fp:
@@ -109,7 +117,7 @@ class ModerationStore:
         """The void record (by, why, t, ref) of each voided vote among ``vids``."""
         if not vids:
             return {}
-        raw = await self._hmget_all(show, self.store.keys(show).voided, vids)
+        raw = await self._hmget_first(show, lambda k: k.voided, vids)
         return {vid: json.loads(r) for vid, r in zip(vids, raw, strict=True) if r}
 
     async def log(self, show: str, last: int = 200) -> list[dict[str, Any]]:

@@ -107,3 +107,71 @@ async def test_a_phone_votes_from_the_keyboard_alone(
     await expect(page.locator('.category[data-category="cap1"] .left')).to_have_text("已投")
     state = await server.state()
     assert state["tallies"]["cap1"]["p3"] == 1
+
+
+FOCUSABLE = "a[href], button, input, select, textarea, [tabindex]:not([tabindex='-1'])"
+
+
+async def not_reached_by_tab(page: Page) -> list[str]:
+    """The visible, enabled controls that Tab never reaches (from the top of the page)."""
+    count = await page.evaluate(
+        """(sel) => {
+            const all = [...document.querySelectorAll(sel)].filter(
+                (e) => !e.disabled && e.offsetParent !== null && e.type !== "hidden");
+            all.forEach((e, i) => { e.dataset.kb = String(i); });
+            return all.length;
+        }""",
+        FOCUSABLE,
+    )
+    assert count > 0
+    seen: set[str] = set()
+    for _ in range(2 * count + 20):
+        await page.keyboard.press("Tab")
+        got = await page.evaluate("() => document.activeElement?.dataset?.kb ?? null")
+        if got is not None:
+            seen.add(got)
+        if len(seen) == count:
+            break
+    missing: list[str] = await page.evaluate(
+        """(seen) => [...document.querySelectorAll("[data-kb]")]
+            .filter((e) => !seen.includes(e.dataset.kb))
+            .map((e) => e.outerHTML.slice(0, 120))""",
+        sorted(seen),
+    )
+    return missing
+
+
+@pytest.mark.parametrize(("role", "console", "path"), [
+    ("admin", "admin", "/admin/t"), ("admin", "admin", "/admin/t/setup"),
+    ("judge", "judge", "/judge/t"), ("moderator", "moderate", "/moderate/t"),
+])  # fmt: skip
+async def test_every_control_of_the_staff_pages_is_reachable_by_keyboard(
+    server: LiveServer,
+    browser: Browser,  # noqa: F811
+    role: str,
+    console: str,
+    path: str,
+) -> None:
+    page = await signed_in(browser, server, role, console)
+    await page.goto(server.url + path)
+    await page.wait_for_timeout(500)
+    assert await serious(page) == [], path
+    assert await not_reached_by_tab(page) == [], path
+
+
+@pytest.mark.parametrize("path", ["/", "/s/t/c/p1", "/results/t/cap20"])
+async def test_every_control_of_the_public_pages_is_reachable_by_keyboard(
+    server: LiveServer,
+    browser: Browser,  # noqa: F811
+    path: str,
+) -> None:
+    if path.startswith("/results"):
+        from tests.test_judging import admin
+
+        async with await admin(server) as http:
+            reply = await http.post("/api/shows/t/results/cap20/publish", json={})
+            assert reply.status_code == 200
+    page = await browser.new_page(viewport=PHONE)
+    await page.goto(server.url + path)
+    await page.wait_for_timeout(300)
+    assert await not_reached_by_tab(page) == [], path

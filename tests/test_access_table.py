@@ -43,7 +43,17 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
         "reason": "walk",
     },
     ("POST", "/api/shows/{show}/voids/preview"): {"op": "void", "vote_ids": ["walk-0001"]},
+    ("POST", "/api/shows"): {"id": "walk", "title": "走", "title_en": "Walk"},
+    ("POST", "/api/shows/{show}/definition"): {"rev": "", "show": {}},
+    ("POST", "/api/shows/{show}/rules-preview"): {
+        "category": {"id": "x", "name": "奖", "name_en": "Award", "rules": {"preset": "weighted"}}
+    },
+    ("POST", "/api/shows/{show}/staff"): {"op": "invite", "name": "walk", "role": "judge"},
 }
+ROSTER_CSV = (
+    "number,name,name_en,organisation,organisation_en,field,innovation,innovation_en\n"
+    "01,甲,Jia,厂,Works,craft,成果,Result\n"
+).encode()
 
 
 def tiny_png() -> bytes:
@@ -78,6 +88,14 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("POST", "/api/shows/{show}/voids/preview"): {A, M},
     ("POST", "/api/shows/{show}/voids"): {A, M},
     ("GET", "/api/shows/{show}/moderation-log"): {A, M},
+    ("GET", "/admin/{show}/setup"): {A},
+    ("POST", "/api/shows"): {A},
+    ("GET", "/api/shows/{show}/definition"): {A},
+    ("POST", "/api/shows/{show}/definition"): {A},
+    ("POST", "/api/shows/{show}/roster"): {A},
+    ("POST", "/api/shows/{show}/rules-preview"): {A},
+    ("GET", "/api/shows/{show}/staff"): {A},
+    ("POST", "/api/shows/{show}/staff"): {A},
     ("POST", "/staff/logout"): {A, J, M, S},
 }
 
@@ -111,6 +129,8 @@ async def test_every_staff_route_for_every_role(server: LiveServer, role: str | 
                 reply = await http.get(url)
             elif path.endswith("/photo"):  # the body is an image
                 reply = await http.post(url, content=tiny_png())
+            elif path.endswith("/roster"):  # the body is a sheet
+                reply = await http.post(url + "?name=walk.csv", content=ROSTER_CSV)
             else:
                 reply = await http.post(url, json=BODIES[(method, path)])
         results[(method, path)] = reply.status_code

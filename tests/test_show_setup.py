@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
@@ -23,14 +24,21 @@ def person(i: int) -> list[Any]:
             f"Innovation {i}", f"第{i}位选手的故事"]  # fmt: skip
 
 
-def workbook(path: Path, rows: list[list[Any]]) -> Path:
+def xlsx(rows: list[list[Any]]) -> bytes:
+    """An XLSX workbook: the header, then ``rows``."""
     book = openpyxl.Workbook()
     sheet = book.active
     assert sheet is not None
     sheet.append(HEADER)
     for row in rows:
         sheet.append(row)
-    book.save(path)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def workbook(path: Path, rows: list[list[Any]]) -> Path:
+    path.write_bytes(xlsx(rows))
     return path
 
 

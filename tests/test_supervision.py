@@ -18,7 +18,7 @@ from live.realtime.supervisor import Supervisor
 from tests.conftest import make_settings
 from tests.helpers import LiveServer, serve
 
-TASKS = ("hub", "likes", "broker", "stage-clock", "socket-guard", "flagger")
+TASKS = ("hub", "likes", "broker", "stage-clock", "socket-guard", "registry", "flagger")
 
 
 async def test_a_failed_task_is_restarted_and_counted() -> None:
@@ -113,6 +113,8 @@ def _inject(live: LiveServer, task: str, monkeypatch: pytest.MonkeyPatch, times:
         monkeypatch.setattr(rt.service, "close_expired", _fail(times, rt.service.close_expired))
     elif task == "socket-guard":
         monkeypatch.setattr(guard, "check", _fail(times, guard.check))
+    elif task == "registry":
+        monkeypatch.setattr(rt.setup, "sync", _fail(times, rt.setup.sync))
     elif task == "flagger":
         assert rt.flagger is not None
         monkeypatch.setattr(rt.flagger, "_step", _fail(times, rt.flagger._step))

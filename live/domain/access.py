@@ -43,6 +43,14 @@ ROUTES: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/shows/{show}/voids/preview"): MODERATE,
     ("POST", "/api/shows/{show}/voids"): MODERATE,
     ("GET", "/api/shows/{show}/moderation-log"): MODERATE,
+    ("GET", "/admin/{show}/setup"): ADMIN,
+    ("POST", "/api/shows"): ADMIN,  # an admin of the show in the session cookie
+    ("GET", "/api/shows/{show}/definition"): ADMIN,
+    ("POST", "/api/shows/{show}/definition"): ADMIN,
+    ("POST", "/api/shows/{show}/roster"): ADMIN,
+    ("POST", "/api/shows/{show}/rules-preview"): ADMIN,
+    ("GET", "/api/shows/{show}/staff"): ADMIN,
+    ("POST", "/api/shows/{show}/staff"): ADMIN,
     ("POST", "/staff/logout"): ANY_STAFF,
 }
 """(method, path) -> the roles that may use it. Staff POSTs also need the CSRF token."""

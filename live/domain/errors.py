@@ -22,6 +22,7 @@ code  meaning
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 WS_UNKNOWN_SHOW = 1008
 WS_FORGED_DEVICE = 4401
@@ -42,7 +43,7 @@ class LiveError(Exception):
         super().__init__(message)
         self.message = message
 
-    def body(self) -> dict[str, dict[str, str]]:
+    def body(self) -> dict[str, dict[str, Any]]:
         return {"error": {"code": self.code, "message": self.message}}
 
     def headers(self) -> dict[str, str] | None:
@@ -125,7 +126,7 @@ class SheetInvalid(LiveError):
         super().__init__(f"{field}: {message}")
         self.field = field
 
-    def body(self) -> dict[str, dict[str, str]]:
+    def body(self) -> dict[str, dict[str, Any]]:
         out = super().body()
         out["error"]["field"] = self.field
         return out
@@ -142,6 +143,28 @@ class SheetConflict(LiveError):
     """The sheet changed since the revision the client based its edit on (another tablet)."""
 
     code = "sheet_conflict"
+    status = 409
+
+
+class ShowExists(LiveError):
+    """A new show's id is taken (by a show served now, or one served before)."""
+
+    code = "show_exists"
+    status = 409
+
+
+class DefinedByFile(LiveError):
+    """The show is served from a show file on the server: it is changed there (``live show
+    import``), not in the browser."""
+
+    code = "show_file"
+    status = 409
+
+
+class DefinitionStale(LiveError):
+    """The show was changed by someone else since it was read: read it again, then change it."""
+
+    code = "definition_stale"
     status = 409
 
 
@@ -217,3 +240,23 @@ class ShowFileError(ConfigError):
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = problems
         super().__init__("\n".join(str(p) for p in problems))
+
+
+class DefinitionInvalid(LiveError):
+    """A show (or a contestant sheet) set up in the browser that is not valid; nothing of it
+    was taken. The body also lists every problem: ``problems: [{"where", "why"}]`` (``where``
+    is a field path such as ``contestants.3.name``, or ``row R, column C`` for a sheet)."""
+
+    code = "show_invalid"
+    status = 400
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        first = f"{problems[0].field}: {problems[0].why}" if problems else "invalid"
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        super().__init__(first + more)
+
+    def body(self) -> dict[str, dict[str, Any]]:
+        out = super().body()
+        out["error"]["problems"] = [{"where": p.field, "why": p.why} for p in self.problems]
+        return out

@@ -7,9 +7,13 @@ reported as (row, column, why), with row numbers as the organiser sees them (the
 
 from __future__ import annotations
 
+import csv
+import io
+import zipfile
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import openpyxl
 from pydantic import ValidationError
 
 from live.domain.errors import Problem, ShowFileError
@@ -40,6 +44,40 @@ ALIASES = {
     "成果": "innovation",
 }
 """Chinese headers organisers use, read as their column."""
+
+
+MAX_SHEET_BYTES = 20 * 1024 * 1024
+"""The largest sheet read (a 1,000-row roster is far below this)."""
+
+
+def read_sheet(data: bytes, name: str) -> tuple[list[Any], list[list[Any]]]:
+    """The header and rows of the first sheet of an XLSX file, or of a CSV (UTF-8, with or
+    without a BOM, as spreadsheets save it); ``name``'s suffix says which. Raises
+    :class:`ValueError` with a sentence for a file that is neither."""
+    if len(data) > MAX_SHEET_BYTES:
+        raise ValueError(f"{name}: larger than {MAX_SHEET_BYTES // (1024 * 1024)} MB")
+    lower = name.lower()
+    if lower.endswith(".xlsx"):
+        try:
+            book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
+            raise ValueError(f"{name}: not an XLSX workbook ({exc})") from None
+        try:
+            sheet = book.worksheets[0]
+            rows = [list(r) for r in sheet.iter_rows(values_only=True)]
+        finally:
+            book.close()
+    elif lower.endswith(".csv"):
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise ValueError(f"{name}: a CSV must be UTF-8 (save it as CSV UTF-8)") from None
+        rows = [list(r) for r in csv.reader(io.StringIO(text))]
+    else:
+        raise ValueError(f"{name}: a .csv or .xlsx file is expected")
+    if not rows:
+        return [], []
+    return rows[0], rows[1:]
 
 
 def _problem(row: int, column: str, why: str) -> Problem:

@@ -80,9 +80,28 @@ class Flagger:
         self.write_every = write_every
 
     async def run(self, beat: Callable[[], None] = lambda: None) -> None:
-        await asyncio.gather(*(self._follow(show, beat) for show in self.shows.values()))
+        """Follow every show; a show added later (set up in the browser) is followed within a
+        second. A follower's failure ends the run (the others are stopped), and the supervisor
+        starts it again."""
+        tasks: dict[str, asyncio.Task[None]] = {}
+        try:
+            while True:
+                for show in list(self.shows.values()):
+                    if show.id not in tasks:
+                        self.store.register([show])
+                        tasks[show.id] = asyncio.create_task(self._follow(show.id, beat))
+                done, _ = await asyncio.wait(
+                    tasks.values(), timeout=1.0, return_when=asyncio.FIRST_EXCEPTION
+                )
+                for task in done:
+                    task.result()  # raises the follower's error
+        finally:
+            for task in tasks.values():
+                task.cancel()
+            await asyncio.gather(*tasks.values(), return_exceptions=True)
 
-    async def _follow(self, show: Show, beat: Callable[[], None]) -> None:
+    async def _follow(self, show_id: str, beat: Callable[[], None]) -> None:
+        show = self.shows[show_id]
         detector: Detector | None = None
         cursor = Chains(show.partitions)
         renewed = 0.0
@@ -100,6 +119,7 @@ class Flagger:
                         await asyncio.sleep(LEASE_MS / 3000)
                         continue
                 if detector is None:
+                    show = self.shows[show_id]  # the definition now (redefined before the show)
                     integrity = show.integrity
                     detector = Detector(integrity.signals, integrity.trusted_networks)
                 n = await self._step(show.id, detector, cursor)

@@ -275,6 +275,15 @@ class Hub:
         self._served[key] = (version, full)
         return full
 
+    def redefined(self, show: str) -> None:
+        """``show``'s definition changed (set up in the browser; its version may not have
+        moved here): what was encoded with the old one is dropped, and its sockets get the new
+        one on the next tick."""
+        self._seen.pop(show, None)
+        for key in [k for k in self._served if k[0] == show]:
+            del self._served[key]
+        self.poke(show)
+
     def changed(self, show: str) -> None:
         """``show`` changed in this process (a vote, likes): push it as soon as the interval
         since the last push allows (at once when the show is quiet)."""

@@ -52,6 +52,12 @@ class ShowKeys:
         return f"{self.base}:contestants"
 
     @property
+    def definition(self) -> str:
+        """Hash: ``toml`` (the show file of a show set up in the browser) and ``rev`` (its
+        revision); absent for a show served from a file. Replaced only while the show waits."""
+        return f"{self.base}:definition"
+
+    @property
     def photos(self) -> str:
         """Hash: ``contestant:revision`` -> base64 of the re-encoded WebP photo (every revision
         kept: a page or poster naming an older one still finds it)."""
@@ -172,3 +178,10 @@ class ShowKeys:
         """Prefix of the hashes device -> likes counted in one second of Redis's clock (the
         second is appended by ``likes.lua``)."""
         return f"{self.base}:likebudget:"
+
+
+def registry_key(prefix: str) -> str:
+    """Hash: the shows set up in the browser, id -> when created (ms). Every process serves
+    every show listed here, from its ``{show}:definition``. Its own hash tag: one slot, read
+    by every process each second."""
+    return f"{prefix}:{{~registry}}:shows"

@@ -26,8 +26,19 @@ log = logging.getLogger("live.broker")
 class Broker:
     def __init__(self, client: Client, channels: list[str], on_event: Callable[[str], None]):
         self._client = client
-        self._channels = channels
+        self._channels = list(channels)
         self._on_event = on_event
+        self._new: list[str] = []
+
+    def add(self, channel: str) -> None:
+        """Listen to ``channel`` too (a show added while serving), within a second."""
+        if channel not in self._channels:
+            self._channels.append(channel)
+            self._new.append(channel)
+
+    def _take_new(self) -> list[str]:
+        new, self._new = self._new, []
+        return new
 
     async def run(self, beat: Callable[[], None] = lambda: None) -> None:
         """Listen forever; after a lost connection, resubscribe with a capped backoff."""
@@ -39,10 +50,13 @@ class Broker:
                     await self._run_sharded(self._client, beat)
                 else:
                     async with self._client.pubsub(ignore_subscribe_messages=True) as ps:
+                        self._new = []
                         await ps.subscribe(*self._channels)
                         backoff = 0.1
                         while True:
                             beat()
+                            if self._new:
+                                await ps.subscribe(*self._take_new())
                             self._hand_on(await ps.get_message(timeout=1.0), "message")
             except (RedisError, OSError, TimeoutError) as exc:
                 log.warning("pub/sub lost (%s); resubscribing", type(exc).__name__)
@@ -52,9 +66,12 @@ class Broker:
     async def _run_sharded(self, client: RedisCluster, beat: Callable[[], None]) -> None:
         ps: ClusterPubSub = client.pubsub(ignore_subscribe_messages=True)
         try:
+            self._new = []
             await ps.ssubscribe(*self._channels)
             while True:
                 beat()
+                if self._new:
+                    await ps.ssubscribe(*self._take_new())
                 self._hand_on(await ps.get_sharded_message(timeout=1.0), "smessage")
         finally:
             await ps.aclose()

@@ -62,12 +62,21 @@ class Service:
         self.likes = likes
         self.changed: Callable[[str], None] | None = None
         """Told the id of a show this process changed (the hub pushes it soon)."""
+        self.added: Callable[[Show], None] | None = None
+        """Told of a show served from now on (:meth:`add_show`): its channel is listened to."""
         self.clock = clock
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         """Who this process is, for leases."""
         self.skew_ms = 0
         """Redis's clock minus this host's, as last measured by the stage clock: snapshots
         carry ``server_time`` on Redis's clock, the clock their deadlines are on."""
+
+    def add_show(self, show: Show) -> None:
+        """Serve ``show`` (new, or redefined before it started) from now on."""
+        self.store.register([show])
+        self.shows[show.id] = show
+        if self.added is not None:
+            self.added(show)
 
     def now(self) -> int:
         """This host's clock moved onto Redis's (ms)."""
@@ -216,7 +225,7 @@ class Service:
         process does it; another takes over within :data:`CLOCK_LEASE_MS` when it dies).
         Votes after a deadline are refused by ``vote.lua`` anyway; this moves the stage on
         and tells every screen."""
-        for show in self.shows.values():
+        for show in list(self.shows.values()):  # shows may be added meanwhile
             before = self.clock()
             now = await self.store.now_ms(show.id)
             self.skew_ms = now - (before + self.clock()) // 2

@@ -19,7 +19,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from live.domain.errors import LiveError
-from live.domain.show import load_shows
+from live.domain.show import Show, load_shows
 from live.realtime import guard
 from live.realtime.flagger import LEASE_MS, Flagger
 from live.realtime.flood import Addresses
@@ -29,15 +29,17 @@ from live.realtime.supervisor import Supervisor
 from live.redis.embedded import EmbeddedRedis, find_running
 from live.redis.moderation import ModerationStore
 from live.redis.pubsub import Broker
+from live.redis.registry import Registry
 from live.redis.sessions import Sessions
 from live.redis.store import close_client, open_store
 from live.services.judging import Judging
 from live.services.moderation import Moderation
+from live.services.setup import Setup
 from live.services.shows import Service
 from live.settings import Settings
 from live.web import ws
 from live.web.headers import SecurityHeaders
-from live.web.http import api, judging, moderation, pages, staff
+from live.web.http import api, judging, moderation, pages, setup, staff
 from live.web.identity import Devices, load_or_create_secret
 from live.web.refusals import ANONYMOUS, refused
 from live.web.runtime import Runtime
@@ -128,6 +130,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
             judging_ = Judging(service, store, sessions)
             moderation_store = ModerationStore(store)
             flagger = Flagger(shows, store, moderation_store) if settings.flagger_inline else None
+            setup = Setup(service, Registry(store), sessions, frozenset(shows))
+
+            def added(show: Show) -> None:  # a show set up in the browser, or redefined
+                broker.add(store.keys(show.id).events)
+                hub.redefined(show.id)
+
+            service.added = added
+            await setup.sync()  # the shows set up in the browser, served from the start
             # A task that has not beaten for this long counts as down in /healthz: well past
             # its own period and the Redis budget it may spend waiting on one call.
             stale = max(5.0, 3 * settings.redis_timeout_ms / 1000)
@@ -137,6 +147,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             supervisor.add("broker", broker.run, stale)
             supervisor.add("stage-clock", lambda beat: service.run_stage_clock(beat=beat), stale)
             supervisor.add("socket-guard", lambda beat: guard.run(hub, sessions, beat=beat), stale)
+            supervisor.add("registry", setup.run, stale)
             if flagger is not None:
                 supervisor.add("flagger", flagger.run, stale + 2 * LEASE_MS / 1000)
             app.state.runtime = Runtime(
@@ -154,6 +165,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 broker,
                 flagger,
                 supervisor,
+                setup,
             )
 
             async def flush_last_likes() -> None:
@@ -180,6 +192,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *api.routes,
             *pages.routes,
             *staff.routes,
+            *setup.routes,
             *judging.routes,
             *moderation.routes,
         ],

@@ -21,14 +21,18 @@ from live.web.schemas import (
     ApprovalIn,
     ContestantEdit,
     CorrectionIn,
+    DefinitionIn,
     DisplayIn,
     LikeIn,
     ModerationIn,
     PreviewIn,
     PublishIn,
     RulesEdit,
+    RulesPreviewIn,
     RunningOrder,
     SheetIn,
+    ShowIn,
+    StaffIn,
     StageIn,
     VoteIn,
 )
@@ -105,6 +109,62 @@ OPERATIONS: tuple[Op, ...] = (
         "re-encoded as WebP without metadata; only before the show starts",
         auth="staff",
         errors=(400, 401, 403, 404, 409, 413),
+    ),
+    Op(
+        "POST",
+        "/api/shows",
+        "Create a show (an admin of the show in the session); answers a one-time login link "
+        "making the creator its admin",
+        ShowIn,
+        "staff",
+        ok=201,
+        errors=(400, 401, 403, 409, 413),
+    ),
+    Op(
+        "GET",
+        "/api/shows/{show}/definition",
+        "The show as its show file: the document, its TOML, its revision, whether it can change",
+        auth="staff",
+        query=(("format", {"type": "string", "enum": ["json", "toml"]}),),
+    ),
+    Op(
+        "POST",
+        "/api/shows/{show}/definition",
+        "Replace the whole show (JSON {rev, show}, or a TOML show file with ?rev=) while it "
+        "waits; 400 show_invalid lists every problem",
+        DefinitionIn,
+        "staff",
+        errors=(400, 401, 403, 404, 409, 413),
+        query=(("rev", {"type": "string", "maxLength": 12}),),
+    ),
+    Op(
+        "POST",
+        "/api/shows/{show}/roster",
+        "Replace the contestants by a sheet (the body: XLSX or CSV; ?name= its file name, ?rev=); "
+        "400 show_invalid lists every bad row and column, and nothing is imported",
+        auth="staff",
+        errors=(400, 401, 403, 404, 409, 413),
+        query=(
+            ("name", {"type": "string", "maxLength": 200}),
+            ("rev", {"type": "string", "maxLength": 12}),
+        ),
+    ),
+    Op(
+        "POST",
+        "/api/shows/{show}/rules-preview",
+        "A category's rules applied to a fixed sample evening (made-up votes and marks)",
+        RulesPreviewIn,
+        "staff",
+    ),
+    Op("GET", "/api/shows/{show}/staff", "The show's staff members", auth="staff"),
+    Op(
+        "POST",
+        "/api/shows/{show}/staff",
+        "Invite (answers a one-time login link), change a role, or revoke",
+        StaffIn,
+        "staff",
+        ok=201,
+        errors=(400, 401, 403, 404),
     ),
     Op("POST", "/api/shows/{show}/stage", "Move the stage", StageIn, "staff"),
     Op("POST", "/api/shows/{show}/display", "Reveal, hide, freeze", DisplayIn, "staff"),
@@ -261,8 +321,12 @@ def _operation(op: Op, ids: dict[str, list[str]], schemas: dict[str, Any]) -> di
     else:
         ok_ref = {"$ref": REF.format(model=op.ok_schema)} if op.ok_schema else OBJECT
         content: dict[str, Any] = {"application/json": {"schema": ok_ref}}
-        if any(q[0] == "format" for q in op.query):
-            content["text/csv"] = {"schema": {"type": "string"}}
+        for name, schema in op.query:
+            for kind in ("csv", "toml"):  # ?format= picks another representation
+                if name == "format" and kind in schema.get("enum", ()):
+                    content[f"{'text' if kind == 'csv' else 'application'}/{kind}"] = {
+                        "schema": {"type": "string"}
+                    }
         responses[str(op.ok)] = {"description": "OK", "content": content}
     if op.ok_schema == "VoteOut":
         vote = {"application/json": {"schema": {"$ref": REF.format(model="VoteOut")}}}

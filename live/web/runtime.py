@@ -17,6 +17,7 @@ from live.redis.sessions import Sessions
 from live.redis.store import Store
 from live.services.judging import Judging
 from live.services.moderation import Moderation
+from live.services.setup import Setup
 from live.services.shows import Service
 from live.settings import Settings
 from live.web.identity import Devices
@@ -41,6 +42,8 @@ class Runtime:
     """The fraud detector when it runs in this process (``LIVE_FLAGGER=inline``)."""
     supervisor: Supervisor
     """Owns every background task above: restarts them, reports them in ``/healthz``."""
+    setup: Setup
+    """Shows set up in the browser (the registry), served by every process."""
 
 
 def runtime(app: Starlette) -> Runtime:

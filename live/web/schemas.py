@@ -115,3 +115,43 @@ def parse_model(cls: type[M], raw: bytes) -> M:
             for e in exc.errors(include_url=False)
         ]
         raise BadRequest("; ".join(parts)) from None
+
+
+class ShowIn(BaseModel):
+    """``POST /api/shows``: a new show (set up in the browser)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")]
+    title: Annotated[str, Field(min_length=1, max_length=200)]
+    title_en: Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class DefinitionIn(BaseModel):
+    """``POST /api/shows/{show}/definition`` (JSON): the whole show, as the show file's
+    document, and the revision it was read at."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    rev: Annotated[str, Field(max_length=12)]
+    show: dict[str, Any]
+
+
+class RulesPreviewIn(BaseModel):
+    """``POST /api/shows/{show}/rules-preview``: a category (as in the show file, with its
+    ``rules``), saved or not."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    category: dict[str, Any]
+
+
+class StaffIn(BaseModel):
+    """``POST /api/shows/{show}/staff``: invite someone, change a role, or revoke."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    op: Literal["invite", "role", "revoke"]
+    name: Annotated[str, Field(max_length=80)] = ""
+    role: Literal["admin", "judge", "moderator", "streamer"] = "judge"
+    staff: Annotated[str, Field(max_length=40)] = ""

@@ -70,6 +70,8 @@ class Replay:
                 member["role"] = e["role"]
             if "active" in e:
                 member["active"] = e["active"]
+        elif kind == "edit" and e.get("what") == "definition":
+            self.edits.clear()  # a new definition (set up in the browser) ends older edits
         elif kind == "edit" and e.get("what", "").startswith(("contestant:", "running_order")):
             self.edits.update({k: v for k, v in e.items() if k not in ENTRY_KEYS})
 

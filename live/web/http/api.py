@@ -87,10 +87,11 @@ async def get_state(request: Request) -> Response:
 async def openapi_json(request: Request) -> JSONResponse:
     """The OpenAPI document, built once per app from the request models (live.openapi)."""
     rt = runtime(request.app)
-    doc = getattr(request.app.state, "openapi", None)
-    if doc is None:
-        doc = request.app.state.openapi = document(rt.service.shows, __version__)
-    return JSONResponse(doc)
+    shows = tuple(rt.service.shows)  # a show set up in the browser: built again
+    cached = getattr(request.app.state, "openapi", None)
+    if cached is None or cached[0] != shows:
+        cached = request.app.state.openapi = (shows, document(rt.service.shows, __version__))
+    return JSONResponse(cached[1])
 
 
 async def healthz(request: Request) -> JSONResponse:

@@ -192,8 +192,11 @@ async def login_page(request: Request) -> Response:
     if not token or len(token) > 100:
         raise BadRequest("token: the login link is incomplete")
     # A page with a button rather than a login on GET: link previews must not use the link up.
+    next_page = "setup" if request.query_params.get("next") == "setup" else ""
     return rt.templates.TemplateResponse(
-        request, "login.html", {"show_id": show, "token": token, "lang": "zh-CN"}
+        request,
+        "login.html",
+        {"show_id": show, "token": token, "next": next_page, "lang": "zh-CN"},
     )
 
 
@@ -205,10 +208,15 @@ async def login(request: Request) -> Response:
         raise ForbiddenOrigin("requests from another site are not accepted")
     form = await request.form(max_files=0, max_fields=4, max_part_size=1024)
     show, token = str(form.get("show", "")), str(form.get("token", ""))
+    # Only a named page of this server: never a URL taken from the form (no open redirect).
+    to_setup = form.get("next") == "setup"
     rt.service.show(show)
     old = cookie_parts(request)
     session, sid = await rt.sessions.login(show, token, old[1] if old and old[0] == show else None)
-    response = RedirectResponse(ROLE_HOME[session.role].format(show=show), status_code=303)
+    home = ROLE_HOME[session.role].format(show=show)
+    if to_setup and session.role == "admin":
+        home += "/setup"
+    response = RedirectResponse(home, status_code=303)
     response.set_cookie(
         STAFF_COOKIE,
         f"{show}.{sid}",

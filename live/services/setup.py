@@ -1,0 +1,222 @@
+"""Use cases of setting a show up in the browser: create, redefine, import a roster, preview a
+category's rules, and serve every show of the registry from every process.
+
+A show created here has no file: its show file lives in Redis (:mod:`live.redis.registry`).
+Each process serves it within a second of its creation or redefinition (:meth:`Setup.run`
+polls the registry). Redefining follows the rules of edits: the whole show (contestants,
+categories and their rules) may change only while it waits and no category's voting has
+started; afterwards only the stage, display and judging move.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import ValidationError
+
+from live.domain.errors import (
+    BadRequest,
+    DefinedByFile,
+    DefinitionInvalid,
+    DefinitionStale,
+    LiveError,
+    Problem,
+    ShowExists,
+    ShowFileError,
+    ShowStarted,
+)
+from live.domain.roster import RosterError, read_roster, read_sheet
+from live.domain.setup import (
+    check_redefinition,
+    document,
+    parse_show_text,
+    preset_of,
+    preview,
+    revision,
+    show_toml,
+    skeleton,
+    with_roster,
+)
+from live.domain.show import Category, Show, parse_show
+from live.redis.registry import Registry
+from live.redis.sessions import Sessions
+from live.services.shows import Service
+
+log = logging.getLogger("live.setup")
+
+SYNC_INTERVAL = 1.0
+"""How often every process reads the registry: a show created or redefined in one process is
+served by every other within this long."""
+
+
+def _invalid(exc: ShowFileError) -> DefinitionInvalid:
+    return DefinitionInvalid(exc.problems)
+
+
+class Setup:
+    def __init__(
+        self, service: Service, registry: Registry, sessions: Sessions, files: frozenset[str]
+    ) -> None:
+        self.service = service
+        self.store = service.store
+        self.registry = registry
+        self.sessions = sessions
+        self.files = files
+        """The shows served from show files: defined there, never from the registry."""
+        self.revs: dict[str, str] = {}
+        """Show set up in the browser -> the revision of its definition served here."""
+
+    # -- serving the registry ------------------------------------------------------------
+
+    async def sync(self) -> int:
+        """Serve every show of the registry at its current definition; how many changed."""
+        changed = 0
+        for show_id in await self.registry.ids():
+            if show_id in self.files:
+                continue  # a file's show of the same id wins (the create refused it anyway)
+            rev = await self.registry.revision(show_id)
+            if rev is None or self.revs.get(show_id) == rev:
+                continue
+            definition = await self.registry.definition(show_id)
+            if definition is None:
+                continue
+            try:
+                show = parse_show_text(definition.toml, f"registry:{show_id}")
+            except ShowFileError as exc:  # never written by define(); a hand-edited key
+                log.error("show %s in the registry does not load: %s", show_id, exc)
+                self.revs[show_id] = definition.rev
+                continue
+            await self._serve(show, definition.rev)
+            changed += 1
+        return changed
+
+    async def _serve(self, show: Show, rev: str) -> None:
+        if show.id not in self.service.shows:
+            self.store.register([show])
+            await self.store.init_show(show)
+        self.revs[show.id] = rev
+        self.service.add_show(show)
+
+    async def run(self, beat: Callable[[], None] = lambda: None) -> None:
+        while True:
+            beat()
+            try:
+                await self.sync()
+            except LiveError as exc:
+                log.warning("show registry not read: %s", exc.message)
+            await asyncio.sleep(SYNC_INTERVAL)
+
+    # -- setting up ----------------------------------------------------------------------
+
+    async def create(self, show_id: str, title: str, title_en: str, actor: str, name: str) -> str:
+        """A new show (one placeholder contestant and category, waiting), served here at once
+        and everywhere within a second; returns a one-time admin login token for it (the
+        creator's first admin)."""
+        if show_id in self.service.shows:
+            raise ShowExists(f"a show {show_id!r} exists already")
+        try:
+            show = skeleton(show_id, title, title_en)
+        except ShowFileError as exc:
+            raise _invalid(exc) from None
+        text = show_toml(show)
+        rev = revision(text)
+        status, _ = await self.registry.define(show, text, rev, "", actor, create=True)
+        if status != "ok":
+            raise ShowExists(f"the id {show_id!r} is taken (a show used it before)")
+        await self._serve(show, rev)
+        _, token = await self.sessions.invite(show_id, "admin", name[:80] or "admin")
+        return token
+
+    async def read(self, show_id: str) -> dict[str, Any]:
+        """The show as the setup page edits it: the show file's document (with the details
+        edited before the show), its TOML, its revision, where it is defined and whether it
+        may still be redefined."""
+        show = await self.service.current(show_id)
+        source = "file" if show_id in self.files else "browser"
+        stage = await self.store.read_stage(show_id)
+        editable = source == "browser" and stage.phase == "waiting"
+        return {
+            "show": document(show),
+            "presets": {c.id: preset_of(c.rules) for c in show.categories},
+            "toml": show_toml(show),
+            "rev": self.revs.get(show_id, ""),
+            "source": source,
+            "editable": editable,
+            "phase": stage.phase,
+        }
+
+    def _not_a_file(self, show_id: str) -> None:
+        self.service.show(show_id)
+        if show_id in self.files:
+            raise DefinedByFile(
+                f"show {show_id!r} is served from a show file: change the file "
+                "(live show import / export) and restart"
+            )
+
+    async def redefine(
+        self, show_id: str, new: dict[str, Any] | str, rev: str, actor: str
+    ) -> dict[str, Any]:
+        """Replace the show's definition by ``new`` (a show file's document, or its TOML
+        text) if the show still waits and ``rev`` is the revision the caller read."""
+        self._not_a_file(show_id)
+        old = self.service.show(show_id)
+        try:
+            show = parse_show_text(new) if isinstance(new, str) else parse_show(new)
+            check_redefinition(old, show)
+        except ShowFileError as exc:
+            raise _invalid(exc) from None
+        text = show_toml(show)
+        new_rev = revision(text)
+        status, version = await self.registry.define(show, text, new_rev, rev, actor, False)
+        if status == "stale":
+            raise DefinitionStale("the show was changed meanwhile: reload it, then change it")
+        if status == "started":
+            raise ShowStarted("the show has started (or voting has): its definition is fixed")
+        if status != "ok":
+            raise DefinedByFile(f"show {show_id!r} has no definition to replace")
+        await self._serve(show, new_rev)
+        if show.partitions > 1:
+            await self.store.mirror(show)  # the partitions' copies of the new rules
+        return {"status": "ok", "rev": new_rev, "version": version}
+
+    async def import_roster(
+        self, show_id: str, data: bytes, name: str, rev: str, actor: str
+    ) -> dict[str, Any]:
+        """Replace the contestants by a sheet's (CSV or XLSX): every row checked, every
+        problem reported (``row R, column C``), nothing taken unless all rows are good."""
+        self._not_a_file(show_id)
+        try:
+            header, rows = read_sheet(data, name)
+        except ValueError as exc:
+            raise BadRequest(str(exc)) from None
+        try:
+            people = read_roster(header, rows)
+        except RosterError as exc:
+            raise _invalid(exc) from None
+        current = await self.service.current(show_id)
+        try:
+            show = with_roster(current, people)
+        except ShowFileError as exc:
+            raise _invalid(exc) from None
+        out = await self.redefine(show_id, document(show), rev, actor)
+        return {**out, "contestants": len(people)}
+
+    def preview(self, show_id: str, category: dict[str, Any]) -> dict[str, Any]:
+        """A category's rules (as the setup page has them now, saved or not) applied to a
+        fixed sample evening of the show's contestants."""
+        show = self.service.show(show_id)
+        try:
+            cat = Category.model_validate(category)
+        except ValidationError as exc:
+            problems = [
+                Problem("<category>", ".".join(str(p) for p in e["loc"]) or "(top)", e["msg"])
+                for e in exc.errors()
+            ]
+            raise DefinitionInvalid(problems) from None
+        known = {c.id for c in show.contestants}
+        field = tuple(c for c in cat.contestants if c in known)
+        cat = cat.model_copy(update={"contestants": field})
+        return preview(show, cat, cat.rules)

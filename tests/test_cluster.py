@@ -309,3 +309,40 @@ def test_live_acl_sets_the_app_user_on_every_node_replicas_included(tmp_path: Pa
                     r.delete("live:{t}:ledger")  # the ledger stays append-only
     finally:
         small.stop()
+
+
+async def test_a_show_set_up_in_the_browser_is_served_by_every_process_of_the_cluster(
+    stack: Stack,
+) -> None:
+    from loadtest.chaos.access import invite, sign_in
+
+    token = await asyncio.to_thread(invite, "t", "admin", "Organiser", stack.env())
+    admin = await sign_in(app(stack, 0), "t", token)
+    show = "gala" + uuid.uuid4().hex[:6]
+    headers = {"X-CSRF-Token": admin.csrf}
+    async with httpx.AsyncClient(
+        base_url=app(stack, 0), cookies={"live_staff": admin.cookie}, headers=headers, timeout=10
+    ) as http:
+        made = await http.post("/api/shows", json={"id": show, "title": "决赛", "title_en": "F"})
+        assert made.status_code == 201, made.text
+        link = httpx.URL(made.json()["login"])
+        owner = await sign_in(app(stack, 0), show, link.params["token"])
+    async with httpx.AsyncClient(
+        base_url=app(stack, 0),
+        cookies={"live_staff": owner.cookie},
+        headers={"X-CSRF-Token": owner.csrf},
+        timeout=10,
+    ) as http:
+        d = (await http.get(f"/api/shows/{show}/definition")).json()
+        d["show"]["title_en"] = "Final on the cluster"
+        saved = await http.post(
+            f"/api/shows/{show}/definition", json={"rev": d["rev"], "show": d["show"]}
+        )
+        assert saved.status_code == 200, saved.text
+    async with httpx.AsyncClient(timeout=10) as http:
+        for _ in range(40):  # the other process reads the registry every second
+            other = await http.get(f"{app(stack, 1)}/api/shows/{show}")
+            if other.status_code == 200 and other.json()["show"]["title_en"].endswith("cluster"):
+                break
+            await asyncio.sleep(0.1)
+    assert other.status_code == 200 and other.json()["show"]["title_en"] == "Final on the cluster"

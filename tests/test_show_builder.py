@@ -288,6 +288,11 @@ async def test_an_organiser_sets_a_show_up_in_the_browser_and_opens_voting(
     await card.locator("select").select_option("smart-craftsman")
     await expect(card.locator("table.preview tbody tr")).to_have_count(40)
     await expect(card.locator("table.preview tbody tr").first).to_contain_text("智慧工匠")
+    # The preset's stage sizes and award counts are the organiser's to adjust.
+    await card.get_by_label("智慧工匠 名额 count · audience").fill("3")
+    await card.get_by_label("第3轮 前N名 Stage 3: top N by expert · audience").fill("8")
+    winners = card.locator("table.preview tbody tr", has_text="智慧工匠")
+    await expect(winners).to_have_count(3)
     ARTIFACTS.mkdir(exist_ok=True)
     await card.screenshot(path=str(ARTIFACTS / "setup-category-preview.png"))
     await card.get_by_label("每机票数 Votes per device audience").fill("3")
@@ -318,6 +323,8 @@ async def test_an_organiser_sets_a_show_up_in_the_browser_and_opens_voting(
     await expect(category).to_contain_text("3")
     await shot(phone, "setup-phone-after")
     state = (await get(server, "/api/shows/gala")).json()
+    rules = server.rt.service.show("gala").categories[0].rules
+    assert [a.count for a in rules.awards] == [3, 10] and rules.stages[2].n == 8
     audience = state["categories"][0]
     assert audience["open"] and audience["votes_per_device"] == 3
     assert state["contestants"][0]["photo"].startswith("/s/gala/c/c01/photo.webp?v=")

@@ -230,9 +230,13 @@ function renderCategories() {
       hide.checked = Boolean(cat.hide_tallies);
       hide.disabled = !editable;
       hide.addEventListener("change", () => { cat.hide_tallies = hide.checked; });
+      const cap = input(cat, "votes_per_device", `每机票数 Votes per device ${cat.id}`, { type: "number", optional: true });
+      cap.placeholder = "1"; // the show file's defaults
+      const per = input(cat, "per_contestant", `每人上限 Per contestant ${cat.id}`, { type: "number", optional: true });
+      per.placeholder = "0 = 不限 no limit";
       row2.append(
-        label("每机票数 Votes per device", input(cat, "votes_per_device", `每机票数 Votes per device ${cat.id}`, { type: "number", optional: true })),
-        label("每人上限 Per contestant", input(cat, "per_contestant", `每人上限 Per contestant ${cat.id}`, { type: "number", optional: true })),
+        label("每机票数 Votes per device", cap),
+        label("每人上限 Per contestant", per),
         label("揭晓前隐藏 Hide until revealed", hide),
       );
       const row3 = el("div", { class: "controls" });
@@ -256,11 +260,31 @@ function renderCategories() {
         });
         weights[side] = w;
       }
-      preset.addEventListener("change", () => {
-        cat.rules = preset.value ? { preset: preset.value } : {};
-        weights.expert_weight.value = "";
-        weights.audience_weight.value = "";
-        update();
+      preset.addEventListener("change", async () => {
+        // The preset resolved by the server: its stages and awards become adjustable here.
+        const picked = preset.value ? { ...cat, rules: { preset: preset.value } } : { ...cat, rules: {} };
+        const { ok, answer } = await send(api("/rules-preview"), JSON.stringify({ category: picked }), "application/json");
+        if (!ok) return staff.toast(answer.error?.message || "preview failed");
+        cat.rules = answer.rules;
+        presets[cat.id] = preset.value;
+        renderCategories();
+      });
+      const row4 = el("div", { class: "controls" });
+      (cat.rules.stages || []).forEach((stage, k) => {
+        if (stage.kind === "top") {
+          const n = input(stage, "n", `第${k + 1}轮 前N名 Stage ${k + 1}: top N by ${stage.by} · ${cat.id}`, { type: "number", onChange: update });
+          n.min = "1";
+          row4.append(label(`第${k + 1}轮 Stage ${k + 1}: 前 top (${stage.by})`, n));
+        } else {
+          const f = input(stage, "fraction", `第${k + 1}轮 通过比例 Stage ${k + 1}: approval fraction · ${cat.id}`, { onChange: update });
+          f.size = 5;
+          row4.append(label(`第${k + 1}轮 Stage ${k + 1}: 评委通过 approved by ≥`, f));
+        }
+      });
+      (cat.rules.awards || []).forEach((award) => {
+        const n = input(award, "count", `${award.name} 名额 count · ${cat.id}`, { type: "number", onChange: update });
+        n.min = "1";
+        row4.append(label(`${award.name} ${award.name_en} 名额 count`, n));
       });
       const remove = el("button", { type: "button", class: "danger" }, "删除奖项 Remove category");
       remove.disabled = !editable || doc.categories.length === 1;
@@ -274,7 +298,7 @@ function renderCategories() {
         label("观众权重 Audience weight", weights.audience_weight),
         remove,
       );
-      card.append(row1, row2, row3, table);
+      card.append(row1, row2, row3, ...(row4.childElementCount ? [row4] : []), table);
       update();
       return card;
     }),

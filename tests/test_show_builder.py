@@ -14,7 +14,7 @@ from playwright.async_api import Browser, Page, expect
 
 from live.domain.setup import revision
 from tests.conftest import make_settings
-from tests.helpers import LiveServer, all_entries, serve, staff_client, staff_login
+from tests.helpers import LiveServer, all_entries, serve, staff_client, staff_login, vote_body
 from tests.test_a11y import serious
 from tests.test_access_table import tiny_png
 from tests.test_browser import ARTIFACTS, browser, chromium  # noqa: F401
@@ -331,3 +331,37 @@ async def test_an_organiser_sets_a_show_up_in_the_browser_and_opens_voting(
     assert errors == []
     await phone.close()
     await context.close()
+
+
+async def test_a_show_created_with_partitions_spreads_its_votes_and_recounts(
+    server: LiveServer,
+) -> None:
+    cookie, csrf = await staff_login(server, "admin")
+    async with staff_client(server, cookie, headers={"X-CSRF-Token": csrf}) as http:
+        new = {"id": "wide", "title": "大", "title_en": "Wide", "partitions": 3}
+        made = await http.post("/api/shows", json=new)
+    assert made.status_code == 201, made.text
+    assert list(server.rt.store.partitions("wide")) == [0, 1, 2]
+    token = httpx.URL(made.json()["login"]).params["token"]
+    async with server.client() as http:
+        signed = await http.post("/staff/login", data={"show": "wide", "token": token})
+    owner = signed.cookies["live_staff"]
+    session = await server.rt.sessions.session("wide", owner.split(".", 1)[1])
+    assert session is not None
+    async with staff_client(server, owner, headers={"X-CSRF-Token": session.csrf}) as http:
+        for action in ({"action": "next"}, {"action": "open_voting", "category": "audience"}):
+            moved = await http.post("/api/shows/wide/stage", json=action)
+            assert moved.status_code == 200, moved.text
+    for i in range(12):
+        async with server.client(server.cookie()) as phone:
+            body = vote_body("audience", "c01", f"wide-{i:04d}")
+            vote = await phone.post("/api/shows/wide/votes", json=body)
+        assert vote.json()["status"] == "accepted", vote.text
+    store = server.rt.store
+    per_chain = [
+        len([f async for _, f in store.ledger_entries("wide", part=p) if f.get("k") == "vote"])
+        for p in store.partitions("wide")
+    ]
+    state = (await get(server, "/api/shows/wide")).json()
+    assert state["tallies"]["audience"]["c01"] == 12 and sum(per_chain) == 12
+    assert sum(1 for n in per_chain if n) > 1, per_chain  # 12 phones over 3 chains

@@ -386,7 +386,7 @@ byId("import-toml").addEventListener("click", async () => {
 
 byId("new-show-form").addEventListener("submit", async (e) => {
   e.preventDefault();
-  const body = { id: byId("new-id").value.trim(), title: byId("new-title").value.trim(), title_en: byId("new-title-en").value.trim() };
+  const body = { id: byId("new-id").value.trim(), title: byId("new-title").value.trim(), title_en: byId("new-title-en").value.trim(), partitions: Number(byId("new-partitions").value || 1) };
   const { ok, answer } = await send("/api/shows", JSON.stringify(body), "application/json");
   if (!ok) return failed("未创建 Not created", answer);
   location.assign(answer.login); // the one-time link making you the new show's admin

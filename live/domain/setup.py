@@ -49,12 +49,15 @@ def revision(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
-def skeleton(show_id: str, title: str, title_en: str, file: str = "<show>") -> Show:
+def skeleton(
+    show_id: str, title: str, title_en: str, file: str = "<show>", partitions: int = 1
+) -> Show:
     """A new show: one placeholder contestant and one audience category, to be filled in."""
     data = {
         "id": show_id,
         "title": title,
         "title_en": title_en,
+        "partitions": partitions,
         "contestants": [
             {
                 "id": "c01",

@@ -111,14 +111,16 @@ class Setup:
 
     # -- setting up ----------------------------------------------------------------------
 
-    async def create(self, show_id: str, title: str, title_en: str, actor: str, name: str) -> str:
+    async def create(
+        self, show_id: str, title: str, title_en: str, actor: str, name: str, partitions: int = 1
+    ) -> str:
         """A new show (one placeholder contestant and category, waiting), served here at once
         and everywhere within a second; returns a one-time admin login token for it (the
         creator's first admin)."""
         if show_id in self.service.shows:
             raise ShowExists(f"a show {show_id!r} exists already")
         try:
-            show = skeleton(show_id, title, title_en)
+            show = skeleton(show_id, title, title_en, partitions=partitions)
         except ShowFileError as exc:
             raise _invalid(exc) from None
         text = show_toml(show)

@@ -125,6 +125,8 @@ class ShowIn(BaseModel):
     id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")]
     title: Annotated[str, Field(min_length=1, max_length=200)]
     title_en: Annotated[str, Field(min_length=1, max_length=200)]
+    partitions: Annotated[int, Field(ge=1, le=64)] = 1
+    """Vote partitions (fixed once the show exists: a device's votes never move)."""
 
 
 class DefinitionIn(BaseModel):

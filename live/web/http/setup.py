@@ -41,7 +41,9 @@ async def setup_page(request: Request, rt: Runtime, session: Session) -> Respons
 async def create_show(request: Request, rt: Runtime, session: Session) -> Response:
     """A new show; answers its id and a one-time login link making the creator its admin."""
     body = parse_model(ShowIn, await read_body(request, rt.settings.max_body_bytes))
-    token = await rt.setup.create(body.id, body.title, body.title_en, actor(session), session.name)
+    token = await rt.setup.create(
+        body.id, body.title, body.title_en, actor(session), session.name, body.partitions
+    )
     return JSONResponse(
         {"status": "created", "show": body.id, "login": login_path(body.id, token, "setup")},
         status_code=201,

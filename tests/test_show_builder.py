@@ -68,7 +68,7 @@ async def test_a_show_created_in_one_process_is_served_by_every_process(
         http, _ = await create(server, "gala")
         async with http:
             d = await definition(http, "gala")
-        assert d["source"] == "browser" and d["editable"] and d["rev"] == revision(d["toml"])
+        assert d["source"] == "browser" and d["editable"] and d["rev"] == revision(d["toml"]) + ".0"
         async with server.client() as viewer:
             here = await viewer.get("/api/shows/gala")
         assert here.status_code == 200 and here.json()["show"]["title_en"] == "Final"
@@ -96,7 +96,8 @@ async def test_a_show_created_in_one_process_is_served_by_every_process(
             await asyncio.sleep(0.1)
         assert there.json()["show"]["title_en"] == "Grand final"
     entries = [e for e in await all_entries(server, "gala") if e.get("what") == "definition"]
-    assert [e["rev"] for e in entries] == [d["rev"], saved.json()["rev"]]
+    revs = [d["rev"], saved.json()["rev"]]
+    assert [e["rev"] for e in entries] == [r.split(".")[0] for r in revs]
 
 
 async def test_an_id_in_use_is_refused(server: LiveServer) -> None:
@@ -133,7 +134,30 @@ async def test_a_redefinition_is_checked_whole_kept_whole_and_fixed_once_the_sho
         assert [c["name"] for c in state["contestants"]] == ["选手", "第二位"]
         assert state["categories"][0]["votes_per_device"] == 3
 
+        # A detail edited in the console since the page read the show: saving the page's copy
+        # would undo it, so it is refused; read again, and it is kept.
         rev = ok.json()["rev"]
+        edited = await http.post("/api/shows/gala/contestants/c02", json={"name": "控制台改的"})
+        assert edited.status_code == 200, edited.text
+        undo = await http.post("/api/shows/gala/definition", json={"rev": rev, "show": show})
+        assert (undo.status_code, undo.json()["error"]["code"]) == (409, "definition_stale")
+        fresh = await definition(http, "gala")
+        assert fresh["show"]["contestants"][1]["name"] == "控制台改的"
+        redo = await http.post(
+            "/api/shows/gala/definition", json={"rev": fresh["rev"], "show": fresh["show"]}
+        )
+        assert redo.status_code == 200, redo.text
+        # A photo uploaded (in the console) since: a copy without it is refused; the page that
+        # uploaded it carries it, and its save goes through.
+        photo = await http.post("/api/shows/gala/contestants/c02/photo", content=tiny_png())
+        assert photo.status_code == 200, photo.text
+        body = {"rev": redo.json()["rev"], "show": fresh["show"]}
+        drops = await http.post("/api/shows/gala/definition", json=body)
+        assert (drops.status_code, drops.json()["error"]["code"]) == (409, "definition_stale")
+        fresh["show"]["contestants"][1]["photo"] = httpx.URL(photo.json()["photo"]).params["v"]
+        keeps = await http.post("/api/shows/gala/definition", json=body)
+        assert keeps.status_code == 200, keeps.text
+        rev = keeps.json()["rev"]
         started = await http.post("/api/shows/gala/stage", json={"action": "next"})
         assert started.status_code == 200, started.text
         late = await http.post("/api/shows/gala/definition", json={"rev": rev, "show": show})

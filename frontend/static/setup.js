@@ -234,9 +234,19 @@ function renderCategories() {
       cap.placeholder = "1"; // the show file's defaults
       const per = input(cat, "per_contestant", `每人上限 Per contestant ${cat.id}`, { type: "number", optional: true });
       per.placeholder = "0 = 不限 no limit";
+      const field = el("input", { "aria-label": `参赛选手 Contestants of ${cat.id} (ids; empty: all)`, placeholder: "全部 all" });
+      field.value = (cat.contestants || []).join(", ");
+      field.disabled = !editable;
+      field.addEventListener("input", () => {
+        const ids = field.value.split(/[\s,，]+/).filter(Boolean);
+        if (ids.length) cat.contestants = ids;
+        else delete cat.contestants;
+        update();
+      });
       row2.append(
         label("每机票数 Votes per device", cap),
         label("每人上限 Per contestant", per),
+        label("参赛选手 Contestants", field),
         label("揭晓前隐藏 Hide until revealed", hide),
       );
       const row3 = el("div", { class: "controls" });

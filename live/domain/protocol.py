@@ -154,8 +154,11 @@ def snapshot(show: Show, state: ShowState, audience: str, now_ms: int) -> dict[s
         "published": dict(state.published),
     }
     if audience != "viewer":
+        # A category the show no longer has (dropped by a redefinition before the show) is
+        # not shown: the first one is.
+        known = display.overlay_category in {c.id for c in show.categories}
         message["overlay"] = {
-            "category": display.overlay_category or show.categories[0].id,
+            "category": display.overlay_category if known else show.categories[0].id,
             "frozen": display.frozen is not None,
             "top": display.overlay_top,
         }

@@ -49,6 +49,25 @@ def revision(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
+def edits_digest(edits: dict[str, dict[str, str]]) -> str:
+    """A fingerprint of the details edited before the show (the ``{show}:contestants`` hash),
+    so that saving a whole show the page read before a console edit is refused, not a silent
+    undo. The sum of each ``field=value`` line's SHA-1 (first 8 hex digits) mod 2**32:
+    independent of order, so ``define.lua`` computes the same from HGETALL without sorting
+    (Lua's string order follows the server's locale). It detects change; it is no MAC.
+
+    Photos are left out: the page uploads them itself, and ``define.lua`` instead checks that
+    the new definition carries every photo uploaded for a contestant it keeps."""
+    total = 0
+    for contestant, fields in edits.items():
+        for name, value in fields.items():
+            if name == "photo":
+                continue
+            line = f"{contestant}:{name}={value}".encode()
+            total += int(hashlib.sha1(line).hexdigest()[:8], 16)  # noqa: S324 (a checksum)
+    return str(total % 2**32)
+
+
 def skeleton(
     show_id: str, title: str, title_en: str, file: str = "<show>", partitions: int = 1
 ) -> Show:

@@ -8,6 +8,7 @@ registry (:func:`~live.redis.keys.registry_key`), which every process polls and 
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -52,21 +53,31 @@ class Registry:
         return Definition(show, str(raw[0]), str(raw[1]))
 
     async def define(
-        self, show: Show, toml: str, rev: str, replaces: str, actor: str, create: bool
+        self,
+        show: Show,
+        toml: str,
+        rev: str,
+        replaces: str,
+        actor: str,
+        create: bool,
+        dropped: tuple[str, ...] = (),
     ) -> tuple[str, int]:
         """Store ``show``'s show file (``define.lua``); (status, version). A new show is then
         listed in the registry (after its definition: a crash in between leaves a definition
-        no process serves, and the same create, retried, lists it)."""
+        no process serves, and the same create, retried, lists it). ``dropped``: categories of
+        the current definition the new one leaves out (checked not to have started)."""
         if show.id not in self.store.parts:
             self.store.register([show])
         k = self.store.keys(show.id)
         cats = [k.category(c.id) for c in show.categories]
         args: list[str | int] = ["create" if create else "replace", toml, rev, replaces, actor]
         args += [k.events, show.id, show.running_order()[0].id]
+        args.append(json.dumps({c.id: c.photo or "" for c in show.contestants}))
         for c in show.categories:
             args += ["1" if c.open else "0", c.votes_per_device, c.per_contestant]
             args += ["1" if c.hide_tallies else "0"]
         keys = [k.definition, k.stage, k.contestants, k.version, k.ledger, *cats]
+        keys += [k.category(c) for c in dropped]
         raw: list[Any] = await self.store.call(self._define(keys=keys, args=args))
         status, version = str(raw[0]), int(raw[1])
         if status == "ok" and create:

@@ -32,6 +32,7 @@ from live.domain.roster import RosterError, read_roster, read_sheet
 from live.domain.setup import (
     check_redefinition,
     document,
+    edits_digest,
     parse_show_text,
     preset_of,
     preview,
@@ -40,7 +41,7 @@ from live.domain.setup import (
     skeleton,
     with_roster,
 )
-from live.domain.show import Category, Show, parse_show
+from live.domain.show import Category, Show, effective, parse_show
 from live.redis.registry import Registry
 from live.redis.sessions import Sessions
 from live.services.shows import Service
@@ -136,15 +137,19 @@ class Setup:
         """The show as the setup page edits it: the show file's document (with the details
         edited before the show), its TOML, its revision, where it is defined and whether it
         may still be redefined."""
-        show = await self.service.current(show_id)
         source = "file" if show_id in self.files else "browser"
+        if source == "browser":
+            await self.sync()  # the newest definition, so that its revision matches it
+        edits = await self.store.read_edits(show_id)
+        show = effective(self.service.show(show_id), edits)
         stage = await self.store.read_stage(show_id)
         editable = source == "browser" and stage.phase == "waiting"
         return {
             "show": document(show),
             "presets": {c.id: preset_of(c.rules) for c in show.categories},
             "toml": show_toml(show),
-            "rev": self.revs.get(show_id, ""),
+            # Saving answers this back: stale if the show or a detail changed since.
+            "rev": f"{self.revs.get(show_id, '')}.{edits_digest(edits)}",
             "source": source,
             "editable": editable,
             "phase": stage.phase,
@@ -172,7 +177,11 @@ class Setup:
             raise _invalid(exc) from None
         text = show_toml(show)
         new_rev = revision(text)
-        status, version = await self.registry.define(show, text, new_rev, rev, actor, False)
+        kept = {c.id for c in show.categories}
+        dropped = tuple(c.id for c in old.categories if c.id not in kept)
+        status, version = await self.registry.define(
+            show, text, new_rev, rev, actor, False, dropped
+        )
         if status == "stale":
             raise DefinitionStale("the show was changed meanwhile: reload it, then change it")
         if status == "started":
@@ -182,7 +191,8 @@ class Setup:
         await self._serve(show, new_rev)
         if show.partitions > 1:
             await self.store.mirror(show)  # the partitions' copies of the new rules
-        return {"status": "ok", "rev": new_rev, "version": version}
+        # The details edited before are now part of the definition: none are left over.
+        return {"status": "ok", "rev": f"{new_rev}.{edits_digest({})}", "version": version}
 
     async def import_roster(
         self, show_id: str, data: bytes, name: str, rev: str, actor: str

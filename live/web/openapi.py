@@ -135,7 +135,7 @@ OPERATIONS: tuple[Op, ...] = (
         DefinitionIn,
         "staff",
         errors=(400, 401, 403, 404, 409, 413),
-        query=(("rev", {"type": "string", "maxLength": 12}),),
+        query=(("rev", {"type": "string", "maxLength": 40}),),
     ),
     Op(
         "POST",
@@ -146,7 +146,7 @@ OPERATIONS: tuple[Op, ...] = (
         errors=(400, 401, 403, 404, 409, 413),
         query=(
             ("name", {"type": "string", "maxLength": 200}),
-            ("rev", {"type": "string", "maxLength": 12}),
+            ("rev", {"type": "string", "maxLength": 40}),
         ),
     ),
     Op(

@@ -135,7 +135,7 @@ class DefinitionIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
-    rev: Annotated[str, Field(max_length=12)]
+    rev: Annotated[str, Field(max_length=40)]
     show: dict[str, Any]
 
 

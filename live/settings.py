@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from live.domain.errors import ConfigError
@@ -91,6 +91,16 @@ class Settings:
     allowed_origins: tuple[str, ...] = ()
     """``LIVE_ALLOWED_ORIGINS``: comma-separated origins allowed for websockets and POSTs
     (e.g. ``https://vote.example.com``). Empty: only the server's own host."""
+    metrics_token: str = field(default="", repr=False)
+    """``LIVE_METRICS_TOKEN``: the bearer token ``GET /metrics`` asks for (unset: ``/metrics``
+    answers 404 ``metrics_disabled``; ``live serve --metrics-port`` serves them apart)."""
+    drain_seconds: float = 0.0
+    """``LIVE_DRAIN_SECONDS``: after SIGTERM, how long the process keeps serving while
+    ``/readyz`` answers 503 ``draining``, so that a balancer probing it stops sending new
+    phones before it stops (set it to about two probe intervals behind a balancer)."""
+    log_json: bool = False
+    """``LIVE_LOG_FORMAT=json``: one JSON object per log line (time, level, logger, message
+    and the record's extra fields)."""
     flagger_inline: bool = False
     """``LIVE_FLAGGER``: ``process`` (the default) leaves the fraud detector to its own process,
     ``live flagger`` (``live demo`` starts one; the Procfile lists it); ``inline`` runs it in the
@@ -133,6 +143,9 @@ class Settings:
             cookie_secure=env.get("LIVE_COOKIE_SECURE", "") in {"1", "true", "yes"},
             trusted_proxies=env.get("LIVE_TRUSTED_PROXIES", ""),
             flagger_inline=_choice(env, "LIVE_FLAGGER", ("process", "inline")) == "inline",
+            metrics_token=env.get("LIVE_METRICS_TOKEN", ""),
+            drain_seconds=_int(env, "LIVE_DRAIN_SECONDS", 0, lo=0) * 1.0,
+            log_json=_choice(env, "LIVE_LOG_FORMAT", ("text", "json")) == "json",
             allowed_origins=tuple(
                 o.strip().lower().rstrip("/")
                 for o in env.get("LIVE_ALLOWED_ORIGINS", "").split(",")

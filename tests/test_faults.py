@@ -214,7 +214,7 @@ async def test_redis_frozen_with_sigstop_for_five_seconds(prefix: str, tmp_path:
         async with serve(settings) as live:
             run = await under_fault(live, "st", freeze)
             async with live.client() as http:
-                health = (await http.get("/healthz")).json()["status"]
+                health = (await http.get("/readyz")).json()["status"]
     finally:
         redis.stop()
     out = run.out

@@ -16,7 +16,8 @@ from tests.helpers import SHOW, LiveServer
 HTML_PAGES = {"/", "/s/{show}", "/overlay/{show}", "/results/{show}/{category}", "/admin/{show}",
               "/judge/{show}", "/moderate/{show}", "/openapi.json", "/s/{show}/c/{contestant}",
               "/s/{show}/c/{contestant}/poster.png",
-              "/s/{show}/c/{contestant}/photo.webp", "/admin/{show}/setup"}  # fmt: skip
+              "/s/{show}/c/{contestant}/photo.webp", "/admin/{show}/setup",
+              "/metrics"}  # fmt: skip
 
 
 async def document(server: LiveServer) -> dict[str, Any]:

@@ -82,11 +82,14 @@ def test_every_viewer_string_exists_in_both_languages() -> None:
         assert used <= keys[0], (page, used - keys[0])
 
 
-async def test_healthz_answers_200_while_redis_answers(server: LiveServer) -> None:
+async def test_readyz_answers_200_while_redis_answers_and_healthz_says_alive(
+    server: LiveServer,
+) -> None:
     async with server.client() as http:
-        reply = await http.get("/healthz")
-    assert reply.status_code == 200
-    assert reply.json() == {"status": "ok", "redis": "ok"}
+        ready = await http.get("/readyz")
+        alive = await http.get("/healthz")
+    assert (ready.status_code, ready.json()) == (200, {"status": "ok", "redis": "ok"})
+    assert (alive.status_code, alive.json()) == (200, {"status": "alive"})
 
 
 async def test_viewer_page_and_state_stay_up_while_redis_is_away(

@@ -71,7 +71,7 @@ async def test_sigkill_redis_loses_no_accepted_vote(tmp_path: Path, prefix: str)
             await asyncio.to_thread(redis.kill)
             await asyncio.sleep(0.5)
             async with live.client() as http:
-                health = await http.get("/healthz")
+                health = await http.get("/readyz")
             await asyncio.sleep(1.5)
             await asyncio.to_thread(redis.start)  # same port, password and data folder
             await asyncio.sleep(1.5)

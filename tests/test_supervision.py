@@ -128,13 +128,13 @@ async def test_each_task_comes_back_after_a_bug_and_health_says_so(
 ) -> None:
     async with serve(make_settings(redis_url, prefix, tmp_path)) as live:
         async with live.client() as http:
-            assert (await http.get("/healthz")).json()["status"] == "ok"
+            assert (await http.get("/readyz")).json()["status"] == "ok"
             # Three failures in a row: 0.1 + 0.2 + 0.4 s of backoff, down all along.
             _inject(live, task, monkeypatch, times=3)
             seen: list[dict[str, Any]] = []
             async with asyncio.timeout(20):
                 while True:
-                    reply = await http.get("/healthz")
+                    reply = await http.get("/readyz")
                     body = reply.json()
                     seen.append(body)
                     restarts = live.rt.supervisor.health()[task]["restarts"]
@@ -176,7 +176,7 @@ async def test_likes_answer_503_while_the_buffer_is_full(
         assert rt.likes.size == 5
         async with httpx.AsyncClient(base_url=live.url) as http, asyncio.timeout(10):
             while True:  # the flusher fails on every run: health names it
-                health = await http.get("/healthz")
+                health = await http.get("/readyz")
                 if health.status_code == 503:
                     break
                 await asyncio.sleep(0.01)

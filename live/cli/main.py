@@ -118,6 +118,13 @@ def main(argv: list[str] | None = None) -> int:
     p_serve.add_argument("--port", type=int, default=8000)
     p_serve.add_argument("--workers", type=int, default=1)
     p_serve.add_argument(
+        "--metrics-port",
+        type=int,
+        default=0,
+        help="also serve GET /metrics (every worker's, no token) on this port",
+    )
+    p_serve.add_argument("--metrics-host", default="127.0.0.1")
+    p_serve.add_argument(
         "--no-access-log",
         action="store_true",
         help="no line per request (a line per vote costs CPU at thousands of votes a second)",
@@ -247,6 +254,8 @@ def _dispatch(args: argparse.Namespace) -> int:
             args.workers,
             banner=True,
             access_log=not args.no_access_log,
+            metrics_port=args.metrics_port,
+            metrics_host=args.metrics_host,
         )
     if args.command == "flagger":
         return asyncio.run(run_flagger(settings))

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import subprocess
 import sys
 from dataclasses import replace
+from pathlib import Path
 from urllib.parse import urlencode
 
+from live import metrics
 from live.domain.errors import ConfigError
 from live.domain.show import load_shows
 from live.redis.embedded import EmbeddedRedis, find_running
@@ -40,6 +43,33 @@ def _print_banner(
     print("Ctrl-C stops the server" + (" and its Redis." if own_redis else "."), flush=True)
 
 
+def shared_metrics(data_dir: Path) -> Path:
+    """Workers' metrics in one directory (prometheus-client's multiprocess mode), emptied at
+    start so that a restart does not count the last run's: set in the environment before the
+    workers start (they are spawned, so they import prometheus-client with it set)."""
+    path = Path(os.environ.get(metrics.MULTIPROC_ENV) or data_dir / "metrics").resolve()
+    if path.exists():
+        shutil.rmtree(path)
+    path.mkdir(parents=True)
+    os.environ[metrics.MULTIPROC_ENV] = str(path)
+    return path
+
+
+def serve_metrics(port: int, host: str, shared: Path | None) -> None:
+    """``--metrics-port``: the metrics on a port of their own (no token; bind it where only
+    the scraper reaches), in a thread of this process: every worker's, summed, or this
+    process's own when it is the only one."""
+    from prometheus_client import REGISTRY, CollectorRegistry, start_http_server
+    from prometheus_client.multiprocess import MultiProcessCollector
+
+    registry = REGISTRY
+    if shared is not None:
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, path=str(shared))  # type: ignore[no-untyped-call]
+    start_http_server(port, addr=host, registry=registry)
+    print(f"metrics on http://{host}:{port}/metrics")
+
+
 def serve(
     settings: Settings,
     host: str,
@@ -49,6 +79,8 @@ def serve(
     admin_link: bool = False,
     access_log: bool = True,
     flagger: bool = False,
+    metrics_port: int = 0,
+    metrics_host: str = "127.0.0.1",
 ) -> int:
     """Serve until stopped. ``flagger``: also run ``live flagger`` as a child process (unless
     ``LIVE_FLAGGER=inline``), stopped before the embedded Redis."""
@@ -73,6 +105,12 @@ def serve(
             os.environ["REDIS_URL"] = url
             settings = replace(settings, redis_url=url)
         os.environ["LIVE_DATA_DIR"] = str(settings.data_dir)
+        if workers > 1:
+            metrics_dir = shared_metrics(settings.data_dir)
+            if metrics_port:
+                serve_metrics(metrics_port, metrics_host, metrics_dir)
+        elif metrics_port:
+            serve_metrics(metrics_port, metrics_host, None)
         os.environ["LIVE_SHOW_FILES"] = ",".join(str(p) for p in settings.show_files)
         if banner:
             _print_banner(settings, list(shows), host, port, admin_link, embedded is not None)

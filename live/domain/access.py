@@ -60,6 +60,8 @@ PUBLIC: frozenset[tuple[str, str]] = frozenset(
         ("GET", "/"),
         ("GET", "/s/{show}"),
         ("GET", "/healthz"),
+        ("GET", "/readyz"),
+        ("GET", "/metrics"),  # a bearer token (LIVE_METRICS_TOKEN), not a role
         ("GET", "/openapi.json"),
         ("GET", "/api/shows/{show}"),
         ("POST", "/api/shows/{show}/votes"),  # a device cookie, not a role

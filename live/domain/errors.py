@@ -180,6 +180,12 @@ class NotFound(LiveError):
     status = 404
 
 
+class MetricsDisabled(NotFound):
+    """``GET /metrics`` without ``LIVE_METRICS_TOKEN`` configured."""
+
+    code = "metrics_disabled"
+
+
 class UnknownShow(NotFound):
     code = "unknown_show"
 

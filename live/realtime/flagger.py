@@ -15,6 +15,7 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
+from live import metrics
 from live.domain.errors import LiveError
 from live.domain.fraud import Cluster, Detector
 from live.domain.show import Show
@@ -146,6 +147,9 @@ class Flagger:
         detector.changed.clear()
         for cid, vids in new.items():
             written[cid] = written.get(cid, 0) + len(vids)
+            cluster = detector.cluster(cid)
+            if cluster is not None and vids:
+                metrics.FLAGS.labels(cluster.rule).inc(len(vids))
 
     async def _step(self, show: str, detector: Detector, chains: Chains) -> int:
         """Feed the next entries (at most about :data:`BATCH` per chain); how many."""

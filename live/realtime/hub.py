@@ -31,6 +31,7 @@ from typing import Protocol
 
 from websockets.frames import Frame, Opcode
 
+from live import metrics
 from live.domain.errors import WS_FLOODING, WS_TOO_SLOW, LiveError
 from live.domain.protocol import Encoded
 from live.domain.state import ShowState
@@ -224,12 +225,14 @@ class Hub:
 
     def add(self, conn: Connection) -> None:
         self.connections.setdefault(conn.show, set()).add(conn)
+        metrics.WS_CONNECTIONS.labels(conn.audience).inc()
 
     def remove(self, conn: Connection) -> None:
         if conn.close_code is not None:
             self.closed_by_server[conn.close_code] += 1
         conns = self.connections.get(conn.show)
-        if conns is not None:
+        if conns is not None and conn in conns:
+            metrics.WS_CONNECTIONS.labels(conn.audience).dec()
             conns.discard(conn)
             if not conns:
                 del self.connections[conn.show]
@@ -322,7 +325,7 @@ class Hub:
     async def fan_out(self, show: str, state: ShowState) -> None:
         """Write the show's new frames to its sockets, yielding to the loop every
         :data:`SLICE` sockets so that votes and pings are served during a large fan-out."""
-        now = time.monotonic()
+        now = started = time.monotonic()
         conns = list(self.connections.get(show, ()))
         frames: dict[str, Frames] = {}
         for audience in {c.audience for c in conns}:
@@ -341,6 +344,9 @@ class Hub:
                 if conn.show_frame is not f.show:
                     conn.offer_show(f.show)
                 conn.offer_snapshot(f.push, now)
+        metrics.PUSHES.inc(len(conns))
+        metrics.PUSH_BYTES.inc(sum(len(frames[c.audience].push) for c in conns))
+        metrics.PUSH_SECONDS.observe(time.monotonic() - started)
 
     async def tick(self) -> bool:
         """Push every show whose version moved (or that was poked); whether any was pushed."""
@@ -367,6 +373,7 @@ class Hub:
         loop = asyncio.get_running_loop()
         next_tick = loop.time() + self.interval
         last_push = -self.interval
+        fresh_at = loop.time()  # when the sockets were last found to have the current state
         while True:
             beat()
             now = loop.time()
@@ -387,8 +394,11 @@ class Hub:
                 # Missed ticks (a long fan-out) are skipped, not made up in a burst.
                 next_tick += self.interval * (1 + int((now - next_tick) // self.interval))
             await asyncio.sleep(0)  # however the loop got here, others run between ticks
+            metrics.STALENESS.set(loop.time() - fresh_at)
             try:
-                if await self.tick():
+                pushed = await self.tick()
+                fresh_at = now
+                if pushed:
                     # The schedule follows the last push (measured before the fan-out, so a
                     # long fan-out does not stretch it): at most one push per interval.
                     last_push = now

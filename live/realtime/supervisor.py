@@ -23,6 +23,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from live import metrics
+
 log = logging.getLogger("live.supervisor")
 
 Beat = Callable[[], None]
@@ -81,6 +83,7 @@ class Supervisor:
 
         while True:
             entry.up = True
+            metrics.TASK_UP.labels(entry.name).set(1)
             entry.started = entry.last_beat = self._clock()
             try:
                 await entry.run(beat)
@@ -95,6 +98,7 @@ class Supervisor:
                     "task %s failed; restarting it in %.1f s", entry.name, backoff, exc_info=exc
                 )
             entry.up = False
+            metrics.TASK_UP.labels(entry.name).set(0)
             entry.last_error = why[:300]
             if self._clock() - entry.started >= self.healthy_after:
                 backoff = self.min_backoff

@@ -22,6 +22,7 @@ from redis.backoff import ExponentialBackoff
 from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
+from live import metrics
 from live.domain.errors import Unavailable
 from live.domain.ledger.chain import Pseudonym, pseudonymiser
 from live.domain.show import Show
@@ -281,6 +282,7 @@ class RedisBase:
         except (RedisError, OSError, TimeoutError, *LEAKED) as exc:
             if isinstance(exc, LEAKED) and not lost_connection(exc):
                 raise  # our own bug: a 500 with its traceback, not a 503
+            metrics.REDIS_ERRORS.inc()
             task = asyncio.current_task()
             if task is not None and task.cancelling():
                 # A cancellation that surfaced as a connection or timeout error is still a

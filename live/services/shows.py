@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from live import metrics
 from live.domain.ballot import Voter, make_ballot, parse_like, parse_vote
 from live.domain.errors import (
     BadRequest,
@@ -95,7 +96,10 @@ class Service:
         show = self.show(show_id)
         vote = parse_vote(raw)
         ballot = make_ballot(show, vote, voter)
+        started = time.perf_counter()
         outcome = await self.store.cast_vote(ballot, None, show)  # Redis's clock decides
+        metrics.VOTE_SECONDS.observe(time.perf_counter() - started)
+        metrics.VOTES.labels(show.id, vote.category, outcome.status).inc()
         if outcome.status == "accepted" and outcome.reason != "replay" and self.changed:
             self.changed(show.id)
         return vote.vote_id, outcome
@@ -122,6 +126,8 @@ class Service:
 
     async def flush_likes(self, show_id: str, batch: dict[str, int]) -> LikeOutcome:
         outcome = await self.store.add_likes(self.show(show_id), batch)  # by Redis's clock
+        metrics.LIKES_TAPS.labels(show_id).inc(outcome.taps)
+        metrics.LIKES_COUNTED.labels(show_id).inc(outcome.counted)
         if self.changed:
             self.changed(show_id)
         return outcome

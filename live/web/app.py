@@ -6,8 +6,11 @@ import asyncio
 import contextlib
 import gc
 import logging
+import signal
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
+from types import FrameType
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -94,6 +97,33 @@ async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def drain(app: Starlette, seconds: float, owned: contextlib.AsyncExitStack) -> None:
+    """From the moment SIGTERM arrives, ``/readyz`` answers 503 ``draining``; the server's own
+    handler (uvicorn's: stop accepting, close sockets with 1001, end) runs ``seconds`` later,
+    so a balancer's probes see the 503 first. Only in the main thread (where signals land);
+    the handler found is put back when the app ends."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    previous = signal.getsignal(signal.SIGTERM)
+    loop = asyncio.get_running_loop()
+
+    def on_term(signum: int, frame: FrameType | None) -> None:
+        app.state.runtime.draining = True
+        log.warning("SIGTERM: draining (not ready) for %.1f s, then stopping", seconds)
+        if callable(previous):
+            loop.call_soon_threadsafe(loop.call_later, seconds, previous, signum, frame)
+        else:  # no server handler: the signal's own action, once drained
+
+            def again() -> None:
+                signal.signal(signal.SIGTERM, previous)
+                signal.raise_signal(signal.SIGTERM)
+
+            loop.call_soon_threadsafe(loop.call_later, seconds, again)
+
+    signal.signal(signal.SIGTERM, on_term)
+    owned.callback(signal.signal, signal.SIGTERM, previous)
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     """The ASGI app. Without ``REDIS_URL`` it uses (or starts) the embedded Redis."""
     settings = settings or Settings.from_env()
@@ -174,6 +204,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
             owned.push_async_callback(flush_last_likes)
             supervisor.start()
+            drain(app, settings.drain_seconds, owned)
             # Bounded: a task that does not stop must not hold the whole shutdown hostage.
             owned.push_async_callback(supervisor.stop, 5)
             # Everything made so far lives as long as the process: keep it out of the

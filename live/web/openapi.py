@@ -74,7 +74,14 @@ _VERSION_Q = ("version", {"type": "string", "pattern": "^[0-9]{1,9}$"})
 _FORMAT_Q = ("format", {"type": "string", "enum": ["json", "csv"]})
 
 OPERATIONS: tuple[Op, ...] = (
-    Op("GET", "/healthz", "Health: 200 while Redis answers, 503 while it does not", errors=()),
+    Op("GET", "/healthz", "Liveness: 200 while the process answers", errors=()),
+    Op(
+        "GET",
+        "/readyz",
+        "Readiness: 200 while Redis answers, every task is up and the process is not draining; "
+        "else 503 (draining, unavailable, degraded)",
+        errors=(),
+    ),
     Op("GET", "/api/shows/{show}", "The current public snapshot"),
     Op(
         "POST",

@@ -44,6 +44,9 @@ class Runtime:
     """Owns every background task above: restarts them, reports them in ``/healthz``."""
     setup: Setup
     """Shows set up in the browser (the registry), served by every process."""
+    draining: bool = False
+    """Set from the moment SIGTERM arrives: ``/readyz`` answers 503 so that a balancer sends
+    no new phones here while the process finishes (``LIVE_DRAIN_SECONDS``)."""
 
 
 def runtime(app: Starlette) -> Runtime:

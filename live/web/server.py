@@ -26,6 +26,7 @@ from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIO
 from websockets.http11 import Request
 
 from live.settings import Settings
+from live.web.logs import log_config
 
 GOING_AWAY = 1001
 PROTOCOL = "live.web.server:GoingAwayProtocol"
@@ -49,6 +50,8 @@ def uvicorn_options(settings: Settings, **overrides: Any) -> dict[str, Any]:
         "timeout_graceful_shutdown": 5,
         "log_level": "info",
     }
+    if settings.log_json:
+        options["log_config"] = log_config(True)
     options.update(overrides)
     return options
 

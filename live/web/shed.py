@@ -26,6 +26,10 @@ HEADERS = [
 DRAIN_LIMIT = 65_536
 
 
+PROBES = frozenset({"/healthz", "/readyz", "/metrics"})
+"""Never shed: an overloaded process must still say how it is."""
+
+
 class Shed:
     def __init__(self, app: ASGIApp, limit: int) -> None:
         self.app = app
@@ -34,7 +38,7 @@ class Shed:
         self.shed = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] == "/healthz":
+        if scope["type"] != "http" or scope["path"] in PROBES:
             await self.app(scope, receive, send)
             return
         if self.inflight >= self.limit:

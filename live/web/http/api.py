@@ -9,9 +9,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from live import __version__
+from live import __version__, metrics
+from live.domain.access import same_secret
 from live.domain.ballot import Voter
-from live.domain.errors import LiveError
+from live.domain.errors import LiveError, MetricsDisabled, NotSignedIn
 from live.web.http.common import client_ip, device_of, read_body
 from live.web.identity import COOKIE
 from live.web.openapi import document
@@ -95,27 +96,52 @@ async def openapi_json(request: Request) -> JSONResponse:
 
 
 async def healthz(request: Request) -> JSONResponse:
-    """200 ``ok`` when Redis answers and every background task is up; else 503
-    ``unavailable`` (Redis) or ``degraded`` (a task is down or stopped beating), with every
-    task's ``up``, ``restarts``, last ``error`` and ``beat_ms``."""
+    """Liveness: 200 ``alive`` while this process answers (restart it only when this fails).
+    Whether it should get traffic is ``/readyz``."""
+    return JSONResponse({"status": "alive"})
+
+
+async def readyz(request: Request) -> JSONResponse:
+    """Readiness: 200 ``ok`` when Redis answers, every background task is up and the process
+    is not draining; else 503 ``draining`` (SIGTERM arrived), ``unavailable`` (Redis) or
+    ``degraded`` (a task is down or stopped beating), with every task's ``up``,
+    ``restarts``, last ``error`` and ``beat_ms``."""
     rt = runtime(request.app)
     tasks = rt.supervisor.health()
+    retry = {"Retry-After": "1"}
+    if rt.draining:
+        return JSONResponse({"status": "draining", "tasks": tasks}, 503, headers=retry)
     try:
         await rt.store.ping()
     except LiveError as exc:
-        return JSONResponse(
-            {"status": "unavailable", "redis": exc.message, "tasks": tasks},
-            status_code=503,
-            headers={"Retry-After": "1"},
-        )
+        body = {"status": "unavailable", "redis": exc.message, "tasks": tasks}
+        return JSONResponse(body, status_code=503, headers=retry)
     if not all(task["up"] for task in tasks.values()):
         return JSONResponse({"status": "degraded", "redis": "ok", "tasks": tasks}, status_code=503)
     return JSONResponse({"status": "ok", "redis": "ok"})
 
 
+async def metrics_text(request: Request) -> Response:
+    """Prometheus metrics, for a scraper holding ``LIVE_METRICS_TOKEN`` (a bearer token,
+    compared in constant time). Without a configured token: 404 ``metrics_disabled``."""
+    rt = runtime(request.app)
+    token = rt.settings.metrics_token
+    if not token:
+        raise MetricsDisabled("set LIVE_METRICS_TOKEN (or use live serve --metrics-port)")
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not same_secret(given.strip(), token):
+        raise NotSignedIn("GET /metrics needs Authorization: Bearer <LIVE_METRICS_TOKEN>")
+    for name, task in rt.supervisor.health().items():  # this process's, as of now
+        metrics.TASK_UP.labels(name).set(1 if task["up"] else 0)
+    body, kind = metrics.render()
+    return Response(body, media_type=kind, headers={"Cache-Control": "no-store"})
+
+
 routes = [
     Route("/openapi.json", openapi_json, methods=["GET"]),
     Route("/healthz", healthz, methods=["GET"]),
+    Route("/readyz", readyz, methods=["GET"]),
+    Route("/metrics", metrics_text, methods=["GET"]),
     Route("/api/shows/{show}", get_state, methods=["GET"]),
     Route("/api/shows/{show}/votes", post_vote, methods=["POST"]),
     Route("/api/shows/{show}/likes", post_like, methods=["POST"]),

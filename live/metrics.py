@@ -1,0 +1,80 @@
+"""Prometheus metrics (prometheus-client): what an operator watches on show night.
+
+Names follow Prometheus conventions; no label ever holds a device, an address or anything a
+viewer sends (only show, category and status, which the show file bounds). Under ``live serve
+--workers N`` each worker writes its values to ``PROMETHEUS_MULTIPROC_DIR`` (set and wiped by
+``live serve``) and a scrape of any worker sums them all (:func:`render`); a single process
+serves its own registry, with the process collectors.
+
+A layer of its own, below the settings: every layer may count, none depends on how.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    ProcessCollector,
+    disable_created_metrics,
+    generate_latest,
+    multiprocess,
+)
+
+disable_created_metrics()  # type: ignore[no-untyped-call]  # no `_created` series beside every counter: noise on a dashboard
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+VOTES = Counter(
+    "live_votes", "Votes decided, by show, category and status", ["show", "category", "status"]
+)
+LIKES_TAPS = Counter("live_likes_taps", "Like taps received (before caps)", ["show"])
+LIKES_COUNTED = Counter("live_likes_counted", "Like taps counted (within the caps)", ["show"])
+WS_CONNECTIONS = Gauge(
+    "live_ws_connections",
+    "Open websockets, by kind (viewer, staff, overlay)",
+    ["kind"],
+    multiprocess_mode="livesum",
+)
+PUSHES = Counter("live_pushes", "Snapshots written to sockets (one per socket and push)")
+PUSH_BYTES = Counter("live_push_bytes", "Bytes of snapshots written to sockets")
+PUSH_SECONDS = Histogram(
+    "live_push_seconds",
+    "Time to fan one show's snapshot out to its sockets",
+    buckets=LATENCY_BUCKETS,
+)
+VOTE_SECONDS = Histogram(
+    "live_vote_seconds",
+    "Time to decide one vote, the ledger write included (server side)",
+    buckets=LATENCY_BUCKETS,
+)
+STALENESS = Gauge(
+    "live_staleness_seconds",
+    "Since the sockets last got, or were found to have, their show's current state",
+    multiprocess_mode="livemax",
+)
+REDIS_ERRORS = Counter("live_redis_errors", "Redis calls that failed or ran out of time")
+FLAGS = Counter("live_flags", "Votes newly flagged by the fraud detector, by rule", ["rule"])
+TASK_UP = Gauge(
+    "live_task_up",
+    "1 while the background task is up, 0 while it is down (the lowest over processes)",
+    ["task"],
+    multiprocess_mode="livemin",
+)
+
+
+def render() -> tuple[bytes, str]:
+    """The exposition of every metric (summed over the workers in multiprocess mode), and its
+    content type."""
+    if os.environ.get(MULTIPROC_ENV):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        ProcessCollector(registry=registry)  # the scraped worker's own CPU and memory
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST

@@ -14,7 +14,15 @@ from playwright.async_api import Browser, Page, expect
 
 from live.domain.setup import revision
 from tests.conftest import make_settings
-from tests.helpers import LiveServer, all_entries, serve, staff_client, staff_login, vote_body
+from tests.helpers import (
+    LiveServer,
+    all_entries,
+    run_cli,
+    serve,
+    staff_client,
+    staff_login,
+    vote_body,
+)
 from tests.test_a11y import serious
 from tests.test_access_table import tiny_png
 from tests.test_browser import ARTIFACTS, browser, chromium  # noqa: F401
@@ -358,7 +366,7 @@ async def test_an_organiser_sets_a_show_up_in_the_browser_and_opens_voting(
 
 
 async def test_a_show_created_with_partitions_spreads_its_votes_and_recounts(
-    server: LiveServer,
+    server: LiveServer, monkeypatch: pytest.MonkeyPatch, capsys: Any
 ) -> None:
     cookie, csrf = await staff_login(server, "admin")
     async with staff_client(server, cookie, headers={"X-CSRF-Token": csrf}) as http:
@@ -389,3 +397,6 @@ async def test_a_show_created_with_partitions_spreads_its_votes_and_recounts(
     state = (await get(server, "/api/shows/wide")).json()
     assert state["tallies"]["audience"]["c01"] == 12 and sum(per_chain) == 12
     assert sum(1 for n in per_chain if n) > 1, per_chain  # 12 phones over 3 chains
+    # The operator's commands know a show that has no file (the registry's).
+    code, out, err = await run_cli(server, monkeypatch, capsys, "verify", "--show", "wide")
+    assert code == 0 and "chain 2 head" in out, out + err

@@ -31,7 +31,7 @@ from dataclasses import replace
 from pathlib import Path
 from urllib.parse import urlencode
 
-from live.cli import showfile
+from live.cli import backup, showfile
 from live.cli.audit import reconcile_export, reconcile_points
 from live.cli.cluster import run_cluster
 from live.cli.flagger import run_flagger
@@ -39,10 +39,13 @@ from live.cli.serve import login_link, serve
 from live.domain.access import ROLES
 from live.domain.errors import ConfigError, LiveError
 from live.domain.reconcile import PRESETS
+from live.domain.setup import parse_show_text, show_toml
 from live.domain.show import Show, effective, load_show, load_shows
 from live.domain.stage import ACTIONS, Action
+from live.redis.backup import Backups
 from live.redis.embedded import APP_USER, app_acl, find_running
 from live.redis.embedded_cluster import apply_acl_everywhere, cluster_acl
+from live.redis.registry import Registry
 from live.redis.sessions import Sessions
 from live.redis.store import Store, close_client, open_store
 from live.services.export import export, verify_export
@@ -68,10 +71,21 @@ async def _with_store(
     store = open_store(settings, url, 4)
     try:
         shows = load_shows(settings.show_files)
+        # And the shows set up in the browser (a file's show of the same id wins).
+        registry = Registry(store)
+        for show_id in await registry.ids():
+            definition = await registry.definition(show_id)
+            if show_id not in shows and definition is not None:
+                shows[show_id] = parse_show_text(definition.toml, f"registry:{show_id}")
         store.register(shows.values())  # every command knows each show's partitions
         return await work(store, shows)
     finally:
         await close_client(store.client)
+
+
+def _write_definition(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
 
 
 def _acl(args: argparse.Namespace) -> int:
@@ -189,6 +203,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     p_export.add_argument("--out", required=True)
     p_export.add_argument("--no-progress", action="store_true")
+
+    p_backup = sub.add_parser(
+        "backup", parents=[one_show], help="everything of a show in one file (consistent)"
+    )
+    p_backup.add_argument("--out", required=True)
+    p_backup.add_argument("--no-progress", action="store_true")
+    p_restore = sub.add_parser(
+        "restore", parents=[files], help="a backup into an empty Redis (or a new prefix)"
+    )
+    p_restore.add_argument("file")
+    p_restore.add_argument("--no-progress", action="store_true")
 
     p_show = sub.add_parser(
         "show", parents=[one_show], help="create a show file, import contestants, export a show"
@@ -312,8 +337,13 @@ def _dispatch(args: argparse.Namespace) -> int:
 
     async def export_show(store: Store, shows: dict[str, Show]) -> int:
         show = _pick(shows, args.show)
-        source = next(p for p in settings.show_files if load_show(p).id == show.id)
         out = Path(args.out)
+        files = [p for p in settings.show_files if load_show(p).id == show.id]
+        if files:
+            source = files[0]
+        else:  # set up in the browser: its show file is the definition kept in Redis
+            source = out / ".definition.toml"
+            await asyncio.to_thread(_write_definition, source, show_toml(show))
         manifest = await export(store, show, source, out, progress=not args.no_progress)
         head = manifest["chain_head"]
         print(f"exported {manifest['entries']} entries to {out}")
@@ -360,7 +390,27 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(f"{args.base_url.rstrip('/')}/overlay/{show.id}?{urlencode({'key': key})}")
         return 0
 
+    async def backup_show(store: Store, shows: dict[str, Show]) -> int:
+        show = _pick(shows, args.show)
+        out = Path(args.out)
+        done = await backup.backup(store, show.id, show.partitions, out, not args.no_progress)
+        heads = await Backups(store).heads(show.id)
+        print(f"backed up show {show.id}: {done['keys']} keys, {done['entries']} stream entries")
+        for part, (n, h) in enumerate(heads):
+            print(f"chain {part} head    #{n} {h}")
+        return 0
+
+    async def restore_show(store: Store, shows: dict[str, Show]) -> int:
+        done = await backup.restore(store, Path(args.file), not args.no_progress)
+        print(
+            f"restored show {done['show']} under prefix {store.prefix!r}: "
+            f"{done['keys']} keys, {done['entries']} stream entries; check it with live verify"
+        )
+        return 0
+
     work = {
+        "backup": backup_show,
+        "restore": restore_show,
         "stage": stage,
         "voting": voting,
         "recount": recount,

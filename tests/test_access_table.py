@@ -88,6 +88,7 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("POST", "/api/shows/{show}/voids/preview"): {A, M},
     ("POST", "/api/shows/{show}/voids"): {A, M},
     ("GET", "/api/shows/{show}/moderation-log"): {A, M},
+    ("GET", "/api/shows/{show}/activity"): {A, M},
     ("GET", "/admin/{show}/setup"): {A},
     ("POST", "/api/shows"): {A},
     ("GET", "/api/shows/{show}/definition"): {A},

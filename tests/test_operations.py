@@ -15,10 +15,12 @@ from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 import httpx
+from playwright.async_api import Browser, expect
 
 from live.redis.embedded import free_port
 from live.web.identity import COOKIE, Devices
-from tests.helpers import SECRET, SHOW, LiveServer, vote_body
+from tests.helpers import SECRET, SHOW, LiveServer, staff_client, staff_login, vote_body
+from tests.test_browser import ARTIFACTS, browser, chromium  # noqa: F401
 
 TOKEN = "scrape-" + "x" * 24
 
@@ -196,3 +198,32 @@ async def test_every_metric_the_dashboard_queries_is_exported(
             exported |= {f"{name}_bucket", f"{name}_count", f"{name}_sum"}
     assert used and used <= exported, sorted(used - exported)
     assert len(dashboard["panels"]) >= 10
+
+
+async def test_the_console_plots_votes_and_likes_per_minute_since_voting_opened(
+    server: LiveServer,
+    browser: Browser,  # noqa: F811
+) -> None:
+    for i in range(9):
+        async with server.client(server.cookie()) as phone:
+            body = vote_body("cap20" if i < 6 else "cap1", "p2", f"activity-{i:04d}")
+            assert (await phone.post("/api/shows/t/votes", json=body)).status_code == 200
+            await phone.post("/api/shows/t/likes", json={"n": 4})
+    await server.rt.likes.flush()
+    cookie, _ = await staff_login(server, "admin")
+    async with staff_client(server, cookie) as http:
+        activity = (await http.get("/api/shows/t/activity")).json()
+        again = (await http.get("/api/shows/t/activity")).json()  # read on from where it was
+    assert sum(activity["votes"]["cap20"]) == 6 and sum(activity["votes"]["cap1"]) == 3
+    assert sum(activity["likes"]) == 36 and activity["since"] is not None
+    assert sum(again["votes"]["cap20"]) == 6  # read on from where it was: nothing counted twice
+    context = await browser.new_context(viewport={"width": 1280, "height": 900})
+    await context.add_cookies([{"name": "live_staff", "value": cookie, "url": server.url}])
+    page = await context.new_page()
+    await page.goto(f"{server.url}/admin/t")
+    await expect(page.locator("#votes-chart polyline")).to_have_count(len(activity["votes"]))
+    await expect(page.locator("#likes-chart polyline")).to_have_count(1)
+    await expect(page.locator("#votes-summary")).to_contain_text("votes/min")
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.locator("#activity-panel").screenshot(path=str(ARTIFACTS / "console-activity.png"))
+    await context.close()

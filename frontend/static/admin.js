@@ -189,3 +189,65 @@ byId("results-publish").addEventListener("click", async () => {
   }
 });
 refreshResults();
+
+// -- votes and likes per minute since voting opened (polled: a plot, not a live counter) ------
+const SVG = "http://www.w3.org/2000/svg";
+const COLOURS = ["#f5a524", "#4cc38a", "#5b9cf5", "#e5484d", "#b084f5", "#2ec5ce", "#f07cc0"];
+
+function plot(svg, series) {
+  const width = 600;
+  const height = 160;
+  const longest = Math.max(1, ...series.map((s) => s.values.length));
+  const top = Math.max(1, ...series.flatMap((s) => s.values));
+  const nodes = [];
+  for (const frac of [0.5, 1]) {
+    const line = document.createElementNS(SVG, "line");
+    const y = String(height - frac * (height - 10));
+    line.setAttribute("x1", "0"); line.setAttribute("x2", String(width));
+    line.setAttribute("y1", y); line.setAttribute("y2", y);
+    line.setAttribute("class", "grid");
+    nodes.push(line);
+  }
+  for (const s of series) {
+    const line = document.createElementNS(SVG, "polyline");
+    const step = longest > 1 ? width / (longest - 1) : 0;
+    const points = s.values.map((v, i) => `${(i * step).toFixed(1)},${(height - (v / top) * (height - 10)).toFixed(1)}`);
+    if (points.length === 1) points.push(`${width},${points[0].split(",")[1]}`);
+    line.setAttribute("points", points.join(" "));
+    line.setAttribute("stroke", s.colour);
+    line.setAttribute("fill", "none");
+    line.setAttribute("stroke-width", "2");
+    line.setAttribute("vector-effect", "non-scaling-stroke");
+    line.dataset.series = s.name;
+    nodes.push(line);
+  }
+  svg.replaceChildren(...nodes);
+  return top;
+}
+
+async function refreshActivity() {
+  const res = await fetch(api("/activity"), { credentials: "same-origin" });
+  if (!res.ok) return;
+  const a = await res.json();
+  if (a.since === null) return;
+  const names = Object.fromEntries(staff.state.categories.map((c) => [c.id, c.name]));
+  const votes = Object.entries(a.votes).map(([cat, values], i) => ({ name: names[cat] || cat, values, colour: COLOURS[i % COLOURS.length] }));
+  const topVotes = plot(byId("votes-chart"), votes);
+  const topLikes = plot(byId("likes-chart"), [{ name: "likes", values: a.likes, colour: "#f07cc0" }]);
+  const last = (values) => values[values.length - 1] ?? 0;
+  byId("activity-since").textContent = `· 自 since ${new Date(a.since).toLocaleTimeString()}`;
+  byId("votes-summary").textContent = `每分钟投票 votes/min (峰值 peak ${topVotes}); 最近一分钟 last minute: ` + votes.map((v) => `${v.name} ${last(v.values)}`).join(", ");
+  byId("likes-summary").textContent = `每分钟点赞 like taps/min (峰值 peak ${topLikes}); 最近一分钟 last minute: ${last(a.likes)}`;
+  byId("activity-legend").replaceChildren(...votes.map((v) => {
+    const li = document.createElement("li");
+    const swatch = document.createElement("span");
+    swatch.className = "swatch";
+    swatch.style.color = v.colour; // CSSOM, which the page's CSP allows (no style attribute)
+    swatch.textContent = "━ ";
+    li.append(swatch, document.createTextNode(v.name));
+    return li;
+  }));
+}
+
+refreshActivity();
+setInterval(refreshActivity, 15000);

@@ -43,6 +43,7 @@ ROUTES: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/shows/{show}/voids/preview"): MODERATE,
     ("POST", "/api/shows/{show}/voids"): MODERATE,
     ("GET", "/api/shows/{show}/moderation-log"): MODERATE,
+    ("GET", "/api/shows/{show}/activity"): MODERATE,
     ("GET", "/admin/{show}/setup"): ADMIN,
     ("POST", "/api/shows"): ADMIN,  # an admin of the show in the session cookie
     ("GET", "/api/shows/{show}/definition"): ADMIN,

@@ -35,6 +35,7 @@ from live.redis.pubsub import Broker
 from live.redis.registry import Registry
 from live.redis.sessions import Sessions
 from live.redis.store import close_client, open_store
+from live.services.activity import ActivityFeed
 from live.services.judging import Judging
 from live.services.moderation import Moderation
 from live.services.setup import Setup
@@ -196,6 +197,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 flagger,
                 supervisor,
                 setup,
+                ActivityFeed(service),
             )
 
             async def flush_last_likes() -> None:

@@ -165,6 +165,12 @@ OPERATIONS: tuple[Op, ...] = (
     ),
     Op("GET", "/api/shows/{show}/staff", "The show's staff members", auth="staff"),
     Op(
+        "GET",
+        "/api/shows/{show}/activity",
+        "Votes per minute per category and like taps per minute since voting first opened",
+        auth="staff",
+    ),
+    Op(
         "POST",
         "/api/shows/{show}/staff",
         "Invite (answers a one-time login link), change a role, or revoke",

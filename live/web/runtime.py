@@ -15,6 +15,7 @@ from live.realtime.supervisor import Supervisor
 from live.redis.pubsub import Broker
 from live.redis.sessions import Sessions
 from live.redis.store import Store
+from live.services.activity import ActivityFeed
 from live.services.judging import Judging
 from live.services.moderation import Moderation
 from live.services.setup import Setup
@@ -44,6 +45,8 @@ class Runtime:
     """Owns every background task above: restarts them, reports them in ``/healthz``."""
     setup: Setup
     """Shows set up in the browser (the registry), served by every process."""
+    activity: ActivityFeed
+    """Votes and likes per minute for the admin console's plots."""
     draining: bool = False
     """Set from the moment SIGTERM arrives: ``/readyz`` answers 503 so that a balancer sends
     no new phones here while the process finishes (``LIVE_DRAIN_SECONDS``)."""

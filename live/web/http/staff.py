@@ -159,6 +159,12 @@ async def post_running_order(request: Request, rt: Runtime, session: Session) ->
     return JSONResponse({"status": "ok", "version": version})
 
 
+async def get_activity(request: Request, rt: Runtime, session: Session) -> Response:
+    """Votes per minute per category and like taps per minute since voting first opened."""
+    out = await rt.activity.read(request.path_params["show"])
+    return JSONResponse(out, headers={"Cache-Control": "no-store"})
+
+
 def overlay_url(request: Request, show: str, key: str) -> str:
     return str(request.base_url).rstrip("/") + f"/overlay/{show}?" + urlencode({"key": key})
 
@@ -241,6 +247,7 @@ routes = [
     staff_route("POST", "/api/shows/{show}/running-order", post_running_order),
     staff_route("POST", "/api/shows/{show}/contestants/{contestant}/photo", post_photo),
     staff_route("GET", "/api/shows/{show}/overlay-key", get_overlay_key),
+    staff_route("GET", "/api/shows/{show}/activity", get_activity),
     staff_route("POST", "/api/shows/{show}/overlay-key", rotate_overlay_key),
     staff_route("POST", "/staff/logout", logout),
     Route("/staff/login", login_page, methods=["GET"]),

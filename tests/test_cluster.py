@@ -23,7 +23,6 @@ import websockets
 
 from live.cli.cluster import Stack
 from live.domain.show import load_shows, partition_of
-from live.redis.embedded import free_port
 from live.redis.embedded_cluster import EmbeddedCluster, Node
 from live.redis.store import Store, close_client, open_store
 from live.services.shows import Service
@@ -42,7 +41,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     show = partitioned(SHOW, folder, PARTS)
     settings = Settings(show_files=(show,), key_prefix="c" + uuid.uuid4().hex[:8])
     settings = replace(settings, secret_key=SECRET)
-    running = Stack(folder, settings, apps=2, port=free_port(), quiet=True, supervise=False)
+    # port=0: the balancer's port is picked once the cluster and apps hold theirs.
+    running = Stack(folder, settings, apps=2, port=0, quiet=True, supervise=False)
     running.start()
     try:
         yield running

@@ -12,6 +12,7 @@ import httpx
 import pytest
 from playwright.async_api import Browser, Page, expect
 
+from live.domain.reconcile.rules import PRESETS
 from live.domain.setup import revision
 from tests.conftest import make_settings
 from tests.helpers import (
@@ -77,6 +78,7 @@ async def test_a_show_created_in_one_process_is_served_by_every_process(
         async with http:
             d = await definition(http, "gala")
         assert d["source"] == "browser" and d["editable"] and d["rev"] == revision(d["toml"]) + ".0"
+        assert d["preset_names"] == sorted(PRESETS)  # the page offers the server's presets
         async with server.client() as viewer:
             here = await viewer.get("/api/shows/gala")
         assert here.status_code == 200 and here.json()["show"]["title_en"] == "Final"

@@ -6,12 +6,12 @@ import * as staff from "./staff.js";
 const byId = (id) => document.getElementById(id);
 const api = (rest = "") => `/api/shows/${encodeURIComponent(staff.showId)}${rest}`;
 const csrf = document.querySelector('meta[name="csrf-token"]').content;
-const PRESETS = ["weighted", "smart-craftsman", "panel", "eurovision"];
 
 let doc = null; // the show file's document, as edited here
 let rev = "";
 let editable = false;
 let presets = {}; // category id -> the shipped preset its saved rules are exactly
+let presetNames = []; // the shipped presets (the server's list)
 
 const el = (tag, attrs = {}, text) => {
   const node = document.createElement(tag);
@@ -252,7 +252,7 @@ function renderCategories() {
       const row3 = el("div", { class: "controls" });
       const preset = el("select", { "aria-label": `规则预设 Rules preset ${cat.id}` });
       preset.append(el("option", { value: "" }, "（当前规则 current rules）"));
-      for (const p of PRESETS) preset.append(el("option", { value: p }, p));
+      for (const p of presetNames) preset.append(el("option", { value: p }, p));
       preset.value = presetOf(cat);
       preset.disabled = !editable;
       cat.rules = cat.rules || {};
@@ -343,6 +343,7 @@ async function load() {
   rev = answer.rev;
   editable = answer.editable;
   presets = answer.presets || {};
+  presetNames = answer.preset_names || [];
   renderStatus(answer);
   const title = byId("show-title");
   const titleEn = byId("show-title-en");

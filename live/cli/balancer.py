@@ -88,16 +88,21 @@ class Balancer:
         )
         if check.returncode != 0:
             raise ConfigError(f"nginx refused its configuration: {check.stderr.strip()}")
+        pid = self.folder / "nginx.pid"
+        pid.unlink(missing_ok=True)
         self.process = subprocess.Popen(
             [binary, "-p", str(self.folder), "-c", str(conf.resolve())], stdin=subprocess.DEVNULL
         )
         deadline = time.monotonic() + timeout
         while True:
-            with (
-                contextlib.suppress(OSError),
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2),
-            ):
-                return
+            # Its pid file is written once its sockets are bound: a connection alone could
+            # reach another process holding the port (nginx then exits: address in use).
+            if pid.exists() and self.process.poll() is None:
+                with (
+                    contextlib.suppress(OSError),
+                    socket.create_connection(("127.0.0.1", self.port), timeout=0.2),
+                ):
+                    return
             if self.process.poll() is not None:
                 raise ConfigError(f"nginx exited; see {self.folder / 'error.log'}")
             if time.monotonic() > deadline:

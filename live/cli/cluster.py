@@ -38,6 +38,7 @@ class Stack:
     settings: Settings
     apps: int = 2
     port: int = 8000
+    """nginx's port; 0: a free one, picked once the cluster and the apps hold theirs."""
     quiet: bool = False
     extra_env: dict[str, str] = field(default_factory=dict)
     """More environment for the app processes (say ``LIVE_REDIS_WAIT_REPLICAS=0``)."""
@@ -92,6 +93,10 @@ class Stack:
         self.processes.append(self._spawn(flagger, env, "flagger.log"))
         for port in self.app_ports:
             wait_healthy(port, self.processes)
+        if self.port == 0:
+            # Chosen now, not before: a Redis node's cluster bus (its port + 10000) or an app
+            # started since could have taken a port picked earlier (seen once in CI).
+            self.port = free_port()
         self.balancer = Balancer(self.folder / "nginx", self.app_ports, self.port)
         self.balancer.start()
 

@@ -176,6 +176,5 @@ def preview(show: Show, category: Category, rules: RuleSet) -> dict[str, Any]:
         }
         for cid in inputs.order
     }
-    out["presets"] = sorted(PRESETS)
     out["rules"] = rules.model_dump(mode="json")  # the preset resolved: what the page adjusts
     return out

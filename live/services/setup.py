@@ -28,6 +28,7 @@ from live.domain.errors import (
     ShowFileError,
     ShowStarted,
 )
+from live.domain.reconcile.rules import PRESETS
 from live.domain.roster import RosterError, read_roster, read_sheet
 from live.domain.setup import (
     check_redefinition,
@@ -147,6 +148,7 @@ class Setup:
         return {
             "show": document(show),
             "presets": {c.id: preset_of(c.rules) for c in show.categories},
+            "preset_names": sorted(PRESETS),
             "toml": show_toml(show),
             # Saving answers this back: stale if the show or a detail changed since.
             "rev": f"{self.revs.get(show_id, '')}.{edits_digest(edits)}",

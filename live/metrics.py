@@ -69,12 +69,53 @@ TASK_UP = Gauge(
 )
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def forget_dead_workers(path: str) -> list[int]:
+    """Drop the live gauges (connections, staleness, tasks up) of workers that are gone: a
+    worker that crashed or was restarted leaves its files behind, and a sum over live workers
+    would go on counting it. Counters and histograms are kept (a total must not fall). Which
+    pids it forgot."""
+    gone = []
+    for name in os.listdir(path):
+        if not (name.startswith("gauge_live") and name.endswith(".db")):
+            continue
+        pid = name[: -len(".db")].rpartition("_")[2]
+        if pid.isdigit() and not _alive(int(pid)):
+            multiprocess.mark_process_dead(int(pid), path)  # type: ignore[no-untyped-call]
+            gone.append(int(pid))
+    return gone
+
+
+class _Workers(multiprocess.MultiProcessCollector):
+    """Every worker's metrics, summed, once the dead workers' live gauges are dropped."""
+
+    def collect(self):  # type: ignore[no-untyped-def]
+        forget_dead_workers(self._path)
+        return super().collect()  # type: ignore[no-untyped-call]
+
+
+def workers_registry(path: str) -> CollectorRegistry:
+    """A registry that answers every worker's metrics from the shared directory ``path``."""
+    registry = CollectorRegistry()
+    _Workers(registry, path=path)  # type: ignore[no-untyped-call]
+    return registry
+
+
 def render() -> tuple[bytes, str]:
     """The exposition of every metric (summed over the workers in multiprocess mode), and its
     content type."""
-    if os.environ.get(MULTIPROC_ENV):
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    path = os.environ.get(MULTIPROC_ENV)
+    if path:
+        registry = workers_registry(path)
         ProcessCollector(registry=registry)  # the scraped worker's own CPU and memory
         return generate_latest(registry), CONTENT_TYPE_LATEST
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST

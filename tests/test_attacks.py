@@ -391,7 +391,8 @@ async def test_spoofed_forwarded_for_from_an_untrusted_address_is_ignored(
     assert reply.json()["status"] == "accepted"
     ledger = server.rt.store.ledger_entries("t")
     entries = [f async for _, f in ledger if f.get("vid") == "xff-vote-1"]
-    assert entries and entries[0]["ip"] == "127.0.0.1"  # the peer, not the header
+    pseudonym = await server.rt.store.pseudonym("t")
+    assert entries and entries[0]["pip"] == pseudonym("127.0.0.1")  # the peer, not the header
 
 
 async def test_overlay_key_of_one_show_does_not_open_another(

@@ -227,3 +227,32 @@ async def test_the_console_plots_votes_and_likes_per_minute_since_voting_opened(
     ARTIFACTS.mkdir(exist_ok=True)
     await page.locator("#activity-panel").screenshot(path=str(ARTIFACTS / "console-activity.png"))
     await context.close()
+
+
+WORKER = """
+import sys
+from prometheus_client import Counter, Gauge
+Gauge("live_demo_open", "open", multiprocess_mode="livesum").set(int(sys.argv[1]))
+Counter("live_demo_done", "done").inc(int(sys.argv[1]))
+"""
+
+
+def test_a_dead_workers_gauges_leave_the_sum_and_its_counters_stay(tmp_path: Path) -> None:
+    """A worker that died without a clean exit (a crash, a kill) leaves its metric files; the
+    scrape forgets its live gauges (open connections) but keeps its counters (a total never
+    falls)."""
+    from prometheus_client import CollectorRegistry, generate_latest
+    from prometheus_client.multiprocess import MultiProcessCollector
+
+    from live.metrics import workers_registry
+
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    for n in (3, 4):  # two workers that have exited, leaving their files
+        subprocess.run([sys.executable, "-c", WORKER, str(n)], env=env, check=True)
+    plain = CollectorRegistry()
+    MultiProcessCollector(plain, path=str(tmp_path))  # type: ignore[no-untyped-call]
+    before = generate_latest(plain).decode()
+    assert "live_demo_open 7.0" in before  # without forgetting, the dead count as open
+    after = generate_latest(workers_registry(str(tmp_path))).decode()
+    assert "live_demo_open " not in after
+    assert "live_demo_done_total 7.0" in after

@@ -13,6 +13,7 @@ import pytest
 
 from live.domain.show import partition_of
 from live.realtime.flagger import BATCH, Chains
+from live.redis.personal import Personal
 from tests.conftest import make_settings, partitioned
 from tests.helpers import (
     SHOW,
@@ -63,13 +64,14 @@ async def test_each_device_votes_in_its_own_partition_and_tallies_are_summed(
 ) -> None:
     await _vote_from_devices(parted, 60, "cap20")
     chains = await _chains(parted)
-    pseudonym = await parted.rt.store.pseudonym("t")
+    personal = Personal(parted.rt.store)
     for part, chain in enumerate(chains):
         votes = [e for e in chain if e["k"] == "vote"]
         assert votes, f"partition {part} got no vote of 60 devices"
-        # The ledger holds raw device ids; each is in the partition its id hashes to.
-        assert {partition_of(e["dev"], N) for e in votes} == {part}
-        assert all(len(pseudonym(e["dev"])) == 32 for e in votes)
+        # The ledger names devices by pseudonym; the partition's own pii hash has their raw ids,
+        # each of which hashes to this partition.
+        raw = await personal.resolve("t", part, [e["pdev"] for e in votes])
+        assert {partition_of(raw[e["pdev"]], N) for e in votes} == {part}
     state = await parted.state()
     assert sum(state["tallies"]["cap20"].values()) == 60
     per_partition = [sum(e["k"] == "vote" for e in chain) for chain in chains]

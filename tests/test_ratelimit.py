@@ -62,9 +62,10 @@ async def test_ten_thousand_limited_votes_add_a_handful_of_ledger_entries(
         added = await rt.store.ledger_length("rl") - before
         recount = await rt.store.recount("rl")
         marks: Any = await rt.store.client.hgetall(rt.store.keys("rl").refusals)
+        pseudonym = await rt.store.pseudonym("rl")  # the marks are keyed by pseudonym
     print(f"10,000 limited votes from one device: {added} ledger entries")
     assert outcomes == {"accepted": 3, "limited": 10_000}
     assert added <= 3 + 5  # the accepted three, and one refusal entry per 60 s window
     # Every refusal is accounted for: the entries, what they carry, and the open window's count.
-    pending = int(marks[voter.device].split(":")[1])
+    pending = int(marks[pseudonym(voter.device)].split(":")[1])
     assert recount.refused + pending == 10_000

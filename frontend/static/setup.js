@@ -349,6 +349,9 @@ async function load() {
   const titleEn = byId("show-title-en");
   title.value = doc.title;
   titleEn.value = doc.title_en;
+  const retention = byId("show-retention");
+  retention.value = doc.retention || 30;
+  retention.oninput = () => { doc.retention = Number(retention.value); };
   title.oninput = () => { doc.title = title.value; };
   titleEn.oninput = () => { doc.title_en = titleEn.value; };
   renderContestants();

@@ -45,6 +45,7 @@ from live.domain.stage import ACTIONS, Action
 from live.redis.backup import Backups
 from live.redis.embedded import APP_USER, app_acl, find_running
 from live.redis.embedded_cluster import apply_acl_everywhere, cluster_acl
+from live.redis.personal import Personal
 from live.redis.registry import Registry
 from live.redis.sessions import Sessions
 from live.redis.store import Store, close_client, open_store
@@ -214,6 +215,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     p_restore.add_argument("file")
     p_restore.add_argument("--no-progress", action="store_true")
+
+    sub.add_parser(
+        "purge", parents=[one_show], help="delete a show's raw device ids, addresses, user agents"
+    )
 
     p_show = sub.add_parser(
         "show", parents=[one_show], help="create a show file, import contestants, export a show"
@@ -408,7 +413,21 @@ def _dispatch(args: argparse.Namespace) -> int:
         )
         return 0
 
+    async def purge(store: Store, shows: dict[str, Show]) -> int:
+        show = _pick(shows, args.show)
+        done = await Personal(store).purge(show.id)
+        print(f"purged show {show.id}: {done.raw_values} raw values, {done.keys} keys deleted")
+        if done.raw_entries:
+            print(
+                f"{done.raw_entries} ledger entries written before pseudonymous ledgers keep "
+                "their raw values (an append-only ledger is not rewritten)"
+            )
+        else:
+            print("the ledger holds pseudonyms only")
+        return 0
+
     work = {
+        "purge": purge,
         "backup": backup_show,
         "restore": restore_show,
         "stage": stage,

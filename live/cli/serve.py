@@ -59,13 +59,9 @@ def serve_metrics(port: int, host: str, shared: Path | None) -> None:
     """``--metrics-port``: the metrics on a port of their own (no token; bind it where only
     the scraper reaches), in a thread of this process: every worker's, summed, or this
     process's own when it is the only one."""
-    from prometheus_client import REGISTRY, CollectorRegistry, start_http_server
-    from prometheus_client.multiprocess import MultiProcessCollector
+    from prometheus_client import REGISTRY, start_http_server
 
-    registry = REGISTRY
-    if shared is not None:
-        registry = CollectorRegistry()
-        MultiProcessCollector(registry, path=str(shared))  # type: ignore[no-untyped-call]
+    registry = REGISTRY if shared is None else metrics.workers_registry(str(shared))
     start_http_server(port, addr=host, registry=registry)
     print(f"metrics on http://{host}:{port}/metrics")
 

@@ -92,6 +92,9 @@ class Cluster:
     rule: str
     key: str
     reason: str
+    subject: str = ""
+    """The personal value (an address, a network, a user agent) the key and the reason name
+    verbatim, or ''; whoever stores the cluster may put a pseudonym in its place."""
     vids: list[str] = field(default_factory=list)
     flagged: list[str] = field(default_factory=list)
     """The votes among ``vids`` whose score reached a flag (a score only ever rises)."""
@@ -209,8 +212,11 @@ class Detector:
         self.votes[vid] = info
         ua = info.ua.lower()
         if not ua or any(frag in ua for frag in s.scripted_agents):
-            agent = info.ua[:60] or "(none)"
-            self._mark([vid], "scripted_agent", agent, STRONG, f"user agent {agent!r}")
+            agent = info.ua[:60]
+            self._mark(
+                [vid], "scripted_agent", agent or "(none)", STRONG,
+                f"user agent “{agent}”", subject=agent,
+            )  # fmt: skip
         opened = self._opened.get(info.cat)
         if opened is not None and 0 <= t - opened < s.snipe_ms:
             self._mark(
@@ -235,14 +241,14 @@ class Detector:
         span = s.burst_seconds * 1000
         net = subnet_of(info.ip)
         for table, key, limit, rule, what in (
-            (self._ip, info.ip, s.ip_burst, "ip_burst", f"address {info.ip}"),
-            (self._net, net, s.subnet_burst, "subnet_burst", f"network {net}"),
+            (self._ip, info.ip, s.ip_burst, "ip_burst", "address"),
+            (self._net, net, s.subnet_burst, "subnet_burst", "network"),
         ):
             window = table.setdefault(key, _Window())
             window.push(info.t, vid, info.dev, span)
             if len(window.items) > limit:
-                reason = f"over {limit} votes from {what} within {s.burst_seconds} s"
-                self._mark(window.take_unmarked(), rule, key, STRONG, reason)
+                reason = f"over {limit} votes from {what} {key} within {s.burst_seconds} s"
+                self._mark(window.take_unmarked(), rule, key, STRONG, reason, subject=key)
         window = self._ip_devices.setdefault(info.ip, _Window())
         window.push(info.t, vid, info.dev, s.devices_seconds * 1000)
         if len(window.devices) > s.devices_per_ip:
@@ -250,12 +256,17 @@ class Detector:
                 f"over {s.devices_per_ip} devices voting from address {info.ip} "
                 f"within {s.devices_seconds} s"
             )
-            self._mark(window.take_unmarked(), "many_devices", info.ip, STRONG, reason)
+            marked = window.take_unmarked()
+            self._mark(marked, "many_devices", info.ip, STRONG, reason, subject=info.ip)
 
     def _timing(self, vid: str, info: VoteInfo) -> None:
         s = self.s
-        for key in (f"net {subnet_of(info.ip)}", f"agent {info.ua[:60]} for {info.contestant}"):
-            if key.startswith("net ") and self._is_trusted(info.ip):
+        net = subnet_of(info.ip)
+        for key, subject, by_network in (
+            (f"net {net}", net, True),
+            (f"agent {info.ua[:60]} for {info.contestant}", info.ua[:60], False),
+        ):
+            if by_network and self._is_trusted(info.ip):
                 continue
             run = self._regular.setdefault(key, deque(maxlen=s.regular_votes))
             run.append((info.t, vid))
@@ -274,7 +285,8 @@ class Detector:
                     f"{s.regular_votes}+ votes in a row every {mean / 1000:.2f} s "
                     f"(variation {cv:.2f}; a crowd's is about 1)"
                 )
-                self._mark([v for _, v in run], "regular_timing", key, STRONG, reason)
+                marked = [v for _, v in run]
+                self._mark(marked, "regular_timing", key, STRONG, reason, subject=subject)
 
     def _surge(self, vid: str, info: VoteInfo) -> None:
         s = self.s
@@ -300,10 +312,12 @@ class Detector:
                 f"in {info.cat}, against {share_before:.0%} before",
             )  # fmt: skip
 
-    def _mark(self, vids: list[str], rule: str, key: str, weight: float, reason: str) -> None:
+    def _mark(
+        self, vids: list[str], rule: str, key: str, weight: float, reason: str, subject: str = ""
+    ) -> None:
         cluster = self._clusters.get(f"{rule}:{key}")
         if cluster is None:
-            cluster = self._clusters[f"{rule}:{key}"] = Cluster(rule, key, reason)
+            cluster = self._clusters[f"{rule}:{key}"] = Cluster(rule, key, reason, subject)
         cluster.reason = reason
         signal = Signal(rule, key, weight)
         for vid in vids:

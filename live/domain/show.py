@@ -173,6 +173,10 @@ class Show(_Strict):
     """Vote partitions: the show's vote keys are spread over this many hash tags (slots of a
     Redis Cluster), each with its own ledger chain; a device always lands in the same one
     (:func:`partition_of`). 1: everything of the show in one slot."""
+    retention: Annotated[int, Field(ge=1, le=3650)] = 30
+    """Days the raw device ids, addresses and user agents of its votes are kept (for fraud
+    signals and moderators), counted from the show's last vote; the ledger holds only their
+    keyed pseudonyms. ``live purge`` removes them at once."""
     contestants: Annotated[
         tuple[Contestant, ...], Field(min_length=1, max_length=1000, strict=False)
     ]
@@ -182,6 +186,10 @@ class Show(_Strict):
 
     def criteria_of(self, category: Category) -> tuple[Criterion, ...]:
         return self.criteria if category.criteria is None else category.criteria
+
+    @property
+    def retention_ms(self) -> int:
+        return self.retention * 86_400_000
 
     def running_order(self) -> list[Contestant]:
         return sorted(self.contestants, key=lambda c: c.order)

@@ -4,6 +4,13 @@ One process at a time holds a show's lease and runs the :class:`~live.domain.fra
 the ledger from its first entry, then follows new entries. The detector is deterministic, so
 a process that takes over (the holder died) rebuilds the same clusters from the ledger.
 Flags are advisory: this task never changes a vote.
+
+Personal data: a ledger entry names its device, address and user agent by pseudonyms; the
+detector is fed the raw values from the show's expiring ``pii`` hash (once they are gone, the
+pseudonyms themselves: a burst from one address is still seen, a network or a scripted user
+agent no longer). A stored cluster names them only by pseudonym (``@`` and 32 hex digits, in
+its id, key, reason and votes); the raw value of each goes to the same ``pii`` hash, where the
+moderation queue looks it up, so nothing raw outlives the show's ``retention`` or a purge.
 """
 
 from __future__ import annotations
@@ -18,8 +25,10 @@ from typing import Any
 from live import metrics
 from live.domain.errors import LiveError
 from live.domain.fraud import Cluster, Detector
+from live.domain.ledger.chain import Pseudonym, personal_of
 from live.domain.show import Show
 from live.redis.moderation import ModerationStore
+from live.redis.personal import Personal
 from live.redis.store import Store
 
 log = logging.getLogger("live.flagger")
@@ -30,9 +39,29 @@ BATCH = 500
 serving process, and a batch of thousands would hold every request for tens of ms."""
 LISTED = 200
 """Votes listed per cluster for the console (all of them are kept for a cluster action)."""
+UNRESOLVED = "\0"
+"""Marks a value fed to the detector as a pseudonym whose raw value is gone (no header holds a
+NUL, so no raw value starts with one)."""
 
 
-def encode_cluster(detector: Detector, cluster: Cluster) -> str:
+class Masker:
+    """Puts ``@`` + pseudonym in place of a raw value, and collects the raw values it replaced
+    (kept in the show's expiring ``pii`` hash, for moderators)."""
+
+    def __init__(self, pseudonym: Pseudonym) -> None:
+        self.pseudonym = pseudonym
+        self.raw: dict[str, str] = {}
+
+    def __call__(self, value: str) -> str:
+        if value.startswith(UNRESOLVED):
+            return "@" + value[len(UNRESOLVED) :]
+        p = self.pseudonym(value)
+        self.raw[p] = value
+        return "@" + p
+
+
+def encode_cluster(detector: Detector, cluster: Cluster, mask: Masker) -> tuple[str, str]:
+    """A cluster's id and record as stored: personal values masked."""
     votes = []
     for vid in cluster.vids[:LISTED]:
         info = detector.votes[vid]
@@ -42,25 +71,59 @@ def encode_cluster(detector: Detector, cluster: Cluster) -> str:
                 "t": info.t,
                 "cat": info.cat,
                 "c": info.contestant,
-                "ip": info.ip,
-                "ua": info.ua[:80],
+                "ip": mask(info.ip),
+                "ua": mask(info.ua),
                 "score": round(info.score, 2),
                 "rules": sorted({s.rule for s in info.signals.values()}),
                 "flagged": info.score >= 1,
             }
         )
+    key, reason = cluster.key, cluster.reason
+    if cluster.subject:
+        token = mask(cluster.subject)
+        key, reason = key.replace(cluster.subject, token), reason.replace(cluster.subject, token)
+    cid = f"{cluster.rule}:{key}"
     record: dict[str, Any] = {
-        "id": cluster.id,
+        "id": cid,
         "rule": cluster.rule,
-        "key": cluster.key,
-        "reason": cluster.reason,
+        "key": key,
+        "reason": reason,
         "first": cluster.first,
         "last": cluster.last,
         "count": len(cluster.vids),
         "flagged": len(cluster.flagged),
         "votes": votes,
     }
-    return json.dumps(record, ensure_ascii=False)
+    return cid, json.dumps(record, ensure_ascii=False)
+
+
+async def resolved(
+    personal: Personal, show: str, part: int, rows: list[tuple[str, dict[str, str]]]
+) -> list[tuple[str, dict[str, str]]]:
+    """The rows as the detector reads them: an accepted vote's pseudonyms replaced by the raw
+    values (``dev``, ``ip``, ``ua``) while the ``pii`` hash holds them, else by the pseudonyms
+    marked :data:`UNRESOLVED`. Entries of older ledgers carry raw values already."""
+    wanted: set[str] = set()
+    votes = []
+    for i, (_, fields) in enumerate(rows):
+        if fields.get("k") == "vote" and fields.get("st") == "accepted" and "pdev" in fields:
+            votes.append(i)
+            wanted.update(personal_of(fields)[:3])
+    found = await personal.resolve(show, part, sorted(wanted))
+    out = list(rows)
+    for i in votes:
+        entry_id, fields = rows[i]
+        dev, ip, ua, _ = personal_of(fields)
+        out[i] = (
+            entry_id,
+            fields
+            | {
+                "dev": found.get(dev, UNRESOLVED + dev),
+                "ip": found.get(ip, UNRESOLVED + ip),
+                "ua": found.get(ua, UNRESOLVED + ua),
+            },
+        )
+    return out
 
 
 class Flagger:
@@ -76,6 +139,7 @@ class Flagger:
         self.store = store
         store.register(shows.values())  # their partitions: the chains to follow
         self.flags = flags
+        self.personal = Personal(store)
         self.poll = poll
         self.holder = secrets.token_hex(8)
         self.write_every = write_every
@@ -108,6 +172,7 @@ class Flagger:
         renewed = 0.0
         written: dict[str, int] = {}  # cluster id -> flagged vote ids already appended
         last_write = 0.0
+        purged = ""
         loop = asyncio.get_running_loop()
         while True:
             beat()
@@ -119,6 +184,11 @@ class Flagger:
                         detector, cursor, written = None, Chains(show.partitions), {}
                         await asyncio.sleep(LEASE_MS / 3000)
                         continue
+                    if (now := await self.personal.purged(show.id)) != purged:
+                        # Purged: forget the raw values read so far (rebuilt on pseudonyms).
+                        if detector is not None:
+                            detector, cursor, written = None, Chains(show.partitions), {}
+                        purged = now
                 if detector is None:
                     show = self.shows[show_id]  # the definition now (redefined before the show)
                     integrity = show.integrity
@@ -127,7 +197,7 @@ class Flagger:
                 # Clusters are re-encoded at most every `write_every`: a busy cluster changes
                 # with every vote, and its record lists up to LISTED votes.
                 if detector.changed and loop.time() - last_write >= self.write_every:
-                    await self._write(show.id, detector, written)
+                    await self._write(show, detector, written)
                     last_write = loop.time()
                 await asyncio.sleep(self.poll if n == 0 else 0)
             except LiveError as exc:
@@ -135,17 +205,19 @@ class Flagger:
                 renewed = 0.0
                 await asyncio.sleep(1.0)
 
-    async def _write(self, show: str, detector: Detector, written: dict[str, int]) -> None:
+    async def _write(self, show: Show, detector: Detector, written: dict[str, int]) -> None:
         """Write the clusters changed since the last write (records and new flagged ids)."""
-        out, new = {}, {}
+        mask = Masker(await self.store.pseudonym(show.id))
+        out, new, stored = {}, {}, {}
         for cid in detector.changed:
             cluster = detector.cluster(cid)
             if cluster is not None and cluster.flagged:
-                out[cid] = encode_cluster(detector, cluster)
-                new[cid] = cluster.flagged[written.get(cid, 0) :]
-        await self.flags.write_flags(show, out, new)
+                stored[cid], out[stored[cid]] = encode_cluster(detector, cluster, mask)
+                new[stored[cid]] = cluster.flagged[written.get(cid, 0) :]
+        await self.flags.write_flags(show.id, out, new, mask.raw, show.retention_ms)
         detector.changed.clear()
-        for cid, vids in new.items():
+        for cid, masked in stored.items():
+            vids = new[masked]
             written[cid] = written.get(cid, 0) + len(vids)
             cluster = detector.cluster(cid)
             if cluster is not None and vids:
@@ -158,7 +230,7 @@ class Flagger:
             *(self.store.ledger_after(show, chains.cursors[p], BATCH, p) for p in wanted)
         )
         for part, rows in zip(wanted, got, strict=True):
-            chains.add(part, rows)
+            chains.add(part, await resolved(self.personal, show, part, rows))
         ready = chains.ready()
         for fields in ready:
             detector.feed(fields)

@@ -80,6 +80,7 @@ EPHEMERAL = (
     "likebudget:*",
     "lease:*",
     "mirrored",
+    "pii",
 )
 """Key families (after a show's ``{show}:``) the app may delete, overwrite or expire."""
 

@@ -74,8 +74,15 @@ class ShowKeys:
         return f"{self.base}:secrets"
 
     @property
+    def personal(self) -> str:
+        """Hash: keyed pseudonym -> the raw device id, address or user agent it stands for (what
+        fraud signals and moderators read). The only place raw values are kept: it expires the
+        show's ``retention`` after its last write, and ``live purge`` deletes it."""
+        return f"{self.base}:pii"
+
+    @property
     def vote_ids(self) -> str:
-        """Hash: accepted ``vote_id`` -> fingerprint (device, category, contestant)."""
+        """Hash: accepted ``vote_id`` -> fingerprint (device pseudonym, category, contestant)."""
         return f"{self.base}:vids"
 
     @property
@@ -92,16 +99,19 @@ class ShowKeys:
         return f"{self.base}:tally:{cat}"
 
     def used(self, cat: str) -> str:
-        """Hash: device -> votes used in the category (and device+contestant -> votes)."""
+        """Hash: device pseudonym -> votes used in the category (and with ``\\n`` contestant ->
+        votes for that contestant)."""
         return f"{self.base}:used:{cat}"
 
     @property
     def refusals(self) -> str:
-        """Hash: device -> ``slot:n``, its last refusal window and the refusals answered in it
-        without a ledger entry (``vote.lua``). Only ever grows by one field per device."""
+        """Hash: device pseudonym -> ``slot:n``, its last refusal window and the refusals
+        answered in it without a ledger entry (``vote.lua``). Only ever grows by one field per
+        device."""
         return f"{self.base}:refusals"
 
     def window_device(self, device: str) -> str:
+        """Sorted set: a device's recent votes (named by its pseudonym, as the two below)."""
         return f"{self.base}:win:dev:{device}"
 
     def window_ip(self, ip: str) -> str:

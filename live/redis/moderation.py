@@ -131,16 +131,36 @@ class ModerationStore:
         return entries[-last:]
 
     async def write_flags(
-        self, show: str, clusters: dict[str, str], flagged: dict[str, list[str]]
+        self,
+        show: str,
+        clusters: dict[str, str],
+        flagged: dict[str, list[str]],
+        personal: dict[str, str],
+        retention_ms: int,
     ) -> None:
         """Replace the changed clusters' records and append their newly flagged vote ids, in
-        one transaction (a record's ``flagged`` count never runs ahead of its list)."""
+        one transaction (a record's ``flagged`` count never runs ahead of its list), with the
+        raw values their pseudonyms stand for (``personal``: into the show's ``pii`` hash,
+        whose expiry moves to ``retention_ms`` from now)."""
         if not clusters:
             return
         keys = self.store.keys(show)
         ops: list[Op] = [("HSET", keys.flags, *(x for pair in clusters.items() for x in pair))]
         ops += [("RPUSH", keys.flag_votes(cid), *vids) for cid, vids in flagged.items() if vids]
+        if personal:
+            ops.append(("HSET", keys.personal, *(x for pair in personal.items() for x in pair)))
+            ops.append(("PEXPIRE", keys.personal, str(retention_ms)))
         await self.store.change(show, ops)
+
+    async def personal(self, show: str, pseudonyms: list[str]) -> dict[str, str]:
+        """The raw values still kept for ``pseudonyms`` (partition 0's ``pii`` hash, where the
+        flagger puts every value a flag names)."""
+        if not pseudonyms:
+            return {}
+        raw: list[Any] = await self.store.call(
+            self.client.hmget(self.store.keys(show).personal, pseudonyms)
+        )
+        return {p: v for p, v in zip(pseudonyms, raw, strict=True) if v is not None}
 
     async def flag_votes(self, show: str, cluster: str) -> list[str]:
         """A cluster's flagged vote ids, oldest first, without repeats."""

@@ -90,6 +90,9 @@ class Votes(RedisBase):
         partition's, which the show's version (the sum) is at least."""
         part = partition_of(ballot.device, show.partitions)
         k = self.keys(ballot.show, part)
+        pseudonym = await self.pseudonym(ballot.show)
+        # Rate windows are named by pseudonyms: no key name carries a raw address or device.
+        dev, ip, net = pseudonym(ballot.device), pseudonym(ballot.ip), pseudonym(ballot.subnet)
         cat = ballot.category
         lim = show.limits
         split = show.partitions
@@ -97,13 +100,14 @@ class Votes(RedisBase):
             k.category(cat.id),
             k.vote_ids,
             k.used(cat.id),
-            k.window_device(ballot.device),
-            k.window_ip(ballot.ip),
-            k.window_subnet(ballot.subnet),
+            k.window_device(dev),
+            k.window_ip(ip),
+            k.window_subnet(net),
             k.ledger,
             k.tally(cat.id),
             k.version,
             k.refusals,
+            k.personal,
         ]
         args: list[str | int] = [
             ballot.vote_id,
@@ -123,9 +127,8 @@ class Votes(RedisBase):
             lim.subnet.seconds * 1000,
             ballot.ua,
         ]
-        pseudonym = await self.pseudonym(ballot.show)
-        args += [pseudonym(ballot.device), pseudonym(ballot.ip), pseudonym(ballot.ua)]
-        args.append(max(REFUSAL_WINDOW_MS, lim.device.seconds * 1000))
+        args += [dev, ip, pseudonym(ballot.ua)]
+        args += [max(REFUSAL_WINDOW_MS, lim.device.seconds * 1000), show.retention_ms]
         loop = asyncio.get_running_loop()
         answer: asyncio.Future[list[Any]] = loop.create_future()
         if not self._queued:  # the first of this turn sends them all, after the turn
@@ -249,13 +252,14 @@ class Votes(RedisBase):
 
     async def usage(self, show: Show, device: str) -> tuple[dict[str, int], dict[str, int]]:
         """Each category's cap (as edited; partition 0's) and the votes ``device`` used in it
-        (its partition's), in one round trip."""
+        (its partition's, where it is counted under its pseudonym), in one round trip."""
         k0 = self.keys(show.id)
         kp = self.keys(show.id, partition_of(device, show.partitions))
+        named = (await self.pseudonym(show.id))(device)
         pipe = self.client.pipeline(transaction=False)
         for cat in show.categories:
             pipe.hget(k0.category(cat.id), "cap")
-            pipe.hget(kp.used(cat.id), device)
+            pipe.hget(kp.used(cat.id), named)
         raw: list[Any] = await self.call(pipe.execute())
         caps, used = {}, {}
         for i, cat in enumerate(show.categories):

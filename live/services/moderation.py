@@ -7,6 +7,7 @@ tallies, pushes and provisional results follow from it at once.
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from typing import Any
 
@@ -16,6 +17,9 @@ from live.domain.reconcile import Result, reconcile
 from live.redis.moderation import Moderated, ModerationStore
 from live.services.judging import Judging
 from live.services.shows import Service
+
+PSEUDONYM = re.compile(r"@([0-9a-f]{32})")
+"""How a stored flag names a personal value (see :mod:`live.realtime.flagger`)."""
 
 
 def _ranking(result: Result, votes: dict[str, int]) -> dict[str, dict[str, Any]]:
@@ -38,14 +42,27 @@ class Moderation:
 
     async def flags(self, show_id: str) -> list[dict[str, Any]]:
         """The queue: clusters with flagged votes, most flagged first; listed votes carry
-        whether they are voided now."""
+        whether they are voided now. Personal values are shown raw while the show keeps them
+        (its ``retention``), then as ``#`` and the first 12 hex digits of their pseudonym."""
         self.service.show(show_id)
         clusters = list((await self.store.flags(show_id)).values())
         listed = [v["vid"] for c in clusters for v in c["votes"]]
         voided = await self.store.voided(show_id, listed)
+        named: set[str] = set()
         for c in clusters:
+            for text in (c["key"], c["reason"], *(v[f] for v in c["votes"] for f in ("ip", "ua"))):
+                named.update(PSEUDONYM.findall(text))
+        raw = await self.store.personal(show_id, sorted(named))
+
+        def shown(text: str) -> str:
+            # The raw value while the show keeps it; after that a short form of the pseudonym.
+            return PSEUDONYM.sub(lambda m: raw.get(m[1], f"#{m[1][:12]}"), text)
+
+        for c in clusters:
+            c["key"], c["reason"] = shown(c["key"]), shown(c["reason"])
             for v in c["votes"]:
                 v["voided"] = voided.get(v["vid"])
+                v["ip"], v["ua"] = shown(v["ip"]), shown(v["ua"])[:80]
         clusters.sort(key=lambda c: (-c["flagged"], c["id"]))
         return clusters
 

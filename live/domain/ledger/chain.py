@@ -5,12 +5,15 @@ Every entry ends with ``n`` (its 1-based position) and ``h``::
     h = sha1(prev_h + "\\n" + n + "\\n" + "".join(f"{len(k)}:{k}{len(v)}:{v}" for k, v in fields))
 
 over the entry's other fields in stored order (lengths in UTF-8 bytes), with ``prev_h`` forty
-zeros for the first entry. Personal fields (:data:`PERSONAL`) enter the hash as their keyed
-hashes, so an anonymised export, which carries exactly those, verifies against the same head.
+zeros for the first entry. Entries written now carry personal values only as keyed hashes
+(:data:`PSEUDONYMOUS`); older entries carry them raw (:data:`PERSONAL`), and those enter the hash
+as their keyed hashes, so an anonymised export, which carries exactly those, verifies against
+the same head, and an old ledger and a new one verify alike.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 from collections.abc import Callable, Mapping
@@ -18,14 +21,31 @@ from dataclasses import dataclass
 
 GENESIS = "0" * 40
 PERSONAL = ("dev", "ip", "ua")
-"""Fields that identify a person: kept raw in the live ledger, keyed-hashed in exports."""
+"""Fields that identify a person, in raw form: written by ledgers before pseudonymous entries
+(a chain hashes them as their keyed hashes; an export carries those). New entries have none."""
+PSEUDONYMOUS = ("pdev", "pip", "pua")
+"""The same three as an entry written now carries them: their keyed hashes, hashed as they are
+(the raw values live apart, in the show's expiring ``pii`` hash)."""
+
+
+def personal_of(fields: Mapping[str, str]) -> tuple[str, str, str, bool]:
+    """An entry's device, address and user agent, and whether they are raw (an older entry)
+    or pseudonyms."""
+    if "pdev" in fields:
+        return fields["pdev"], fields.get("pip", ""), fields.get("pua", ""), False
+    return fields.get("dev", ""), fields.get("ip", ""), fields.get("ua", ""), True
+
 
 Pseudonym = Callable[[str], str]
 
 
 def pseudonymiser(key: bytes) -> Pseudonym:
-    """The keyed hash of a personal value: HMAC-SHA-256, first 128 bits, hex."""
+    """The keyed hash of a personal value: HMAC-SHA-256, first 128 bits, hex.
 
+    Cached: a vote asks for four (device, address, network, user agent), and addresses and
+    user agents repeat across a crowd."""
+
+    @functools.lru_cache(maxsize=65_536)
     def pseudonym(value: str) -> str:
         return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()[:32]
 

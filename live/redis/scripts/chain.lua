@@ -5,8 +5,10 @@
 -- SHA-1 because it is the only hash Redis's Lua sandbox offers natively (redis.sha1hex, ~1 us);
 -- a pure-Lua SHA-256 would cost ~100 us per vote. A chain needs second-preimage resistance
 -- (forging an entry that matches an existing hash), which SHA-1 still has.
--- Personal fields (device, IP, user agent) enter the hash as their keyed hashes (`shadow`),
--- the same values an anonymised export carries, so an export verifies against the same head.
+-- No entry written here carries a raw personal value: a vote's device, address and user agent
+-- are written as their keyed hashes (pdev, pip, pua; see vote.lua). Ledgers written before
+-- held them raw and hashed their keyed hashes instead; live/domain/ledger/chain.py still checks
+-- those.
 
 local LEDGER_GENESIS = string.rep('0', 40)
 
@@ -22,7 +24,7 @@ local function now_ms()
 end
 
 -- Returns the entry's id, its position n and its hash h.
-local function ledger_append(ledger, fields, shadow)
+local function ledger_append(ledger, fields)
   local n, prev = 1, LEDGER_GENESIS
   local last = redis.call('XREVRANGE', ledger, '+', '-', 'COUNT', 1)[1]
   if last then
@@ -35,8 +37,7 @@ local function ledger_append(ledger, fields, shadow)
     local name = fields[i]
     local value = tostring(fields[i + 1])
     fields[i + 1] = value
-    local hashed = (shadow and shadow[name]) or value
-    parts[#parts + 1] = #name .. ':' .. name .. #hashed .. ':' .. hashed
+    parts[#parts + 1] = #name .. ':' .. name .. #value .. ':' .. value
   end
   local h = redis.sha1hex(table.concat(parts))
   fields[#fields + 1] = 'n'

@@ -12,7 +12,7 @@
 -- Returns {entry id or '', version or 0}.
 
 local ALLOWED = {HSET = true, HSETNX = true, HDEL = true, SADD = true, SREM = true,
-  SETNX = true, SET = true, DEL = true, RPUSH = true}
+  SETNX = true, SET = true, DEL = true, RPUSH = true, PEXPIRE = true}
 local i = 6
 for _ = 1, tonumber(ARGV[5]) do
   local cmd, key, argc = ARGV[i], KEYS[tonumber(ARGV[i + 1])], tonumber(ARGV[i + 2])
@@ -34,7 +34,7 @@ if i <= #ARGV then
     fields[#fields + 1] = tostring(t)
   end
   local n, h
-  id, n, h = ledger_append(KEYS[1], fields, nil)
+  id, n, h = ledger_append(KEYS[1], fields)
   if ARGV[1] ~= '' then
     redis.call('HSET', KEYS[2], ARGV[1], cjson.encode({n = n, h = h, id = id, t = t}))
   end

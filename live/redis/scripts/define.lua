@@ -66,5 +66,5 @@ if ARGV[1] == 'replace' then
   redis.call(PUBLISH_CMD, ARGV[6], ARGV[7])
 end
 ledger_append(KEYS[5], {'k', 'edit', 'what', 'definition', 'rev', ARGV[3], 'by', ARGV[5],
-  't', tostring(now_ms())}, nil)
+  't', tostring(now_ms())})
 return {'ok', version}

@@ -17,7 +17,7 @@ for i = 9, #ARGV do fields[#fields + 1] = ARGV[i] end
 redis.call('HSET', KEYS[2], unpack(fields))
 local entry = {'k', 'edit', 'what', ARGV[6], 'by', ARGV[7], 't', tostring(now_ms())}
 for _, v in ipairs(fields) do entry[#entry + 1] = v end
-ledger_append(KEYS[4], entry, nil)
+ledger_append(KEYS[4], entry)
 local version = redis.call('INCR', KEYS[3])
 redis.call(PUBLISH_CMD, ARGV[4], ARGV[5])
 return version

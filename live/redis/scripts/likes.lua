@@ -28,6 +28,6 @@ redis.call('PEXPIRE', budget, 2000)
 redis.call('HINCRBY', KEYS[2], 'taps', taps)
 redis.call('HINCRBY', KEYS[2], 'counted', counted)
 ledger_append(KEYS[4], {'k', 'likes', 'taps', taps, 'counted', counted,
-  'devices', devices, 't', tostring(now)}, nil)
+  'devices', devices, 't', tostring(now)})
 local version = redis.call('INCR', KEYS[3])
 return {taps, counted, version}

@@ -44,7 +44,7 @@ for k = 4, #KEYS do
       local t = now_ms()
       local id, n, h = ledger_append(KEYS[1], {'k', 'voting', 'cat', cat, 'open', now,
         'only', redis.call('HGET', KEYS[k], 'only') or '', 'by', 'partition-0',
-        't', tostring(t)}, nil)
+        't', tostring(t)})
       if now == '0' then
         redis.call('HSET', KEYS[2], cat, cjson.encode({n = n, h = h, id = id, t = t}))
       end

@@ -10,7 +10,7 @@
 local n = redis.call('RPUSH', KEYS[1], ARGV[1])
 redis.call('HSET', KEYS[2], ARGV[2], n)
 ledger_append(KEYS[3], {'k', 'publish', 'cat', ARGV[2], 'version', n, 'by', ARGV[3],
-  'sha256', ARGV[7], 't', tostring(now_ms())}, nil)
+  'sha256', ARGV[7], 't', tostring(now_ms())})
 redis.call('INCR', KEYS[4])
 redis.call(PUBLISH_CMD, ARGV[5], ARGV[6])
 return n

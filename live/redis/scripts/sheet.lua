@@ -71,6 +71,6 @@ redis.call('HSET', KEYS[1], field, encoded)
 if op ~= 'save' or was == 'submitted' then
   ledger_append(KEYS[2], {'k', 'sheet', 'op', op, 'cat', ARGV[9], 'sheet', field,
     'by', ARGV[6], 'why', ARGV[8], 'before', before, 'after', cjson.encode(rec.marks),
-    't', tostring(now_ms())}, nil)
+    't', tostring(now_ms())})
 end
 return {'ok', encoded}

@@ -25,7 +25,7 @@ if op == 'login' then
   redis.call('HSET', key, 'staff', staff, 'name', rec.name, 'role', rec.role, 'csrf', ARGV[5])
   redis.call('EXPIRE', key, tonumber(ARGV[6]))
   redis.call('SADD', KEYS[2], ARGV[4])
-  ledger_append(KEYS[3], {'k', 'staff', 'op', 'login', 'staff', staff, 't', tostring(now_ms())}, nil)
+  ledger_append(KEYS[3], {'k', 'staff', 'op', 'login', 'staff', staff, 't', tostring(now_ms())})
   return {'ok', rec.name, rec.role}
 end
 
@@ -49,7 +49,7 @@ if op == 'update' then
   local active = 'False'
   if rec.active then active = 'True' end
   ledger_append(KEYS[3], {'k', 'staff', 'op', 'update', 'staff', staff, 'role', rec.role,
-    'active', active, 't', tostring(now_ms())}, nil)
+    'active', active, 't', tostring(now_ms())})
   return encoded
 end
 

@@ -33,7 +33,7 @@ for k = 5, #KEYS do
 end
 local entry = {'k', 'stage', 't', ARGV[4]}
 for _, v in ipairs(fields) do entry[#entry + 1] = v end
-local id, pos, h = ledger_append(KEYS[3], entry, nil)
+local id, pos, h = ledger_append(KEYS[3], entry)
 for _, cat in ipairs(closed) do
   redis.call('HSET', KEYS[4], cat, cjson.encode({n = pos, h = h, id = id, t = tonumber(ARGV[4])}))
 end

@@ -44,7 +44,7 @@ for i = 10 + ncat, #ARGV do
       if redis.call('HEXISTS', used, pair) == 1 then redis.call('HINCRBY', used, pair, step) end
     end
     ledger_append(KEYS[4], {'k', op, 'vid', vid, 'cat', cat, 'c', who, 'by', actor,
-      'why', reason, 'ref', ARGV[8], 't', now}, nil)
+      'why', reason, 'ref', ARGV[8], 't', now})
     changed = changed + 1
   end
 end

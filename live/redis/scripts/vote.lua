@@ -8,15 +8,20 @@
 -- KEYS[5] ip window zset                     KEYS[6] subnet window zset
 -- KEYS[7] ledger stream                      KEYS[8] tally zset (category)
 -- KEYS[9] version counter                  KEYS[10] refusal marks hash (device -> "slot:n")
+-- KEYS[11] personal values hash (pseudonym -> raw value)
 -- ARGV[1] vote_id  ARGV[2] device  ARGV[3] ip  ARGV[4] subnet  ARGV[5] category
 -- ARGV[6] contestant  ARGV[7] now (ms; 0: Redis's clock)  ARGV[8] votes per device  ARGV[9] per contestant (0: none)
 -- (ARGV[8] and ARGV[9] are the show file's; the category hash's cap/per, set at load and by an
 -- edit before voting starts, win when present)
 -- ARGV[10] device window count ARGV[11] its ms  ARGV[12] ip count  ARGV[13] its ms
 -- ARGV[14] subnet count  ARGV[15] its ms  ARGV[16] user agent
--- ARGV[17..19] keyed hashes of device, ip and user agent (what the ledger chain hashes)
--- ARGV[20] the refusal window (ms)
--- Per vote, 10 keys and 20 arguments, in this order (how a call carries n votes: at the end).
+-- ARGV[17..19] keyed hashes (pseudonyms) of device, ip and user agent
+-- ARGV[20] the refusal window (ms)  ARGV[21] how long raw personal values are kept (ms)
+-- Per vote, 11 keys and 21 arguments, in this order (how a call carries n votes: at the end).
+-- Personal data: the ledger entry carries only the pseudonyms (pdev, pip, pua), and every hash
+-- keyed by device (vote ids, uses, refusal marks) uses the device's pseudonym. The raw values
+-- go only to KEYS[11], whose expiry each entry pushes to ARGV[21] from now; fraud signals and
+-- moderators read them there until it expires or `live purge` deletes it.
 -- Returns n*6 values: per vote {status, reason, retry_after_ms, ledger_id, version, left}
 -- (left: the device's votes left in the category after an accepted vote, 0 at its cap, -1:
 -- not said).
@@ -33,16 +38,19 @@ local function vote(K, A)
   if now == 0 then now = now_ms() end
   local at = tostring(now)
 
-  local shadow = {dev = A[17], ip = A[18], ua = A[19]}
+  local raw = dev
+  dev = A[17]  -- from here on the device is its pseudonym
 
   local function record(status, reason, more)
     local fields = {'k', 'vote', 'st', status, 'why', reason, 'vid', vid,
-      'dev', dev, 'ip', ip, 'ua', A[16], 'cat', cat, 'c', who, 't', at}
+      'pdev', dev, 'pip', A[18], 'pua', A[19], 'cat', cat, 'c', who, 't', at}
     if more > 0 then
       fields[#fields + 1] = 'more'
       fields[#fields + 1] = tostring(more)
     end
-    return ledger_append(K[7], fields, shadow)
+    redis.call('HSET', K[11], dev, raw, A[18], ip, A[19], A[16])
+    redis.call('PEXPIRE', K[11], tonumber(A[21]))
+    return ledger_append(K[7], fields)
   end
 
   local function refuse(status, reason, retry, left)
@@ -135,14 +143,14 @@ local function vote(K, A)
   return {'accepted', '', 0, id, tostring(version), cap - used}
 end
 
--- One ARGV per vote: the JSON array [[ten indexes into KEYS], [twenty arguments as strings]].
+-- One ARGV per vote: the JSON array [[11 indexes into KEYS], [21 arguments as strings]].
 -- A batch's votes share most keys (ledger, version, category...), so KEYS holds each key once,
 -- and one argument per vote (instead of 30) keeps the client's command packing cheap.
 local out = {}
 for i = 1, #ARGV do
   local v = cjson.decode(ARGV[i])
   local K = {}
-  for j = 1, 10 do K[j] = KEYS[v[1][j]] end
+  for j = 1, 11 do K[j] = KEYS[v[1][j]] end
   local r = vote(K, v[2])
   for j = 1, 6 do out[#out + 1] = r[j] end
 end

@@ -26,6 +26,7 @@ class Moderated:
 @dataclass(frozen=True, slots=True)
 class Target:
     device: str
+    """The device's pseudonym."""
     category: str
     contestant: str
 

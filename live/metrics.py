@@ -59,6 +59,26 @@ STALENESS = Gauge(
     "Since the sockets last got, or were found to have, their show's current state",
     multiprocess_mode="livemax",
 )
+INGEST_EVENTS = Counter(
+    "live_ingest_events",
+    "Platform events decided, by platform, kind and status",
+    ["platform", "kind", "status"],
+)
+INGEST_BAD_SIGNATURES = Counter(
+    "live_ingest_bad_signatures", "Platform pushes refused for a bad signature", ["platform"]
+)
+INGEST_CONNECTED = Gauge(
+    "live_ingest_connected",
+    "1 while a platform adapter is connected (the highest over processes)",
+    ["platform"],
+    multiprocess_mode="livemax",
+)
+INGEST_LAG = Gauge(
+    "live_ingest_lag_seconds",
+    "From the platform's timestamp of its latest event to its arrival",
+    ["platform"],
+    multiprocess_mode="livemax",
+)
 REDIS_ERRORS = Counter("live_redis_errors", "Redis calls that failed or ran out of time")
 FLAGS = Counter("live_flags", "Votes newly flagged by the fraud detector, by rule", ["rule"])
 TASK_UP = Gauge(

@@ -89,6 +89,7 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("POST", "/api/shows/{show}/voids"): {A, M},
     ("GET", "/api/shows/{show}/moderation-log"): {A, M},
     ("GET", "/api/shows/{show}/activity"): {A, M},
+    ("GET", "/api/shows/{show}/ingest"): {A},
     ("GET", "/admin/{show}/setup"): {A},
     ("POST", "/api/shows"): {A},
     ("GET", "/api/shows/{show}/definition"): {A},

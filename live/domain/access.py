@@ -44,6 +44,7 @@ ROUTES: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/shows/{show}/voids"): MODERATE,
     ("GET", "/api/shows/{show}/moderation-log"): MODERATE,
     ("GET", "/api/shows/{show}/activity"): MODERATE,
+    ("GET", "/api/shows/{show}/ingest"): ADMIN,
     ("GET", "/admin/{show}/setup"): ADMIN,
     ("POST", "/api/shows"): ADMIN,  # an admin of the show in the session cookie
     ("GET", "/api/shows/{show}/definition"): ADMIN,
@@ -76,6 +77,7 @@ PUBLIC: frozenset[tuple[str, str]] = frozenset(
         ("GET", "/overlay/{show}"),  # the overlay key (or a streamer/admin session)
         ("GET", "/api/shows/{show}/published/{category}"),  # published results are public
         ("GET", "/results/{show}/{category}"),
+        ("POST", "/ingest/douyin/{show}"),  # Douyin's signature (x-signature), not a role
     }
 )
 

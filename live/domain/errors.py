@@ -175,9 +175,22 @@ class ForbiddenOrigin(LiveError):
     status = 403
 
 
+class BadSignature(LiveError):
+    """A platform push whose signature does not match (or is missing): nothing counted."""
+
+    code = "bad_signature"
+    status = 401
+
+
 class NotFound(LiveError):
     code = "not_found"
     status = 404
+
+
+class IngestDisabled(NotFound):
+    """A platform receiver the show does not enable (no such room, or its secret unset)."""
+
+    code = "ingest_disabled"
 
 
 class MetricsDisabled(NotFound):

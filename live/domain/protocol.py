@@ -105,6 +105,7 @@ def snapshot(show: Show, state: ShowState, audience: str, now_ms: int) -> dict[s
         source = display.frozen
     categories = []
     tallies: dict[str, dict[str, int]] = {}
+    sources: dict[str, dict[str, dict[str, int]]] = {}
     for cat in show.categories:
         cs = state.categories.get(cat.id)
         hide = cs.hide if cs else cat.hide_tallies
@@ -130,6 +131,11 @@ def snapshot(show: Show, state: ShowState, audience: str, now_ms: int) -> dict[s
         if audience == "staff" or not hidden:
             counts = source.get(cat.id, {})
             tallies[cat.id] = {c: counts.get(c, 0) for c in show.eligible(cat)}
+            for platform, cats in state.sources.items():
+                chat = cats.get(cat.id, {})
+                sources.setdefault(platform, {})[cat.id] = {
+                    c: chat.get(c, 0) for c in show.eligible(cat)
+                }
     stage = state.stage
     message: dict[str, Any] = {
         "type": "snapshot",
@@ -149,7 +155,9 @@ def snapshot(show: Show, state: ShowState, audience: str, now_ms: int) -> dict[s
         "server_time": now_ms,
         "categories": categories,
         "tallies": tallies,
-        "likes": {"taps": state.taps, "counted": state.likes},
+        "likes": {"taps": state.taps, "counted": state.likes, "sources": state.source_likes},
+        "sources": sources,
+        "gifts": state.source_gifts,
         "revealed": sorted(display.revealed),
         "published": dict(state.published),
     }

@@ -32,6 +32,7 @@ from live.domain.errors import (
     UnknownContestant,
 )
 from live.domain.fraud import Signals
+from live.domain.ingest.source import IngestSource
 from live.domain.reconcile.rules import RuleSet, build_rules
 
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")]
@@ -183,6 +184,8 @@ class Show(_Strict):
     categories: Annotated[tuple[Category, ...], Field(min_length=1, max_length=50, strict=False)]
     criteria: Annotated[tuple[Criterion, ...], Field(strict=False, max_length=20)] = ()
     """The default judges' sheet of every category."""
+    ingest: Annotated[tuple[IngestSource, ...], Field(strict=False, max_length=20)] = ()
+    """Platform live rooms whose chat votes, likes and gifts join the show."""
 
     def criteria_of(self, category: Category) -> tuple[Criterion, ...]:
         return self.criteria if category.criteria is None else category.criteria
@@ -326,6 +329,16 @@ def _semantic_problems(show: Show, file: str) -> list[Problem]:
                     f"categories.{i}.per_contestant",
                     "cannot exceed votes_per_device",
                 )
+            )
+    rooms = [(src.platform, src.room) for src in show.ingest]
+    for i, src in enumerate(show.ingest):
+        if src.category and src.category not in cat_ids:
+            problems.append(
+                Problem(file, f"ingest.{i}.category", f"unknown category {src.category!r}")
+            )
+        if rooms.count((src.platform, src.room)) > 1:
+            problems.append(
+                Problem(file, f"ingest.{i}.room", f"{src.platform} room {src.room!r} twice")
             )
     return problems
 

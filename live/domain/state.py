@@ -81,6 +81,10 @@ class ShowState:
     """category -> accepted votes a moderator voided (public)."""
     heads: dict[str, dict[str, Any]] = field(default_factory=dict)
     """category -> the ledger's head ``{n, h, id, t}`` when its voting last closed."""
+    sources: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
+    """Chat votes from each platform: platform -> category -> contestant -> votes."""
+    source_likes: dict[str, int] = field(default_factory=dict)
+    source_gifts: dict[str, int] = field(default_factory=dict)
     ledger_last: str = "0-0"
     """The id of the ledger's last entry when this was read: the figures above are exactly
     those of the ledger up to it (a recount reads that far and no further)."""

@@ -81,6 +81,7 @@ EPHEMERAL = (
     "lease:*",
     "mirrored",
     "pii",
+    "seen:*",
 )
 """Key families (after a show's ``{show}:``) the app may delete, overwrite or expire."""
 

@@ -91,8 +91,30 @@ class ShowKeys:
         return f"{self.base}:likes"
 
     def category(self, cat: str) -> str:
-        """Hash: ``open``, ``only``, ``until``, ``started``; rules ``cap``, ``per``, ``hide``."""
+        """Hash: ``open``, ``only``, ``until``, ``started``, ``opened`` (when its window last
+        opened, ms); rules ``cap``, ``per``, ``hide``."""
         return f"{self.base}:cat:{cat}"
+
+    def source_tally(self, platform: str, cat: str) -> str:
+        """Sorted set: contestant -> chat votes counted from one platform (``ingest.lua``)."""
+        return f"{self.base}:srctally:{platform}:{cat}"
+
+    def source_used(self, cat: str) -> str:
+        """Hash: ``platform`` \\n user pseudonym -> chat votes used in the category (and with
+        ``\\n`` contestant -> votes for that contestant)."""
+        return f"{self.base}:srcused:{cat}"
+
+    @property
+    def sources(self) -> str:
+        """Hash: ``<platform>:votes``, ``:likes``, ``:gifts``, ``:comments``, ``:duplicates``,
+        ``:refused``: what each platform's events added (``ingest.lua``)."""
+        return f"{self.base}:sources"
+
+    @property
+    def seen(self) -> str:
+        """Prefix of the sets of platform event ids seen on one day of Redis's clock (the day
+        number is appended; each kept two days, so a repeat within 24 h is always caught)."""
+        return f"{self.base}:seen:"
 
     def tally(self, cat: str) -> str:
         """Sorted set: contestant -> accepted votes."""

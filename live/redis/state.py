@@ -93,6 +93,12 @@ class ShowStates(Partitions):
         for cat in show.categories:
             reads.append(("HGETALL", k.category(cat.id)))
             reads.append(("ZRANGE", k.tally(cat.id), 0, -1, "WITHSCORES"))
+        platforms = sorted({src.platform for src in show.ingest})
+        for platform in platforms:
+            for cat in show.categories:
+                reads.append(("ZRANGE", k.source_tally(platform, cat.id), 0, -1, "WITHSCORES"))
+        if platforms:
+            reads.append(("HGETALL", k.sources))
         reads += [
             ("SMEMBERS", k.revealed),
             ("HGETALL", k.published),
@@ -121,6 +127,16 @@ class ShowStates(Partitions):
                 st.get("hide", "1" if cat.hide_tallies else "0") == "1",
             )
             tallies[cat.id] = {m: int(float(n)) for m, n in pairs(raw[6 + 2 * i]).items()}
+        sources: dict[str, dict[str, dict[str, int]]] = {}
+        figures: dict[str, str] = {}
+        at = 5 + 2 * len(show.categories)
+        for platform in platforms:
+            for cat in show.categories:
+                got = {m: int(float(n)) for m, n in pairs(raw[at]).items()}
+                sources.setdefault(platform, {})[cat.id] = got
+                at += 1
+        if platforms:
+            figures = pairs(raw[at])
         likes = pairs(raw[2])
         voided = {cat: int(v) for cat, v in pairs(raw[-2]).items()}
         heads = {cat: json.loads(v) for cat, v in pairs(raw[-1]).items()}
@@ -151,6 +167,9 @@ class ShowStates(Partitions):
             published={cat: int(v) for cat, v in pairs(raw[-3]).items()},
             voided={cat: n for cat, n in voided.items() if n},
             heads=heads,
+            sources=sources,
+            source_likes={p: int(figures.get(f"{p}:likes", 0)) for p in platforms},
+            source_gifts={p: int(figures.get(f"{p}:gifts", 0)) for p in platforms},
             ledger_last=join_position(positions),
         )
 
@@ -241,6 +260,7 @@ class ShowStates(Partitions):
         state = {"open": "1" if is_open else "0", "only": only, "until": "0"}
         if is_open:
             state["started"] = "1"
+            state["opened"] = str(await self.now_ms(show.id))
         ops: list[Op] = [("HSET", self.keys(show.id).category(category), *self._flat(state))]
         entry = {"k": "voting", "cat": category, "open": state["open"], "only": only}
         closes = "" if is_open else category

@@ -297,7 +297,15 @@ class Service:
                 audit.feed(entry_id, fields)
             verdicts.append(audit.verdict())
         verdict = combine(verdicts)
-        compare(verdict, state.tallies, state.likes, state.voided)
+        compare(
+            verdict,
+            state.tallies,
+            state.likes,
+            state.voided,
+            state.sources,
+            state.source_likes,
+            state.source_gifts,
+        )
         return verdict
 
     async def run_stage_clock(

@@ -30,12 +30,14 @@ from live.realtime.hub import Hub
 from live.realtime.likes import LikeBuffer
 from live.realtime.supervisor import Supervisor
 from live.redis.embedded import EmbeddedRedis, find_running
+from live.redis.ingest import IngestStore
 from live.redis.moderation import ModerationStore
 from live.redis.pubsub import Broker
 from live.redis.registry import Registry
 from live.redis.sessions import Sessions
 from live.redis.store import close_client, open_store
 from live.services.activity import ActivityFeed
+from live.services.ingest import Ingest
 from live.services.judging import Judging
 from live.services.moderation import Moderation
 from live.services.setup import Setup
@@ -44,6 +46,7 @@ from live.settings import Settings
 from live.web import ws
 from live.web.headers import SecurityHeaders
 from live.web.http import api, judging, moderation, pages, setup, staff
+from live.web.http import ingest as ingest_http
 from live.web.identity import Devices, load_or_create_secret
 from live.web.refusals import ANONYMOUS, refused
 from live.web.runtime import Runtime
@@ -181,6 +184,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             supervisor.add("registry", setup.run, stale)
             if flagger is not None:
                 supervisor.add("flagger", flagger.run, stale + 2 * LEASE_MS / 1000)
+            ingest = Ingest(service, IngestStore(store))
+            supervisor.add("ingest", ingest.run, stale)
             app.state.runtime = Runtime(
                 settings,
                 store,
@@ -198,6 +203,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 supervisor,
                 setup,
                 ActivityFeed(service),
+                ingest,
             )
 
             async def flush_last_likes() -> None:
@@ -228,6 +234,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *setup.routes,
             *judging.routes,
             *moderation.routes,
+            *ingest_http.routes,
         ],
         lifespan=lifespan,
         middleware=[

@@ -171,6 +171,21 @@ OPERATIONS: tuple[Op, ...] = (
         auth="staff",
     ),
     Op(
+        "GET",
+        "/api/shows/{show}/ingest",
+        "Each platform source's state in this process (connected, lag, duplicates, bad "
+        "signatures) and what each platform's events added",
+        auth="staff",
+    ),
+    Op(
+        "POST",
+        "/ingest/douyin/{show}",
+        "Douyin live data push (a JSON array of messages; x-nonce-str, x-timestamp, x-roomid, "
+        "x-msg-type, x-signature): 401 bad_signature counts nothing; 200 at once, counted "
+        "right after",
+        errors=(400, 401, 404, 413, 503),
+    ),
+    Op(
         "POST",
         "/api/shows/{show}/staff",
         "Invite (answers a one-time login link), change a role, or revoke",

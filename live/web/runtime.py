@@ -16,6 +16,7 @@ from live.redis.pubsub import Broker
 from live.redis.sessions import Sessions
 from live.redis.store import Store
 from live.services.activity import ActivityFeed
+from live.services.ingest import Ingest
 from live.services.judging import Judging
 from live.services.moderation import Moderation
 from live.services.setup import Setup
@@ -47,6 +48,8 @@ class Runtime:
     """Shows set up in the browser (the registry), served by every process."""
     activity: ActivityFeed
     """Votes and likes per minute for the admin console's plots."""
+    ingest: Ingest
+    """Platform events (bilibili, Douyin, Twitch) into the show."""
     draining: bool = False
     """Set from the moment SIGTERM arrives: ``/readyz`` answers 503 so that a balancer sends
     no new phones here while the process finishes (``LIVE_DRAIN_SECONDS``)."""

@@ -46,6 +46,13 @@ class Verdict:
                 out.append(f"chain {part} head    #{n} {head}")
         else:
             out.append(f"chain head      #{self.entries} {self.head}")
+        r = self.recount
+        for platform in sorted(set(r.sources) | set(+r.source_likes) | set(+r.source_gifts)):
+            votes = sum(sum(c.values()) for c in r.sources.get(platform, {}).values())
+            out.append(
+                f"source {platform:9}votes {votes}  likes {r.source_likes[platform]}  "
+                f"gifts {r.source_gifts[platform]}"
+            )
         out += [f"MISMATCH        {m}" for m in self.mismatches]
         out.append("verified" if self.ok else "VERIFY FAILED")
         return out
@@ -90,6 +97,9 @@ def compare(
     tallies: Mapping[str, Mapping[str, int]],
     likes: int,
     voided: Mapping[str, int],
+    sources: Mapping[str, Mapping[str, Mapping[str, int]]] | None = None,
+    source_likes: Mapping[str, int] | None = None,
+    source_gifts: Mapping[str, int] | None = None,
 ) -> None:
     """Add a mismatch for every live figure that differs from the ledger's recount."""
     counted = verdict.recount
@@ -102,6 +112,26 @@ def compare(
                 verdict.mismatches.append(
                     f"tally {cat}/{contestant}: live {live.get(contestant, 0)}, "
                     f"ledger {mine.get(contestant, 0)}"
+                )
+    sources = sources or {}
+    ledger_sources = counted.source_dict()
+    for platform in sorted(set(sources) | set(ledger_sources)):
+        live_cats, mine_cats = sources.get(platform, {}), ledger_sources.get(platform, {})
+        for cat in sorted(set(live_cats) | set(mine_cats)):
+            live_t = {c: n for c, n in live_cats.get(cat, {}).items() if n}
+            if live_t != mine_cats.get(cat, {}):
+                verdict.mismatches.append(
+                    f"chat votes {platform} {cat}: live {live_t}, ledger {mine_cats.get(cat, {})}"
+                )
+    for what, live_n, mine_n in (
+        ("likes", source_likes or {}, counted.source_likes),
+        ("gifts", source_gifts or {}, counted.source_gifts),
+    ):
+        for platform in sorted({p for p, n in live_n.items() if n} | set(+mine_n)):
+            if live_n.get(platform, 0) != mine_n.get(platform, 0):
+                verdict.mismatches.append(
+                    f"{platform} {what}: live {live_n.get(platform, 0)}, "
+                    f"ledger {mine_n.get(platform, 0)}"
                 )
     if likes != counted.likes_counted:
         verdict.mismatches.append(f"likes counted: live {likes}, ledger {counted.likes_counted}")

@@ -21,6 +21,10 @@ class Recount:
     were answered without an entry of their own (``more``) since the device's previous one."""
     voided: set[str] = field(default_factory=set)
     """Accepted vote ids currently voided by a moderator (left out of the tallies)."""
+    sources: dict[str, dict[str, Counter[str]]] = field(default_factory=dict)
+    """Chat votes counted from each platform: platform -> category -> contestant -> votes."""
+    source_likes: Counter[str] = field(default_factory=Counter)
+    source_gifts: Counter[str] = field(default_factory=Counter)
     _targets: dict[str, tuple[str, str]] = field(default_factory=dict)
     _vids: list[str] = field(default_factory=list)
     _pairs: list[tuple[str, str]] = field(default_factory=list)
@@ -67,6 +71,18 @@ class Recount:
         self.refused += other.refused
         self.targets.update(other.targets)
         self.voided |= other.voided
+        for platform, cats in other.sources.items():
+            mine = self.sources.setdefault(platform, {})
+            for cat, counter in cats.items():
+                mine.setdefault(cat, Counter()).update(counter)
+        self.source_likes.update(other.source_likes)
+        self.source_gifts.update(other.source_gifts)
+
+    def source_dict(self) -> dict[str, dict[str, dict[str, int]]]:
+        return {
+            platform: {cat: dict(+counter) for cat, counter in cats.items() if +counter}
+            for platform, cats in self.sources.items()
+        }
 
     def add(self, entry: Mapping[str, str]) -> None:
         """Fold one entry in (oldest first).
@@ -105,6 +121,13 @@ class Recount:
         elif kind == "likes":
             self.likes_taps += int(entry["taps"])
             self.likes_counted += int(entry["counted"])
+        elif kind == "chat":
+            cats = self.sources.setdefault(entry["src"], {})
+            cats.setdefault(entry["cat"], Counter())[entry["c"]] += 1
+        elif kind == "srclike":
+            self.source_likes[entry["src"]] += int(entry["num"])
+        elif kind == "gift":
+            self.source_gifts[entry["src"]] += int(entry["num"])
 
     def add_many(
         self,

@@ -24,11 +24,16 @@ end
 redis.call('HSET', KEYS[1], unpack(fields))
 local closed = {}
 for k = 5, #KEYS do
-  if ARGV[i] == '0' and redis.call('HGET', KEYS[k], 'open') == '1' then
+  local was = redis.call('HGET', KEYS[k], 'open')
+  if ARGV[i] == '0' and was == '1' then
     closed[#closed + 1] = ARGV[i + 3]
   end
   redis.call('HSET', KEYS[k], 'open', ARGV[i], 'only', ARGV[i + 1], 'until', ARGV[i + 2])
-  if ARGV[i] == '1' then redis.call('HSET', KEYS[k], 'started', '1') end
+  if ARGV[i] == '1' then
+    redis.call('HSET', KEYS[k], 'started', '1')
+    -- When this window opened: a platform's chat vote typed before it is not counted.
+    if was ~= '1' then redis.call('HSET', KEYS[k], 'opened', ARGV[4]) end
+  end
   i = i + 4
 end
 local entry = {'k', 'stage', 't', ARGV[4]}

@@ -1,0 +1,50 @@
+"""The one event every platform adapter produces."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Platform = Literal["bilibili", "douyin", "twitch"]
+PLATFORMS: tuple[Platform, ...] = ("bilibili", "douyin", "twitch")
+Kind = Literal["comment", "like", "gift"]
+
+MAX_TEXT = 200
+"""Characters of a comment kept (a chat vote is a few; the rest is chat)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """A platform's live event, normalised.
+
+    ``event_id`` is the platform's own id (``msg_id``, ``message_id``): delivery is at least
+    once, and ``platform:event_id`` is what de-duplicates. ``user`` is the platform's id of the
+    viewer (an app-scoped open id), ``count`` how many likes or gifts the event carries (1 for
+    a comment), ``platform_ts`` when the platform says it happened (ms).
+    """
+
+    platform: Platform
+    room: str
+    event_id: str
+    user: str
+    kind: Kind
+    text: str = ""
+    count: int = 1
+    platform_ts: int = 0
+
+    @property
+    def key(self) -> str:
+        return f"{self.platform}:{self.event_id}"
+
+
+def clean_text(text: object) -> str:
+    return str(text or "")[:MAX_TEXT]
+
+
+def clean_count(value: object, default: int = 1) -> int:
+    """A count from a platform's JSON: a non-negative int, at most a million per event."""
+    try:
+        n = int(str(value))
+    except (TypeError, ValueError):
+        return default
+    return max(0, min(n, 1_000_000))

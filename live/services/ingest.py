@@ -1,0 +1,179 @@
+"""Platform events into the show: chat votes read, users pseudonymised, everything counted in
+one atomic step per batch (:mod:`live.redis.ingest`), and each source's state for the console.
+
+Adapters (:mod:`live.ingest`) and the Douyin webhook hand batches of
+:class:`~live.domain.ingest.event.Event` to :meth:`Ingest.accept` (or, where the platform wants
+its answer at once, to :meth:`Ingest.submit`, a bounded queue drained by a supervised task).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from live import metrics
+from live.domain.errors import Unavailable
+from live.domain.ingest.chatvote import number_key, parse_vote
+from live.domain.ingest.event import Event
+from live.domain.ingest.source import IngestSource
+from live.domain.show import Show
+from live.redis.ingest import Ballot, IngestStore
+from live.services.shows import Service
+
+QUEUE = 1000
+"""Pushes waiting to be counted (per process): beyond it a push is answered 503 and the
+platform sends it again."""
+
+
+@dataclass(slots=True)
+class SourceState:
+    """What the console shows of one platform room in this process."""
+
+    platform: str
+    room: str
+    category: str
+    connected: bool = False
+    events: int = 0
+    counted: int = 0
+    duplicates: int = 0
+    bad_signatures: int = 0
+    reconnects: int = 0
+    lag_ms: int = 0
+    """From the platform's timestamp of the latest event to its arrival here."""
+    last_event: int = 0
+    """When the latest event arrived (ms)."""
+    error: str = ""
+    statuses: dict[str, int] = field(default_factory=dict)
+
+
+class Ingest:
+    def __init__(
+        self,
+        service: Service,
+        store: IngestStore,
+        env: Mapping[str, str] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.service = service
+        self.store = store
+        self.env = os.environ if env is None else env
+        self.clock = clock
+        self.states: dict[tuple[str, str, str], SourceState] = {}
+        self.queue: asyncio.Queue[tuple[str, list[Event]]] = asyncio.Queue(QUEUE)
+
+    # -- configuration -------------------------------------------------------------------
+
+    def source(self, show: Show, platform: str, room: str) -> IngestSource | None:
+        for src in show.ingest:
+            if src.platform == platform and src.room == room:
+                return src
+        return None
+
+    def credential(self, src: IngestSource, name: str) -> str:
+        """The value of the environment variable a source names for a credential ('' unset)."""
+        var = getattr(src, name)
+        return self.env.get(var, "") if var else ""
+
+    def state(self, show_id: str, src: IngestSource) -> SourceState:
+        key = (show_id, src.platform, src.room)
+        found = self.states.get(key)
+        if found is None:
+            found = self.states[key] = SourceState(src.platform, src.room, src.category)
+        return found
+
+    def report(self, show_id: str) -> list[dict[str, Any]]:
+        """Each configured source's state in this process (the console's panel)."""
+        show = self.service.show(show_id)
+        return [asdict(self.state(show_id, src)) for src in show.ingest]
+
+    # -- counting -------------------------------------------------------------------------
+
+    async def accept(self, show_id: str, events: list[Event]) -> list[str]:
+        """Count a batch of one show's events; each one's status (``counted``, ``duplicate``,
+        ``comment``, ``closed``, ``early``, ``capped``, or ``unknown_room`` for a room the show
+        does not list)."""
+        if not events:
+            return []
+        show = await self.service.current(show_id)
+        numbers = _numbers(show)
+        pseudonym = await self.store.store.pseudonym(show_id)
+        ballots, where = [], []
+        statuses = ["unknown_room"] * len(events)
+        now = int(self.clock() * 1000)
+        for i, e in enumerate(events):
+            src = self.source(show, e.platform, e.room)
+            if src is None:
+                continue
+            category = contestant = ""
+            if e.kind == "comment" and src.category:
+                number = parse_vote(e.text)
+                if number is not None:
+                    contestant = numbers.get(src.category, {}).get(number, "")
+                    category = src.category if contestant else ""
+            user = pseudonym(f"{e.platform}:{e.user}")
+            ballots.append(Ballot(e, user, category, contestant, src.grace_ms))
+            where.append(i)
+            st = self.state(show_id, src)
+            st.events += 1
+            st.last_event = now
+            if e.platform_ts:
+                st.lag_ms = max(0, now - e.platform_ts)
+                metrics.INGEST_LAG.labels(e.platform).set(st.lag_ms / 1000)
+        if ballots:
+            decided, _ = await self.store.count(show, ballots)
+            for i, b, status in zip(where, ballots, decided, strict=True):
+                statuses[i] = status
+                src = self.source(show, b.event.platform, b.event.room)
+                if src is not None:
+                    st = self.state(show_id, src)
+                    st.statuses[status] = st.statuses.get(status, 0) + 1
+                    st.counted += status == "counted"
+                    st.duplicates += status == "duplicate"
+                metrics.INGEST_EVENTS.labels(b.event.platform, b.event.kind, status).inc()
+            if self.service.changed is not None and "counted" in decided:
+                self.service.changed(show_id)
+        return statuses
+
+    def submit(self, show_id: str, events: list[Event]) -> None:
+        """Queue a batch to be counted soon (a webhook answers before the work is done);
+        :class:`Unavailable` (503: the platform sends it again) when the queue is full."""
+        try:
+            self.queue.put_nowait((show_id, events))
+        except asyncio.QueueFull:
+            raise Unavailable("too many platform pushes waiting; send again") from None
+
+    async def run(self, beat: Callable[[], None] = lambda: None) -> None:
+        """Drain the queue (a supervised task): a batch that cannot be counted now (Redis
+        away) is tried again, not dropped."""
+        pending: tuple[str, list[Event]] | None = None
+        while True:
+            beat()
+            if pending is None:
+                try:
+                    pending = await asyncio.wait_for(self.queue.get(), 1.0)
+                except TimeoutError:
+                    continue
+            try:
+                await self.accept(*pending)
+            except Unavailable:
+                await asyncio.sleep(0.5)
+                continue
+            pending = None
+
+    def bad_signature(self, show_id: str, src: IngestSource) -> None:
+        self.state(show_id, src).bad_signatures += 1
+        metrics.INGEST_BAD_SIGNATURES.labels(src.platform).inc()
+
+
+def _numbers(show: Show) -> dict[str, dict[str, str]]:
+    """Per category: a contestant's number (as chat votes name it) -> contestant id."""
+    by_number = {number_key(c.label): c.id for c in show.contestants}
+    out = {}
+    for cat in show.categories:
+        eligible = set(show.eligible(cat))
+        out[cat.id] = {n: who for n, who in by_number.items() if who in eligible}
+    return out

@@ -1,0 +1,231 @@
+"""Platform events join the show: the chat-vote grammar, Douyin's signed pushes (its published
+test vector), de-duplication, caps and windows, per-source tallies, the ledger and `live verify`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import secrets
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from live.domain.ingest import douyin
+from live.domain.ingest.chatvote import parse_vote
+from tests.conftest import make_settings
+from tests.helpers import SHOW, LiveServer, all_entries, run_cli, serve
+
+SECRET_ENV = "LIVE_TEST_DOUYIN_SECRET"
+DOUYIN_SECRET = "douyin-" + "s" * 24
+INGEST = f"""
+[[ingest]]
+platform = "douyin"
+room = "268"
+category = "cap20"
+secret_env = "{SECRET_ENV}"
+
+[[ingest]]
+platform = "douyin"
+room = "269"
+category = "cap1"
+secret_env = "{SECRET_ENV}"
+"""
+
+
+def with_ingest(data: Path, extra: str = INGEST) -> Path:
+    path = data / "ingest-show.toml"
+    data.mkdir(parents=True, exist_ok=True)
+    path.write_text(SHOW.read_text(encoding="utf-8") + extra, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+async def platform_show(
+    redis_url: str, prefix: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[LiveServer]:
+    monkeypatch.setenv(SECRET_ENV, DOUYIN_SECRET)
+    async with serve(make_settings(redis_url, prefix, tmp_path, with_ingest(tmp_path))) as live:
+        yield live
+
+
+# -- pure ------------------------------------------------------------------------------------
+
+
+def test_douyins_published_test_vector() -> None:
+    headers = {"x-nonce-str": "123456", "x-timestamp": "456789", "x-roomid": "268",
+               "x-msg-type": "live_gift"}  # fmt: skip
+    assert douyin.signature(headers, "abc123你好".encode(), "123abc") == "PDcKhdlsrKEJif6uMKD2dw=="
+
+
+@pytest.mark.parametrize(
+    ("text", "number"),
+    [("投3", "3"), ("投 3", "3"), ("#3", "3"), ("3号", "3"), ("选3", "3"), ("投３", "3"),
+     ("＃３", "3"), ("投三", "3"), ("选十", "10"), ("投03", "3"), ("投3号", "3"), ("#A1", "a1"),
+     ("666", None), ("3", None), ("我投3", None), ("投3给他", None), ("投", None),
+     ("hello", None), ("#", None), ("三", None), ("投十十", None)],
+)  # fmt: skip
+def test_only_strict_forms_are_chat_votes(text: str, number: str | None) -> None:
+    assert parse_vote(text) == number
+
+
+# -- Douyin pushes ---------------------------------------------------------------------------
+
+
+def push_headers(body: bytes, msg_type: str, room: str = "268") -> dict[str, str]:
+    headers = {"x-nonce-str": secrets.token_hex(4), "x-timestamp": "1700000000",
+               "x-roomid": room, "x-msg-type": msg_type}  # fmt: skip
+    return {**headers, "x-signature": douyin.signature(headers, body, DOUYIN_SECRET)}
+
+
+def comment(msg_id: str, user: str, text: str, ts: int = 1_900_000_000) -> dict[str, Any]:
+    return {"msg_id": msg_id, "sec_openid": user, "content": text, "nickname": "观众",
+            "timestamp": ts}  # fmt: skip
+
+
+async def push(
+    live: LiveServer, msg_type: str, items: list[dict[str, Any]], room: str = "268"
+) -> Any:
+    body = json.dumps(items, ensure_ascii=False).encode()
+    async with live.client() as http:
+        return await http.post(
+            "/ingest/douyin/t", content=body, headers=push_headers(body, msg_type, room)
+        )
+
+
+async def settled(live: LiveServer, want: Any) -> dict[str, Any]:
+    """The public state once ``want(state)`` holds (the queue is drained right after a 200)."""
+    async with asyncio.timeout(10):
+        while True:
+            state = await live.state()
+            if want(state):
+                return state
+            await asyncio.sleep(0.05)
+
+
+async def test_a_chat_vote_a_like_and_a_gift_land_in_their_places_and_in_the_ledger(
+    platform_show: LiveServer, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    live = platform_show
+    comments = [comment("c1", "u1", "投2"), comment("c2", "u2", "666"), comment("c3", "u3", "#2")]
+    assert (await push(live, "live_comment", comments)).status_code == 200
+    likes = [{"msg_id": "l1", "sec_openid": "u1", "like_num": 5, "timestamp": 1_900_000_000}]
+    assert (await push(live, "live_like", likes)).status_code == 200
+    gifts = [{"msg_id": "g1", "sec_openid": "u2", "gift_num": 2, "timestamp": 1_900_000_000}]
+    assert (await push(live, "live_gift", gifts)).status_code == 200
+    state = await settled(live, lambda s: s["gifts"].get("douyin") == 2)
+    assert state["sources"]["douyin"]["cap20"]["p2"] == 2  # "666" is applause, not a vote
+    assert state["tallies"]["cap20"]["p2"] == 0  # the web's votes stay apart
+    assert state["likes"]["sources"] == {"douyin": 5}
+    kinds = [(e["k"], e.get("src")) for e in await all_entries(live) if e.get("src")]
+    assert sorted(kinds) == [("chat", "douyin"), ("chat", "douyin"), ("gift", "douyin"),
+                             ("srclike", "douyin")]  # fmt: skip
+    entry = next(e for e in await all_entries(live) if e["k"] == "chat")
+    assert entry["pu"] != "u1" and "u1" not in json.dumps(entry)  # the user by pseudonym
+    code, out, _ = await run_cli(live, monkeypatch, capsys, "verify", "--show", "t")
+    assert code == 0, out
+    assert "source douyin   votes 2  likes 5  gifts 2" in out
+
+
+async def test_a_bad_or_missing_signature_is_401_and_counts_nothing(
+    platform_show: LiveServer,
+) -> None:
+    live = platform_show
+    body = json.dumps([comment("t1", "u1", "投1")]).encode()
+    headers = push_headers(body, "live_comment")
+    async with live.client() as http:
+        tampered = await http.post("/ingest/douyin/t", content=body.replace(b"1", b"2"),
+                                   headers=headers)  # fmt: skip
+        unsigned = await http.post(
+            "/ingest/douyin/t", content=body, headers={**headers, "x-signature": ""}
+        )
+        state_reply = await http.get("/api/shows/t")
+    for reply in (tampered, unsigned):
+        assert reply.status_code == 401 and reply.json()["error"]["code"] == "bad_signature"
+    assert state_reply.json()["sources"]["douyin"]["cap20"] == {f"p{i}": 0 for i in range(1, 6)}
+
+
+async def test_duplicates_in_one_array_and_across_pushes_count_once(
+    platform_show: LiveServer,
+) -> None:
+    live = platform_show
+    once = comment("d1", "u1", "投4")
+    assert (await push(live, "live_comment", [once, once])).status_code == 200
+    assert (await push(live, "live_comment", [once])).status_code == 200  # the platform retries
+    assert (await push(live, "live_comment", [comment("d2", "u9", "投4")])).status_code == 200
+    state = await settled(live, lambda s: s["sources"]["douyin"]["cap20"]["p4"] == 2)
+    await asyncio.sleep(0.3)  # nothing more is coming: the duplicates were dropped
+    assert (await live.state())["sources"]["douyin"]["cap20"]["p4"] == 2
+    figures = await live.rt.ingest.store.figures(live.rt.service.show("t"))
+    assert figures["douyin"]["duplicates"] == 2 and state["sources"]["douyin"]["cap20"]["p4"] == 2
+
+
+async def test_caps_per_platform_user_and_closed_categories_hold(platform_show: LiveServer) -> None:
+    live = platform_show
+    # Room 269 votes in cap1 (one vote per user); the same user three times, another once.
+    votes = [comment(f"k{i}", "same-user", f"投{i}") for i in (1, 2, 3)]
+    votes.append(comment("k4", "other-user", "投1"))
+    assert (await push(live, "live_comment", votes, room="269")).status_code == 200
+    state = await settled(live, lambda s: sum(s["sources"]["douyin"]["cap1"].values()) == 2)
+    assert state["sources"]["douyin"]["cap1"]["p1"] == 2
+    statuses = live.rt.ingest.report("t")[1]["statuses"]
+    assert statuses == {"counted": 2, "capped": 2}
+
+
+async def test_a_slow_consumer_does_not_delay_the_200(platform_show: LiveServer) -> None:
+    live = platform_show
+    ingest = live.rt.ingest
+    gate = asyncio.Event()
+    real = ingest.accept
+
+    async def slow(show_id: str, events: list[Any]) -> list[str]:
+        await gate.wait()  # counting is stuck (say, a slow Redis) until the test lets go
+        return await real(show_id, events)
+
+    ingest.accept = slow  # type: ignore[method-assign]
+    try:
+        reply = await push(live, "live_comment", [comment("s1", "u1", "投5")])
+        assert reply.status_code == 200 and not gate.is_set()  # answered while still stuck
+        assert (await live.state())["sources"]["douyin"]["cap20"]["p5"] == 0
+        gate.set()
+        await settled(live, lambda s: s["sources"]["douyin"]["cap20"]["p5"] == 1)
+    finally:
+        ingest.accept = real  # type: ignore[method-assign]
+
+
+async def test_an_unknown_room_or_an_unset_secret_is_ingest_disabled(
+    platform_show: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reply = await push(platform_show, "live_comment", [comment("x1", "u1", "投1")], room="999")
+    assert reply.status_code == 404 and reply.json()["error"]["code"] == "ingest_disabled"
+    monkeypatch.delenv(SECRET_ENV)
+    reply = await push(platform_show, "live_comment", [comment("x2", "u1", "投1")])
+    assert reply.status_code == 404 and reply.json()["error"]["code"] == "ingest_disabled"
+
+
+async def test_shuffled_pushes_give_the_same_tally(
+    redis_url: str, prefix: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(SECRET_ENV, DOUYIN_SECRET)
+    rng = random.Random(7)
+    texts = ["投1", "#2", "3号", "666", "选4"]
+    items = [comment(f"m{i}", f"u{rng.randrange(30)}", rng.choice(texts)) for i in range(120)]
+    items += items[:20]  # redelivered
+    tallies = []
+    for run in range(2):
+        order = items[:] if run == 0 else rng.sample(items, len(items))
+        settings = make_settings(redis_url, f"{prefix}{run}", tmp_path, with_ingest(tmp_path))
+        async with serve(settings) as live:
+            for start in range(0, len(order), 25):
+                assert (
+                    await push(live, "live_comment", order[start : start + 25])
+                ).status_code == 200
+            counted = await settled(
+                live, lambda s: sum(s["sources"]["douyin"]["cap20"].values()) > 0
+            )
+            await asyncio.sleep(0.5)
+            counted = await live.state()
+            tallies.append(counted["sources"]["douyin"]["cap20"])
+    assert tallies[0] == tallies[1] and sum(tallies[0].values()) > 0

@@ -23,6 +23,7 @@ from starlette.templating import Jinja2Templates
 
 from live.domain.errors import LiveError
 from live.domain.show import Show, load_shows
+from live.ingest.link import adapters
 from live.realtime import guard
 from live.realtime.flagger import LEASE_MS, Flagger
 from live.realtime.flood import Addresses
@@ -186,6 +187,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 supervisor.add("flagger", flagger.run, stale + 2 * LEASE_MS / 1000)
             ingest = Ingest(service, IngestStore(store))
             supervisor.add("ingest", ingest.run, stale)
+            for show in shows.values():
+                for adapter in adapters(show.id, show.ingest, ingest):
+                    supervisor.add(f"ingest-{adapter.lease}-{show.id}", adapter.run, stale)
             app.state.runtime = Runtime(
                 settings,
                 store,

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -22,27 +21,15 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from live.domain.ingest import bilibili as proto
+from tests.helpers import bound_socket, uvicorn_on
 
 
 @asynccontextmanager
 async def running(app: Starlette) -> AsyncIterator[int]:
     """Serve ``app`` on a free loopback port in this event loop; yields the port."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(app, log_level="warning", lifespan="off")
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
-    try:
+    sock = bound_socket()
+    async with uvicorn_on(uvicorn.Config(app, log_level="warning", lifespan="off"), sock):
         yield sock.getsockname()[1]
-    finally:
-        server.should_exit = True
-        await task
-        sock.close()
 
 
 async def next_frame(queue: asyncio.Queue[Any], reader: asyncio.Task[None]) -> Any:

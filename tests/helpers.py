@@ -96,17 +96,23 @@ async def serve(settings: Settings, send_buffer: int = 0) -> AsyncIterator[LiveS
     sock = bound_socket(send_buffer)
     # The configuration `live serve` uses, quieter and quicker to stop.
     options = uvicorn_options(settings, log_level="warning", timeout_graceful_shutdown=2)
-    config = uvicorn.Config(app, lifespan="on", **options)
+    async with uvicorn_on(uvicorn.Config(app, lifespan="on", **options), sock):
+        live = LiveServer(app, sock.getsockname()[1], settings)
+        yield live
+        await assert_recount(live)
+
+
+@contextlib.asynccontextmanager
+async def uvicorn_on(config: uvicorn.Config, sock: socket.socket) -> AsyncIterator[None]:
+    """A uvicorn server with ``config`` on ``sock``, in this event loop, until the block ends."""
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started:
         if task.done():
             task.result()
         await asyncio.sleep(0.01)
-    live = LiveServer(app, sock.getsockname()[1], settings)
     try:
-        yield live
-        await assert_recount(live)
+        yield
     finally:
         server.should_exit = True
         await task

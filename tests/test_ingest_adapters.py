@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
+from starlette.applications import Starlette
 
 import live.ingest.bilibili as bili_adapter
 import live.ingest.link as link
@@ -37,10 +39,16 @@ def quick_protocols(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LIVE_TEST_TWITCH_TOKEN", TOKEN)
 
 
-def show_with(tmp_path: Path, section: str) -> Path:
-    path = tmp_path / "platform-show.toml"
-    path.write_text(SHOW.read_text(encoding="utf-8") + section, encoding="utf-8")
-    return path
+@asynccontextmanager
+async def platform_show(
+    redis_url: str, prefix: str, tmp_path: Path, app: Starlette, section: Callable[[int], str]
+) -> AsyncIterator[tuple[int, LiveServer]]:
+    """A fake platform on loopback and a live server whose show lists its room."""
+    async with running(app) as port:
+        path = tmp_path / "platform-show.toml"
+        path.write_text(SHOW.read_text(encoding="utf-8") + section(port), encoding="utf-8")
+        async with serve(make_settings(redis_url, prefix, tmp_path, path)) as live:
+            yield port, live
 
 
 @pytest.fixture
@@ -48,9 +56,10 @@ async def bilibili(
     redis_url: str, prefix: str, tmp_path: Path
 ) -> AsyncIterator[tuple[FakeBilibili, LiveServer]]:
     fake = FakeBilibili(KEY_ID, SECRET, CODE)
-    async with running(fake.app()) as port:
+
+    def section(port: int) -> str:
         fake.port = port
-        section = f"""
+        return f"""
 [[ingest]]
 platform = "bilibili"
 room = "1"
@@ -61,9 +70,9 @@ secret_env = "LIVE_TEST_BILI_SECRET"
 code_env = "LIVE_TEST_BILI_CODE"
 url = "http://127.0.0.1:{port}"
 """
-        settings = make_settings(redis_url, prefix, tmp_path, show_with(tmp_path, section))
-        async with serve(settings) as live:
-            yield fake, live
+
+    async with platform_show(redis_url, prefix, tmp_path, fake.app(), section) as (_, live):
+        yield fake, live
 
 
 @pytest.fixture
@@ -71,9 +80,10 @@ async def twitch(
     redis_url: str, prefix: str, tmp_path: Path
 ) -> AsyncIterator[tuple[FakeTwitch, LiveServer]]:
     fake = FakeTwitch(CLIENT_ID, TOKEN, keepalive_s=1)
-    async with running(fake.app()) as port:
+
+    def section(port: int) -> str:
         fake.port = port
-        section = f"""
+        return f"""
 [[ingest]]
 platform = "twitch"
 room = "4242"
@@ -83,9 +93,9 @@ token_env = "LIVE_TEST_TWITCH_TOKEN"
 url = "ws://127.0.0.1:{port}/ws"
 api = "http://127.0.0.1:{port}"
 """
-        settings = make_settings(redis_url, prefix, tmp_path, show_with(tmp_path, section))
-        async with serve(settings) as live:
-            yield fake, live
+
+    async with platform_show(redis_url, prefix, tmp_path, fake.app(), section) as (_, live):
+        yield fake, live
 
 
 async def until(check: Callable[[], Any], wait: float = 10.0) -> None:

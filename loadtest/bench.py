@@ -56,7 +56,7 @@ from loadtest.target import (
 from loadtest.wire import HttpConn, WireError, WsConn, http_request, source_address
 
 OUT = Path("artifacts") / "bench"
-PHASES = ("votes", "likes", "recount", "fanout", "memory", "reconcile", "cluster")
+PHASES = ("votes", "likes", "recount", "fanout", "memory", "reconcile", "ingest", "cluster")
 
 
 @dataclass
@@ -430,6 +430,112 @@ class Bench:
                 "<= 0.5 s",
                 took <= 0.5,
                 f"from the ledger entries (the auditor's replay); {len(result.rows)} ranked",
+            )
+        )
+
+    def ingest(self, batch: int = 500) -> None:
+        """Chat events (Douyin pushes of 500 comments, two in three a vote) counted by one
+        process: the signed push parsed, every comment read for a vote, the users
+        pseudonymised, and ``ingest.lua`` deciding the batch on an embedded redis-server.
+        Baseline: the same pushes only parsed and read (no Redis)."""
+        import json as json_
+        import tempfile
+
+        from live.domain.ingest import douyin
+        from live.domain.ingest.chatvote import parse_vote
+        from live.domain.ingest.source import IngestSource
+        from live.domain.show import load_show
+        from live.redis.embedded import EmbeddedRedis
+        from live.redis.ingest import IngestStore
+        from live.redis.store import Store, make_client
+        from live.services.ingest import Ingest
+        from live.services.shows import Service
+        from loadtest.target import BENCH_SHOW
+
+        base = load_show(BENCH_SHOW)
+        people = [c.label for c in base.contestants]
+        src = IngestSource(
+            platform="douyin",
+            room="1",
+            category=base.categories[0].id,
+            secret_env="BENCH_ENV",  # noqa: S106
+        )
+        show = base.model_copy(update={"ingest": (src,)})
+        texts = [f"投{people[i % len(people)]}" if i % 3 else "666" for i in range(batch)]
+        headers = {"x-msg-type": "live_comment", "x-roomid": "1", "x-nonce-str": "n",
+                   "x-timestamp": "1"}  # fmt: skip
+        pushes = []
+        for n in range(400):
+            items = [
+                {"msg_id": f"{n}-{i}", "sec_openid": f"user{(n * batch + i) % 50_000}",
+                 "content": texts[i], "timestamp": 1_900_000_000}
+                for i in range(batch)
+            ]  # fmt: skip
+            pushes.append(json_.dumps(items).encode())
+        seconds = self.seconds
+
+        def parse_only() -> float:
+            n, t0 = 0, time.perf_counter()
+            while time.perf_counter() - t0 < min(seconds, 3.0):
+                for event in douyin.parse_push(headers, pushes[n % len(pushes)]):
+                    parse_vote(event.text)
+                n += 1
+            return n * batch / (time.perf_counter() - t0)
+
+        async def counted(url: str) -> tuple[float, int, dict[str, float]]:
+            client = make_client(url, 4, 10_000)
+            store = Store(client, "benchingest", 10_000)
+            service = Service({show.id: show}, store)
+            await store.init_show(show)
+            await store.set_voting(show, show.categories[0].id, True)
+            ingest = Ingest(service, IngestStore(store), env={})
+            await client.config_resetstat()
+            done, t0, cpu0 = 0, time.perf_counter(), time.process_time()
+
+            async def feeder(k: int) -> None:
+                # Four pushes in flight, as four webhook requests would be: the process parses
+                # one while Redis counts another.
+                nonlocal done
+                for n in range(k, len(pushes), 4):
+                    if time.perf_counter() - t0 >= seconds:
+                        return
+                    await ingest.accept(show.id, douyin.parse_push(headers, pushes[n]))
+                    done += 1
+
+            try:
+                await asyncio.gather(*(feeder(k) for k in range(4)))
+                took, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+                events = done * batch
+                figures = await IngestStore(store).figures(show)
+                stats: Any = await client.info("commandstats")
+            finally:
+                await client.aclose()
+            redis_us = sum(v["usec"] for k, v in stats.items() if "eval" in k) / events
+            costs = {"app_us": cpu / events * 1e6, "redis_us": redis_us}
+            return events / took, figures.get("douyin", {}).get("votes", 0), costs
+
+        base_rate = parse_only()
+        with tempfile.TemporaryDirectory() as tmp:
+            redis = EmbeddedRedis(Path(tmp))
+            redis.start()
+            try:
+                rate, votes, costs = asyncio.run(counted(redis.admin_url))
+            finally:
+                redis.stop()
+        self.details["ingest"] = {"events_per_s": rate, "parse_only_per_s": base_rate,
+                                  "votes_counted": votes, "batch": batch, **costs}  # fmt: skip
+        self.add(
+            Figure(
+                "chat events ingested",
+                rate,
+                "events/s",
+                base_rate,
+                "events/s parsed only",
+                ">= 20,000/s per process",
+                rate >= 20_000,
+                f"Douyin pushes of {batch}, four in flight, one process and its Redis (AOF "
+                f"always); {costs['app_us']:.0f} us app + {costs['redis_us']:.0f} us Redis per "
+                f"event; {votes:,} votes counted",
             )
         )
 
@@ -858,6 +964,8 @@ def main(argv: list[str] | None = None) -> int:
         bench.memory(args.idle)
     if want("reconcile"):
         bench.reconcile()
+    if want("ingest"):
+        bench.ingest()
     if want("cluster"):
         bench.cluster()
     out: dict[str, Any] = {

@@ -229,3 +229,19 @@ async def test_shuffled_pushes_give_the_same_tally(
             counted = await live.state()
             tallies.append(counted["sources"]["douyin"]["cap20"])
     assert tallies[0] == tallies[1] and sum(tallies[0].values()) > 0
+
+
+async def test_a_chat_vote_typed_before_the_window_opened_is_not_counted(
+    platform_show: LiveServer,
+) -> None:
+    live = platform_show
+    show = live.rt.service.show("t")
+    await live.rt.store.set_voting(show, "cap20", False)
+    await live.rt.store.set_voting(show, "cap20", True)  # the window opens now
+    opened = await live.rt.store.now_ms("t")
+    early = comment("e1", "u1", "投3", ts=opened // 1000 - 60)  # a minute before: not a vote
+    on_time = comment("e2", "u2", "投3", ts=opened // 1000)  # within the 3 s grace
+    assert (await push(live, "live_comment", [early, on_time])).status_code == 200
+    await settled(live, lambda s: s["sources"]["douyin"]["cap20"]["p3"] == 1)
+    statuses = live.rt.ingest.report("t")[0]["statuses"]
+    assert statuses == {"early": 1, "counted": 1}

@@ -45,7 +45,7 @@ class IngestStore:
         index: dict[str, int] = {}
         for key in (k.ledger, k.version, k.sources, k.seen):
             index.setdefault(key, len(index) + 1)
-        args = []
+        events = []
         for b in ballots:
             e = b.event
             cat = b.category or show.categories[0].id
@@ -58,9 +58,9 @@ class IngestStore:
                 str(e.count), str(e.platform_ts), str(b.grace_ms),
                 e.text if e.kind == "gift" else "",
             ]  # fmt: skip
-            args.append(_dumps([where, fields]))
+            events.append([where, fields])
         raw: list[Any] = await self.store.call(
-            self._script(keys=list(index), args=[0, SEEN_MS, *args])
+            self._script(keys=list(index), args=[0, SEEN_MS, _dumps(events)])
         )
         return [str(s) for s in raw[:-1]], int(raw[-1])
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -104,8 +105,9 @@ class Ingest:
         ballots, where = [], []
         statuses = ["unknown_room"] * len(events)
         now = int(self.clock() * 1000)
+        sources = {(src.platform, src.room): src for src in show.ingest}
         for i, e in enumerate(events):
-            src = self.source(show, e.platform, e.room)
+            src = sources.get((e.platform, e.room))
             if src is None:
                 continue
             category = contestant = ""
@@ -117,23 +119,30 @@ class Ingest:
             user = pseudonym(f"{e.platform}:{e.user}")
             ballots.append(Ballot(e, user, category, contestant, src.grace_ms))
             where.append(i)
+        for src in {sources[(e.platform, e.room)] for e in (b.event for b in ballots)}:
             st = self.state(show_id, src)
-            st.events += 1
+            mine = [b.event for b in ballots if b.event.room == src.room]
+            mine = [e for e in mine if e.platform == src.platform]
+            st.events += len(mine)
             st.last_event = now
-            if e.platform_ts:
-                st.lag_ms = max(0, now - e.platform_ts)
-                metrics.INGEST_LAG.labels(e.platform).set(st.lag_ms / 1000)
+            newest = max(e.platform_ts for e in mine)
+            if newest:
+                st.lag_ms = max(0, now - newest)
+                metrics.INGEST_LAG.labels(src.platform).set(st.lag_ms / 1000)
         if ballots:
             decided, _ = await self.store.count(show, ballots)
+            tally: Counter[tuple[str, str, str, str]] = Counter()
             for i, b, status in zip(where, ballots, decided, strict=True):
                 statuses[i] = status
-                src = self.source(show, b.event.platform, b.event.room)
+                tally[(b.event.platform, b.event.room, b.event.kind, status)] += 1
+            for (platform, room, kind, status), n in tally.items():
+                src = self.source(show, platform, room)
                 if src is not None:
                     st = self.state(show_id, src)
-                    st.statuses[status] = st.statuses.get(status, 0) + 1
-                    st.counted += status == "counted"
-                    st.duplicates += status == "duplicate"
-                metrics.INGEST_EVENTS.labels(b.event.platform, b.event.kind, status).inc()
+                    st.statuses[status] = st.statuses.get(status, 0) + n
+                    st.counted += n if status == "counted" else 0
+                    st.duplicates += n if status == "duplicate" else 0
+                metrics.INGEST_EVENTS.labels(platform, kind, status).inc(n)
             if self.service.changed is not None and "counted" in decided:
                 self.service.changed(show_id)
         return statuses

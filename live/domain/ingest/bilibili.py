@@ -20,7 +20,7 @@ from typing import Any
 
 import brotli
 
-from live.domain.ingest.event import Event, clean_count, clean_text
+from live.domain.ingest.event import Event, clean_count, clean_text, seconds_ms
 
 HEADER = struct.Struct(">I2H2I")
 OP_HEARTBEAT, OP_HEARTBEAT_REPLY, OP_MESSAGE, OP_AUTH, OP_AUTH_REPLY = 2, 3, 5, 7, 8
@@ -135,7 +135,7 @@ def event_of(message: Mapping[str, Any], room: str) -> Event | None:
     cmd, data = message.get("cmd"), message.get("data")
     if not isinstance(data, dict):
         return None
-    ts = clean_count(data.get("timestamp"), 0) * 1000
+    ts = seconds_ms(data.get("timestamp"))
     user = str(data.get("open_id") or data.get("uid") or "")[:128]
     if cmd == "LIVE_OPEN_PLATFORM_DM":
         msg_id = data.get("msg_id")

@@ -15,7 +15,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from live.domain.ingest.event import Event, Kind, clean_count, clean_text
+from live.domain.ingest.event import Event, Kind, clean_count, clean_text, seconds_ms
 
 SIGNED = ("x-msg-type", "x-nonce-str", "x-roomid", "x-timestamp")
 KINDS: dict[str, Kind] = {"live_comment": "comment", "live_like": "like", "live_gift": "gift"}
@@ -72,7 +72,7 @@ def parse_push(headers: Mapping[str, str], body: bytes) -> list[Event]:
                 kind=kind,
                 text=clean_text(item.get("content")) if kind == "comment" else "",
                 count=count,
-                platform_ts=clean_count(item.get("timestamp"), 0) * 1000,
+                platform_ts=seconds_ms(item.get("timestamp")),
             )
         )
     return out

@@ -48,3 +48,12 @@ def clean_count(value: object, default: int = 1) -> int:
     except (TypeError, ValueError):
         return default
     return max(0, min(n, 1_000_000))
+
+
+def seconds_ms(value: object) -> int:
+    """A platform's timestamp in seconds (as JSON gives it) in ms; 0 when absent or absurd."""
+    try:
+        seconds = float(str(value))
+    except ValueError:
+        return 0
+    return int(seconds * 1000) if 0 < seconds < 10_000_000_000 else 0

@@ -23,14 +23,24 @@ local function now_ms()
   return NOW_MS
 end
 
+-- The head of each ledger this call appended to ({n, h}): a script that appends many entries
+-- (a batch of votes or platform events) reads the stream's last entry once, not per entry.
+-- Safe because nothing else writes while a script runs.
+local LEDGER_HEADS = {}
+
 -- Returns the entry's id, its position n and its hash h.
 local function ledger_append(ledger, fields)
   local n, prev = 1, LEDGER_GENESIS
-  local last = redis.call('XREVRANGE', ledger, '+', '-', 'COUNT', 1)[1]
-  if last then
-    local f = last[2]
-    n = tonumber(f[#f - 2]) + 1
-    prev = f[#f]
+  local head = LEDGER_HEADS[ledger]
+  if head then
+    n, prev = head[1] + 1, head[2]
+  else
+    local last = redis.call('XREVRANGE', ledger, '+', '-', 'COUNT', 1)[1]
+    if last then
+      local f = last[2]
+      n = tonumber(f[#f - 2]) + 1
+      prev = f[#f]
+    end
   end
   local parts = {prev, '\n', n, '\n'}
   for i = 1, #fields, 2 do
@@ -45,5 +55,6 @@ local function ledger_append(ledger, fields)
   fields[#fields + 1] = 'h'
   fields[#fields + 1] = h
   local id = redis.call('XADD', ledger, '*', unpack(fields))
+  LEDGER_HEADS[ledger] = {n, h}
   return id, n, h
 end

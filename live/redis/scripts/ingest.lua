@@ -5,9 +5,9 @@
 -- KEYS[4] prefix of the seen-event sets (the day number of Redis's clock is appended)
 -- KEYS[5..] per event, by index: category state hash, chat vote uses hash, source tally zset
 -- ARGV[1] now (ms; 0: Redis's clock)  ARGV[2] how long a seen-event set is kept (ms)
--- ARGV[3..] one per event, JSON: [[3 indexes into KEYS], [kind, platform, room, event id,
---   user pseudonym, category ('' if not a vote), contestant, count, platform ts (ms), grace
---   (ms), gift name]]
+-- ARGV[3] the events, one JSON array (one encode in the client, one decode here), each
+--   [[3 indexes into KEYS], [kind, platform, room, event id, user pseudonym, category ('' if
+--   not a vote), contestant, count, platform ts (ms), grace (ms), gift name]]
 -- Returns one status per event: counted, duplicate, comment (not a vote), closed, early (typed
 -- before the window opened), capped.
 -- A platform delivers at least once: an event id seen within the last 24 h (at least: today's
@@ -21,14 +21,22 @@ local today, yesterday = KEYS[4] .. day, KEYS[4] .. (day - 1)
 local at = tostring(now)
 local out = {}
 local changed = false
+local bumps = {}  -- per-platform counters, added once at the end of the batch
+local states = {}  -- each category's state, read once per batch (nothing changes it here)
+local tallies = {}  -- source tally key -> contestant -> votes counted in this batch
 
 local function bump(platform, what, n)
-  redis.call('HINCRBY', KEYS[3], platform .. ':' .. what, n)
+  local field = platform .. ':' .. what
+  bumps[field] = (bumps[field] or 0) + n
 end
 
 local function chat_vote(K, a)
   local platform, user, cat, who = a[2], a[5], a[6], a[7]
-  local st = redis.call('HMGET', K[1], 'open', 'until', 'only', 'cap', 'per', 'opened')
+  local st = states[K[1]]
+  if not st then
+    st = redis.call('HMGET', K[1], 'open', 'until', 'only', 'cap', 'per', 'opened')
+    states[K[1]] = st
+  end
   if st[1] ~= '1' then return 'closed' end
   local deadline = tonumber(st[2] or '0')
   if deadline > 0 and now >= deadline then return 'closed' end
@@ -36,31 +44,40 @@ local function chat_vote(K, a)
   local pts, opened = tonumber(a[9]), tonumber(st[6] or '0')
   if opened > 0 and pts > 0 and pts < opened - tonumber(a[10]) then return 'early' end
   local me = platform .. '\n' .. user
-  local pair = me .. '\n' .. who
-  local uses = redis.call('HMGET', K[2], me, pair)
-  if tonumber(uses[1] or '0') >= tonumber(st[4] or '1') then return 'capped' end
+  -- Count first and take it back when over the cap: one command for the usual case.
+  if redis.call('HINCRBY', K[2], me, 1) > tonumber(st[4] or '1') then
+    redis.call('HINCRBY', K[2], me, -1)
+    return 'capped'
+  end
   local per = tonumber(st[5] or '0')
-  if per > 0 and tonumber(uses[2] or '0') >= per then return 'capped' end
-  redis.call('HINCRBY', K[2], me, 1)
-  if per > 0 then redis.call('HINCRBY', K[2], pair, 1) end
-  redis.call('ZINCRBY', K[3], 1, who)
+  if per > 0 then
+    local pair = me .. '\n' .. who
+    if redis.call('HINCRBY', K[2], pair, 1) > per then
+      redis.call('HINCRBY', K[2], pair, -1)
+      redis.call('HINCRBY', K[2], me, -1)
+      return 'capped'
+    end
+  end
+  -- The tally's increments are added once per contestant at the end of the batch.
+  local t = tallies[K[3]] or {}
+  tallies[K[3]] = t
+  t[who] = (t[who] or 0) + 1
   ledger_append(KEYS[1], {'k', 'chat', 'src', platform, 'room', a[3], 'eid', a[4], 'pu', user,
     'cat', cat, 'c', who, 'pt', a[9], 't', at})
   return 'counted'
 end
 
-for i = 3, #ARGV do
-  local v = cjson.decode(ARGV[i])
+for _, v in ipairs(cjson.decode(ARGV[3])) do
   local K = {KEYS[v[1][1]], KEYS[v[1][2]], KEYS[v[1][3]]}
   local a = v[2]
   local kind, platform = a[1], a[2]
   local id = platform .. ':' .. a[4]
   local status
-  if redis.call('SISMEMBER', today, id) == 1 or redis.call('SISMEMBER', yesterday, id) == 1 then
+  -- SADD answers 0 when today's set has it already: one command for the check and the mark.
+  if redis.call('SADD', today, id) == 0 or redis.call('SISMEMBER', yesterday, id) == 1 then
     status = 'duplicate'
     bump(platform, 'duplicates', 1)
   else
-    redis.call('SADD', today, id)
     local n = tonumber(a[8])
     if kind == 'like' then
       bump(platform, 'likes', n)
@@ -83,6 +100,10 @@ for i = 3, #ARGV do
     if status == 'counted' then changed = true end
   end
   out[#out + 1] = status
+end
+for field, n in pairs(bumps) do redis.call('HINCRBY', KEYS[3], field, n) end
+for key, t in pairs(tallies) do
+  for who, n in pairs(t) do redis.call('ZINCRBY', key, n, who) end
 end
 redis.call('PEXPIRE', today, tonumber(ARGV[2]))
 local version = changed and redis.call('INCR', KEYS[2]) or tonumber(redis.call('GET', KEYS[2]) or '0')

@@ -8,6 +8,7 @@ import json
 import random
 import secrets
 from collections.abc import AsyncIterator
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,16 @@ import pytest
 from live.domain.ingest import douyin
 from live.domain.ingest.chatvote import parse_vote
 from tests.conftest import make_settings
-from tests.helpers import SHOW, LiveServer, all_entries, run_cli, serve
+from tests.helpers import (
+    SHOW,
+    LiveServer,
+    all_entries,
+    run_cli,
+    serve,
+    staff_client,
+    staff_login,
+    vote_body,
+)
 
 SECRET_ENV = "LIVE_TEST_DOUYIN_SECRET"
 DOUYIN_SECRET = "douyin-" + "s" * 24
@@ -245,3 +255,39 @@ async def test_a_chat_vote_typed_before_the_window_opened_is_not_counted(
     await settled(live, lambda s: s["sources"]["douyin"]["cap20"]["p3"] == 1)
     statuses = live.rt.ingest.report("t")[0]["statuses"]
     assert statuses == {"early": 1, "counted": 1}
+
+
+async def test_declared_source_weights_merge_chat_votes_and_the_export_reproduces_it(
+    redis_url: str,
+    prefix: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: Any,
+) -> None:
+    """cap20's rules count the web's votes once and Douyin's chat votes twice; a published
+    result is rebuilt from the export alone, chat votes included."""
+    monkeypatch.setenv(SECRET_ENV, DOUYIN_SECRET)
+    path = with_ingest(tmp_path)
+    rules = 'rules = { preset = "weighted", audience = { sources = { web = 1, douyin = 2 } } }'
+    text = path.read_text(encoding="utf-8").replace(
+        "votes_per_device = 20\n", f"votes_per_device = 20\n{rules}\n", 1
+    )
+    path.write_text(text, encoding="utf-8")
+    async with serve(make_settings(redis_url, prefix, tmp_path, path)) as live:
+        async with live.client(live.cookie()) as http:
+            body = vote_body("cap20", "p1", "web-vote-1")
+            assert (await http.post("/api/shows/t/votes", json=body)).status_code == 200
+        assert (await push(live, "live_comment", [comment("w1", "u1", "投2")])).status_code == 200
+        await settled(live, lambda s: s["sources"]["douyin"]["cap20"]["p2"] == 1)
+        cookie, csrf = await staff_login(live, "admin")
+        async with staff_client(live, cookie, headers={"X-CSRF-Token": csrf}) as http:
+            reply = await http.post("/api/shows/t/results/cap20/publish", json={"note": "w"})
+            assert reply.status_code == 200, reply.text
+            result = (await http.get("/api/shows/t/results/cap20")).json()
+        audience = {r["contestant"]: Fraction(r["exact"]["audience"]) for r in result["rows"]}
+        assert audience["p2"] == 2 * audience["p1"] > 0  # 1 web vote; 1 chat vote weighed 2
+        out = tmp_path / "export"
+        args = ["export", "--show", "t", "--out", str(out), "--no-progress"]
+        assert (await run_cli(live, monkeypatch, capsys, *args))[0] == 0
+        code, report, _ = await run_cli(live, monkeypatch, capsys, "verify", "--export", str(out))
+        assert code == 0 and "published       cap20 v1: reproduced from the ledger" in report

@@ -112,7 +112,7 @@ def inputs_from(
     criteria = show.criteria_of(category)
     return Inputs(
         order=order,
-        votes={c: read.tallies.get(c, 0) for c in order},
+        votes=audience_votes(category, read, order),
         marks=marks,
         max_total=max_total(criteria) if criteria else Fraction(100),
         judges=judges,
@@ -120,3 +120,16 @@ def inputs_from(
         recused={c: frozenset(j) for c, j in recused.items()},
         position=read.position,
     )
+
+
+def audience_votes(category: Category, read: JudgingRead, order: tuple[str, ...]) -> dict[str, int]:
+    """Each contestant's audience votes: the weighted sum of the sources the category's rules
+    name (``audience.sources``; default the web's votes alone)."""
+    weights = category.rules.audience.sources
+    out = {c: weights.get("web", 0) * read.tallies.get(c, 0) for c in order}
+    for platform, votes in read.sources.items():
+        weight = weights.get(platform, 0)
+        if weight:
+            for c in order:
+                out[c] += weight * votes.get(c, 0)
+    return out

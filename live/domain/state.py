@@ -114,6 +114,9 @@ class JudgingRead:
     """The id of the last ledger entry at the time of the read ("0-0": empty ledger)."""
     sheets: dict[str, dict[str, Any]]
     approvals: dict[str, str]
+    sources: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Chat votes per platform in the category at the same instant: platform -> contestant ->
+    votes (partition 0's, where every platform event is counted)."""
 
 
 def parse_edits(raw: dict[str, str]) -> dict[str, dict[str, str]]:

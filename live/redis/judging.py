@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from live.domain.ledger.chain import join_position, split_position
@@ -53,22 +54,22 @@ class Judging(RedisBase):
         }
         await self.change(ref.show, [op], entry)
 
-    async def judging_read(self, show: str, category: str) -> JudgingRead:
+    async def judging_read(
+        self, show: str, category: str, platforms: Sequence[str] = ()
+    ) -> JudgingRead:
         """The category's tallies, sheets and approvals, each partition's from one instant
-        (its tally with its chain's last entry id: the read's position)."""
+        (its tally with its chain's last entry id: the read's position), and the chat votes of
+        ``platforms`` (partition 0's, read with its tally)."""
         k = self.keys(show)
         parts = self.partitions(show)
-        reads = [
-            self.read_at_once(
-                show,
-                [
-                    ("ZRANGE", k.tally(category), 0, -1, "WITHSCORES"),
-                    ("XREVRANGE", k.ledger, "+", "-", "COUNT", 1),
-                    ("HGETALL", k.sheets(category)),
-                    ("HGETALL", k.approvals(category)),
-                ],
-            )
+        first: list[Read] = [
+            ("ZRANGE", k.tally(category), 0, -1, "WITHSCORES"),
+            ("XREVRANGE", k.ledger, "+", "-", "COUNT", 1),
+            ("HGETALL", k.sheets(category)),
+            ("HGETALL", k.approvals(category)),
         ]
+        first += [("ZRANGE", k.source_tally(p, category), 0, -1, "WITHSCORES") for p in platforms]
+        reads = [self.read_at_once(show, first)]
         for part in parts[1:]:
             kp = self.keys(show, part)
             votes: list[Read] = [
@@ -89,11 +90,16 @@ class Judging(RedisBase):
             for c, n in pairs(tally).items():
                 tallies[c] = tallies.get(c, 0) + int(float(n))
             positions.append(last[0][0] if last else "0-0")
+        sources = {
+            p: {c: int(float(n)) for c, n in pairs(raw[4 + i]).items()}
+            for i, p in enumerate(platforms)
+        }
         return JudgingRead(
             tallies=tallies,
             position=join_position(positions),
             sheets=sheets,
             approvals=pairs(raw[3]),
+            sources={p: v for p, v in sources.items() if v},
         )
 
     async def publish(self, show: Show, category: str, record: str, actor: str) -> int:

@@ -141,14 +141,19 @@ class Judging:
         """The show (with its edits), the category and the reconciler's inputs now."""
         show = await self.service.current(show_id)
         cat = show.category(category)
-        read = await self.store.judging_read(show_id, category)
+        read = await self.store.judging_read(show_id, category, _platforms(show))
         return show, cat, inputs_from(show, cat, read, await self.judges(show_id))
 
     async def result(
         self, show_id: str, category: str, rules: RuleSet | None = None
     ) -> tuple[Show, Result]:
-        """The provisional result now (or under other ``rules``: a what-if preview)."""
+        """The provisional result now (or under other ``rules``: a what-if preview, whose
+        ``audience.sources`` weigh the same votes)."""
         show, cat, inputs = await self.inputs(show_id, category)
+        if rules is not None and rules.audience.sources != cat.rules.audience.sources:
+            other = cat.model_copy(update={"rules": rules})
+            read = await self.store.judging_read(show_id, category, _platforms(show))
+            inputs = inputs_from(show, other, read, await self.judges(show_id))
         return show, reconcile(rules or cat.rules, inputs)
 
     def what_if(self, show: Show, category: str, overrides: dict[str, Any]) -> RuleSet:
@@ -193,3 +198,7 @@ class Judging:
             raise NotPublished(f"no version {n} of {category!r}; the latest is {len(items)}")
         record: dict[str, Any] = json.loads(items[n - 1])
         return {"version": n, "versions": len(items), **record}
+
+
+def _platforms(show: Show) -> list[str]:
+    return sorted({src.platform for src in show.ingest})

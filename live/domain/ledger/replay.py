@@ -110,11 +110,16 @@ class Replay:
         cat = show.category(category)
         tallies = Counter(self.counted.tallies.get(category, {}))
         tallies.update(others or {})
+        sources = {
+            platform: {c: n for c, n in cats.get(category, {}).items() if n}
+            for platform, cats in self.counted.sources.items()
+        }
         read = JudgingRead(
             tallies={c: n for c, n in tallies.items() if n},
             position=position or self.position,
             sheets=self.sheets.get(category, {}),
             approvals=self.approvals.get(category, {}),
+            sources={p: v for p, v in sources.items() if v},
         )
         return reconcile(cat.rules, inputs_from(show, cat, read, self.judges()))
 

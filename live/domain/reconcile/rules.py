@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 EXPERT_METHODS = ("mean", "median", "trimmed_mean", "sum", "rank_points", "exp_rank")
 AUDIENCE_METHODS = ("share", "max_scaled", "rank_points", "zscore", "raw")
 TIEBREAKS = ("audience", "expert", "countback", "running_order")
+AUDIENCE_SOURCES = ("web", "bilibili", "douyin", "twitch")
 
 EUROVISION_POINTS: tuple[int, ...] = (12, 10, 8, 7, 6, 5, 4, 3, 2, 1)
 
@@ -76,6 +77,23 @@ class AudienceRule(_Strict):
 
     method: Literal["share", "max_scaled", "rank_points", "zscore", "raw"] = "share"
     points: Points = EUROVISION_POINTS
+    sources: Annotated[dict[str, Annotated[int, Field(ge=0, le=1000)]], Field(strict=False)] = {
+        "web": 1
+    }
+    """Whose votes make the audience side, each with a whole-number weight: ``web`` (the
+    show's own pages) and the platforms (``bilibili``, ``douyin``, ``twitch``: their chat
+    votes). A contestant's audience votes are the weighted sum; a source left out counts 0.
+    Default: the web's votes only."""
+
+    @field_validator("sources")
+    @classmethod
+    def _sources(cls, value: dict[str, int]) -> dict[str, int]:
+        unknown = sorted(set(value) - set(AUDIENCE_SOURCES))
+        if unknown:
+            raise ValueError(f"unknown sources {unknown}; known: {', '.join(AUDIENCE_SOURCES)}")
+        if not any(value.values()):
+            raise ValueError("at least one source needs a weight above 0")
+        return value
 
 
 class Combine(_Strict):
@@ -201,5 +219,9 @@ def preset(name: str) -> RuleSet:
 
 def rules_hash(rules: RuleSet) -> str:
     """SHA-256 of the rule set's canonical JSON (sorted keys): the name results are pinned to."""
-    text = json.dumps(rules.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    data = rules.model_dump(mode="json")
+    if data["audience"]["sources"] == {"web": 1}:
+        # The default, as rule sets were before sources: their results keep their names.
+        del data["audience"]["sources"]
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()

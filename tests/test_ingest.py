@@ -16,6 +16,7 @@ import pytest
 
 from live.domain.ingest import douyin
 from live.domain.ingest.chatvote import parse_vote
+from live.settings import DEMO_SHOW
 from tests.conftest import make_settings
 from tests.helpers import (
     SHOW,
@@ -105,11 +106,11 @@ async def push(
         )
 
 
-async def settled(live: LiveServer, want: Any) -> dict[str, Any]:
+async def settled(live: LiveServer, want: Any, show: str = "t") -> dict[str, Any]:
     """The public state once ``want(state)`` holds (the queue is drained right after a 200)."""
     async with asyncio.timeout(10):
         while True:
-            state = await live.state()
+            state = await live.state(show)
             if want(state):
                 return state
             await asyncio.sleep(0.05)
@@ -291,3 +292,25 @@ async def test_declared_source_weights_merge_chat_votes_and_the_export_reproduce
         assert (await run_cli(live, monkeypatch, capsys, *args))[0] == 0
         code, report, _ = await run_cli(live, monkeypatch, capsys, "verify", "--export", str(out))
         assert code == 0 and "published       cap20 v1: reproduced from the ledger" in report
+
+
+async def test_the_demo_show_takes_douyin_pushes_once_its_secret_is_set(
+    redis_url: str, prefix: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LIVE_DOUYIN_SECRET", DOUYIN_SECRET)
+    async with serve(make_settings(redis_url, prefix, tmp_path, DEMO_SHOW)) as live:
+        body = json.dumps([comment("demo1", "u1", "投3")]).encode()
+        async with live.client() as http:
+            reply = await http.post(
+                "/ingest/douyin/demo",
+                content=body,
+                headers=push_headers(body, "live_comment", "777"),
+            )
+            assert reply.status_code == 200, reply.text
+        state = await settled(
+            live, lambda s: any(s["sources"]["douyin"]["best-display"].values()), show="demo"
+        )
+        third = next(c for c in live.rt.service.show("demo").contestants if c.label == "03")
+        assert state["sources"]["douyin"]["best-display"] == {
+            c: int(c == third.id) for c in state["sources"]["douyin"]["best-display"]
+        }

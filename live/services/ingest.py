@@ -69,10 +69,8 @@ class Ingest:
     # -- configuration -------------------------------------------------------------------
 
     def source(self, show: Show, platform: str, room: str) -> IngestSource | None:
-        for src in show.ingest:
-            if src.platform == platform and src.room == room:
-                return src
-        return None
+        """The show's source for a platform room (a Douyin ``*`` source takes any room)."""
+        return _sources(show).get((platform, room)) or _sources(show).get((platform, "*"))
 
     def credential(self, src: IngestSource, name: str) -> str:
         """The value of the environment variable a source names for a credential ('' unset)."""
@@ -105,11 +103,12 @@ class Ingest:
         ballots, where = [], []
         statuses = ["unknown_room"] * len(events)
         now = int(self.clock() * 1000)
-        sources = {(src.platform, src.room): src for src in show.ingest}
+        picked: dict[tuple[str, str], IngestSource] = {}
         for i, e in enumerate(events):
-            src = sources.get((e.platform, e.room))
+            src = self.source(show, e.platform, e.room)
             if src is None:
                 continue
+            picked[(e.platform, e.room)] = src
             category = contestant = ""
             if e.kind == "comment" and src.category:
                 number = parse_vote(e.text)
@@ -119,10 +118,9 @@ class Ingest:
             user = pseudonym(f"{e.platform}:{e.user}")
             ballots.append(Ballot(e, user, category, contestant, src.grace_ms))
             where.append(i)
-        for src in {sources[(e.platform, e.room)] for e in (b.event for b in ballots)}:
+        for src in set(picked.values()):
             st = self.state(show_id, src)
-            mine = [b.event for b in ballots if b.event.room == src.room]
-            mine = [e for e in mine if e.platform == src.platform]
+            mine = [b.event for b in ballots if picked[(b.event.platform, b.event.room)] is src]
             st.events += len(mine)
             st.last_event = now
             newest = max(e.platform_ts for e in mine)
@@ -176,6 +174,10 @@ class Ingest:
     def bad_signature(self, show_id: str, src: IngestSource) -> None:
         self.state(show_id, src).bad_signatures += 1
         metrics.INGEST_BAD_SIGNATURES.labels(src.platform).inc()
+
+
+def _sources(show: Show) -> dict[tuple[str, str], IngestSource]:
+    return {(src.platform, src.room): src for src in show.ingest}
 
 
 def _numbers(show: Show) -> dict[str, dict[str, str]]:

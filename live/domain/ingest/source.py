@@ -36,8 +36,9 @@ class IngestSource(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     platform: Platform
-    room: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
-    """The room (bilibili room id, Douyin ``x-roomid``, Twitch broadcaster user id)."""
+    room: Annotated[str, Field(pattern=r"^([A-Za-z0-9_-]{1,64}|\*)$")]
+    """The room (bilibili room id, Douyin ``x-roomid``, Twitch broadcaster user id); for
+    Douyin ``*`` takes a push from any room signed with the secret."""
     category: str = ""
     secret_env: EnvName = ""
     """Douyin: the push secret; bilibili: the access key secret."""
@@ -67,6 +68,8 @@ class IngestSource(BaseModel):
         missing = [name for name in NEEDS[self.platform] if not getattr(self, name)]
         if missing:
             raise ValueError(f"{self.platform} needs {', '.join(missing)}")
+        if self.room == "*" and self.platform != "douyin":
+            raise ValueError("room '*' (any room) is for Douyin's pushes only")
         if self.platform == "bilibili" and not self.app_id:
             raise ValueError("bilibili needs app_id")
         return self

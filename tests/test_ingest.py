@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.async_api import Browser, expect
 
 from live.domain.ingest import douyin
 from live.domain.ingest.chatvote import parse_vote
@@ -28,6 +29,8 @@ from tests.helpers import (
     staff_login,
     vote_body,
 )
+from tests.test_a11y import serious, signed_in
+from tests.test_browser import browser, chromium  # noqa: F401
 
 SECRET_ENV = "LIVE_TEST_DOUYIN_SECRET"
 DOUYIN_SECRET = "douyin-" + "s" * 24
@@ -314,3 +317,22 @@ async def test_the_demo_show_takes_douyin_pushes_once_its_secret_is_set(
         assert state["sources"]["douyin"]["best-display"] == {
             c: int(c == third.id) for c in state["sources"]["douyin"]["best-display"]
         }
+
+
+async def test_the_admin_console_shows_each_platform_room(
+    platform_show: LiveServer,
+    browser: Browser,  # noqa: F811
+) -> None:
+    live = platform_show
+    assert (await push(live, "live_comment", [comment("a1", "u1", "投1")])).status_code == 200
+    page = await signed_in(browser, live, "admin", "admin")
+    row = page.locator('#platforms tbody tr[data-platform="douyin"]').first
+    await expect(page.locator("#platforms-panel")).to_be_visible()
+    await expect(row.locator("td").nth(1)).to_have_text("268")
+    await expect(row.locator("td").nth(4)).to_have_text("1")  # counted
+    await expect(row.locator("td").nth(8)).to_have_text("1 / 0 / 0")
+    assert await serious(page) == []
+    phone = await browser.new_page(viewport={"width": 390, "height": 844})
+    await phone.goto(f"{live.url}/s/t")
+    line = phone.locator('.category[data-category="cap20"] p.source[data-source="douyin"]')
+    await expect(line).to_have_text("抖音 Douyin: 01 1")

@@ -251,3 +251,29 @@ async function refreshActivity() {
 
 refreshActivity();
 setInterval(refreshActivity, 15000);
+
+// Platform rooms (bilibili, Douyin, Twitch): this process's view of each, and what each
+// platform's events added. Hidden for a show that lists none.
+async function refreshPlatforms() {
+  const res = await fetch(api("/ingest"), { credentials: "same-origin" });
+  if (!res.ok) return;
+  const { sources, figures } = await res.json();
+  byId("platforms-panel").hidden = sources.length === 0;
+  byId("platforms").tBodies[0].replaceChildren(...sources.map((src) => {
+    const f = figures[src.platform] || {};
+    const state = src.connected ? "已连接 connected" : `未连接 not connected${src.error ? ` · ${src.error}` : ""}`;
+    const cells = [src.platform, src.room, state, src.events, src.counted, src.duplicates, src.bad_signatures,
+      src.last_event ? `${(src.lag_ms / 1000).toFixed(1)} s` : "—", `${f.votes || 0} / ${f.likes || 0} / ${f.gifts || 0}`];
+    const tr = document.createElement("tr");
+    tr.dataset.platform = src.platform;
+    for (const value of cells) {
+      const td = document.createElement("td");
+      td.textContent = String(value);
+      tr.append(td);
+    }
+    return tr;
+  }));
+}
+
+refreshPlatforms();
+setInterval(refreshPlatforms, 5000);

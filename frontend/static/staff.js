@@ -77,6 +77,14 @@ function renderCommon(s) {
         list.append(row);
       }
       card.append(list);
+      for (const [platform, cats] of Object.entries(s.sources || {})) {
+        const chat = cats[cat.id];
+        if (!chat || !Object.values(chat).some((n) => n)) continue;
+        const parts = cat.contestants.filter((cid) => chat[cid]).map((cid) => `${people[cid]?.name || cid} ${chat[cid]}`);
+        const line = el("p", "muted source", `${platform} 聊天投票 chat votes: ${parts.join(" · ")}`);
+        line.dataset.source = platform;
+        card.append(line);
+      }
       if (window.liveAdmin) card.append(window.liveAdmin.categoryControls(cat, s));
       return card;
     }),

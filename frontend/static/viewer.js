@@ -3,6 +3,7 @@ import { toast } from "./toast.js";
 import { STRINGS, pickLang } from "./i18n.js";
 import { formatClock, keepConnected, remainingSeconds } from "./socket.js";
 import { castVote, leftText, myVotes } from "./vote.js";
+const PLATFORM_NAMES = { bilibili: "哔哩哔哩 bilibili", douyin: "抖音 Douyin", twitch: "Twitch" };
 
 const app = document.getElementById("app");
 const showId = app.dataset.show;
@@ -100,6 +101,16 @@ function render() {
         list.append(row);
       }
       card.append(list);
+      // Chat votes from the live platforms, each source on its own line (kept apart from the
+      // votes cast here; the category's rules say how they are merged).
+      for (const [platform, cats] of Object.entries(state.sources || {})) {
+        const chat = cats[cat.id];
+        if (!chat || !Object.values(chat).some((n) => n)) continue;
+        const parts = cat.contestants.filter((cid) => chat[cid]).map((cid) => `${people[cid] ? people[cid].number : cid} ${chat[cid].toLocaleString()}`);
+        const line = el("p", "muted source", `${PLATFORM_NAMES[platform] || platform}: ${parts.join(" · ")}`);
+        line.dataset.source = platform;
+        card.append(line);
+      }
       return card;
     }),
   );

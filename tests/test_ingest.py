@@ -114,8 +114,11 @@ async def settled(live: LiveServer, want: Any, show: str = "t") -> dict[str, Any
     async with asyncio.timeout(10):
         while True:
             state = await live.state(show)
-            if want(state):
-                return state
+            try:
+                if want(state):
+                    return state
+            except KeyError:  # a platform appears in the snapshot once it is heard from
+                pass
             await asyncio.sleep(0.05)
 
 
@@ -158,7 +161,7 @@ async def test_a_bad_or_missing_signature_is_401_and_counts_nothing(
         state_reply = await http.get("/api/shows/t")
     for reply in (tampered, unsigned):
         assert reply.status_code == 401 and reply.json()["error"]["code"] == "bad_signature"
-    assert state_reply.json()["sources"]["douyin"]["cap20"] == {f"p{i}": 0 for i in range(1, 6)}
+    assert state_reply.json()["sources"] == {}  # nothing heard from Douyin
 
 
 async def test_duplicates_in_one_array_and_across_pushes_count_once(
@@ -202,7 +205,7 @@ async def test_a_slow_consumer_does_not_delay_the_200(platform_show: LiveServer)
     try:
         reply = await push(live, "live_comment", [comment("s1", "u1", "投5")])
         assert reply.status_code == 200 and not gate.is_set()  # answered while still stuck
-        assert (await live.state())["sources"]["douyin"]["cap20"]["p5"] == 0
+        assert (await live.state())["sources"] == {}  # nothing counted yet
         gate.set()
         await settled(live, lambda s: s["sources"]["douyin"]["cap20"]["p5"] == 1)
     finally:

@@ -125,7 +125,7 @@ def inputs_from(
 def audience_votes(category: Category, read: JudgingRead, order: tuple[str, ...]) -> dict[str, int]:
     """Each contestant's audience votes: the weighted sum of the sources the category's rules
     name (``audience.sources``; default the web's votes alone)."""
-    weights = category.rules.audience.sources
+    weights = category.rules.audience.weights
     out = {c: weights.get("web", 0) * read.tallies.get(c, 0) for c in order}
     for platform, votes in read.sources.items():
         weight = weights.get(platform, 0)

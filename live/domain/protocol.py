@@ -132,10 +132,11 @@ def snapshot(show: Show, state: ShowState, audience: str, now_ms: int) -> dict[s
             counts = source.get(cat.id, {})
             tallies[cat.id] = {c: counts.get(c, 0) for c in show.eligible(cat)}
             for platform, cats in state.sources.items():
-                chat = cats.get(cat.id, {})
-                sources.setdefault(platform, {})[cat.id] = {
-                    c: chat.get(c, 0) for c in show.eligible(cat)
-                }
+                if any(any(chat.values()) for chat in cats.values()):  # a platform heard from
+                    chat = cats.get(cat.id, {})
+                    sources.setdefault(platform, {})[cat.id] = {
+                        c: chat.get(c, 0) for c in show.eligible(cat)
+                    }
     stage = state.stage
     message: dict[str, Any] = {
         "type": "snapshot",
@@ -155,12 +156,14 @@ def snapshot(show: Show, state: ShowState, audience: str, now_ms: int) -> dict[s
         "server_time": now_ms,
         "categories": categories,
         "tallies": tallies,
-        "likes": {"taps": state.taps, "counted": state.likes, "sources": state.source_likes},
-        "sources": sources,
-        "gifts": state.source_gifts,
+        "likes": {"taps": state.taps, "counted": state.likes},
         "revealed": sorted(display.revealed),
         "published": dict(state.published),
     }
+    if show.ingest:  # platform rooms: their chat votes (once any came), likes and gifts
+        message["sources"] = sources
+        message["likes"]["sources"] = {p: n for p, n in state.source_likes.items() if n}
+        message["gifts"] = {p: n for p, n in state.source_gifts.items() if n}
     if audience != "viewer":
         # A category the show no longer has (dropped by a redefinition before the show) is
         # not shown: the first one is.

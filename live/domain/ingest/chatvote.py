@@ -21,11 +21,11 @@ _FORMS = (
 )
 
 
-def _chinese(token: str) -> int | None:
+def _chinese(numeral: str) -> int | None:
     """一…十 (and 十一…九十九) as a number; None if not one."""
-    if CHINESE_TEN not in token:
-        return CHINESE.get(token) if len(token) == 1 else None
-    tens, _, ones = token.partition(CHINESE_TEN)
+    if CHINESE_TEN not in numeral:
+        return CHINESE.get(numeral) if len(numeral) == 1 else None
+    tens, _, ones = numeral.partition(CHINESE_TEN)
     if CHINESE_TEN in ones:
         return None
     high = CHINESE.get(tens, 0) if tens else 1
@@ -49,9 +49,9 @@ def parse_vote(text: str) -> str | None:
     for form in _FORMS:
         m = form.match(norm)
         if m:
-            token = m.group(1)
-            if token.isdigit() or not any("\u4e00" <= ch <= "\u9fff" for ch in token):
-                return number_key(token)
-            value = _chinese(token)
+            numeral = m.group(1)
+            if numeral.isdigit() or not any("\u4e00" <= ch <= "\u9fff" for ch in numeral):
+                return number_key(numeral)
+            value = _chinese(numeral)
             return None if value is None else str(value)
     return None

@@ -17,7 +17,7 @@ import json
 from fractions import Fraction
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, field_validator
 
 EXPERT_METHODS = ("mean", "median", "trimmed_mean", "sum", "rank_points", "exp_rank")
 AUDIENCE_METHODS = ("share", "max_scaled", "rank_points", "zscore", "raw")
@@ -66,6 +66,24 @@ class ExpertRule(_Strict):
     _decay = field_validator("decay")(_fraction_text)
 
 
+def _weights(value: Any) -> Any:
+    """``{source: weight}`` (a show file) or pairs (a model dump) as sorted pairs, checked."""
+    pairs = value.items() if isinstance(value, dict) else value
+    try:
+        out = tuple(sorted((str(name), weight) for name, weight in pairs))
+    except (TypeError, ValueError):
+        raise ValueError("sources: a table of source = weight, e.g. { web = 1 }") from None
+    unknown = sorted({name for name, _ in out} - set(AUDIENCE_SOURCES))
+    if unknown:
+        raise ValueError(f"unknown sources {unknown}; known: {', '.join(AUDIENCE_SOURCES)}")
+    for name, weight in out:
+        if not isinstance(weight, int) or isinstance(weight, bool) or not 0 <= weight <= 1000:
+            raise ValueError(f"sources.{name}: a whole number from 0 to 1000")
+    if not any(weight for _, weight in out):
+        raise ValueError("at least one source needs a weight above 0")
+    return out
+
+
 class AudienceRule(_Strict):
     """How the votes left after voids become the audience side.
 
@@ -77,23 +95,20 @@ class AudienceRule(_Strict):
 
     method: Literal["share", "max_scaled", "rank_points", "zscore", "raw"] = "share"
     points: Points = EUROVISION_POINTS
-    sources: Annotated[dict[str, Annotated[int, Field(ge=0, le=1000)]], Field(strict=False)] = {
-        "web": 1
-    }
-    """Whose votes make the audience side, each with a whole-number weight: ``web`` (the
-    show's own pages) and the platforms (``bilibili``, ``douyin``, ``twitch``: their chat
-    votes). A contestant's audience votes are the weighted sum; a source left out counts 0.
-    Default: the web's votes only."""
+    sources: Annotated[
+        tuple[tuple[str, int], ...],
+        BeforeValidator(_weights),
+        PlainSerializer(dict, return_type=dict[str, int]),
+    ] = (("web", 1),)
+    """Whose votes make the audience side, each with a whole-number weight (0 to 1000):
+    ``web`` (the show's own pages) and the platforms (``bilibili``, ``douyin``, ``twitch``:
+    their chat votes). A contestant's audience votes are the weighted sum; a source left out
+    counts 0. Default: the web's votes only. Written ``{ web = 1, douyin = 2 }``; kept as
+    sorted pairs (a show is hashable)."""
 
-    @field_validator("sources")
-    @classmethod
-    def _sources(cls, value: dict[str, int]) -> dict[str, int]:
-        unknown = sorted(set(value) - set(AUDIENCE_SOURCES))
-        if unknown:
-            raise ValueError(f"unknown sources {unknown}; known: {', '.join(AUDIENCE_SOURCES)}")
-        if not any(value.values()):
-            raise ValueError("at least one source needs a weight above 0")
-        return value
+    @property
+    def weights(self) -> dict[str, int]:
+        return dict(self.sources)
 
 
 class Combine(_Strict):

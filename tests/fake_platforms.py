@@ -195,6 +195,16 @@ def chat(message_id: str, user: str, text: str) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def cheer(message_id: str, user: str, bits: int) -> dict[str, Any]:
+    stamp = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    return {
+        "metadata": {"message_id": message_id, "message_type": "notification",
+                     "message_timestamp": stamp, "subscription_type": "channel.cheer"},
+        "payload": {"subscription": {"type": "channel.cheer"},
+                    "event": {"user_id": user, "bits": bits, "message": "Cheer100"}},
+    }  # fmt: skip
+
+
 @dataclass
 class FakeTwitch:
     client_id: str

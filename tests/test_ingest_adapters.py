@@ -17,7 +17,17 @@ import live.ingest.bilibili as bili_adapter
 import live.ingest.link as link
 from live.domain.ingest import bilibili as proto
 from tests.conftest import make_settings
-from tests.fake_platforms import FakeBilibili, FakeTwitch, chat, dm, frame, gift, like, running
+from tests.fake_platforms import (
+    FakeBilibili,
+    FakeTwitch,
+    chat,
+    cheer,
+    dm,
+    frame,
+    gift,
+    like,
+    running,
+)
 from tests.helpers import SHOW, LiveServer, run_cli, serve
 
 KEY_ID, SECRET, CODE = "key-id-1", "bili-secret-" + "x" * 20, "STREAMER-CODE"
@@ -201,11 +211,10 @@ async def test_twitch_chat_votes_duplicates_and_a_reconnect_message(
 ) -> None:
     fake, live = twitch
     await asyncio.wait_for(fake.connected.wait(), 10)
-    await until(lambda: _true(len(fake.subscriptions) == 1))
-    sub = fake.subscriptions[0]
-    assert sub["type"] == "channel.chat.message"
-    assert sub["condition"]["broadcaster_user_id"] == "4242"
-    assert sub["transport"]["session_id"] == "session-1"
+    await until(lambda: _true(len(fake.subscriptions) == 2))
+    assert {s["type"] for s in fake.subscriptions} == {"channel.chat.message", "channel.cheer"}
+    assert {s["condition"]["broadcaster_user_id"] for s in fake.subscriptions} == {"4242"}
+    assert {s["transport"]["session_id"] for s in fake.subscriptions} == {"session-1"}
     await fake.frames.put(chat("t1", "v1", "#1"))
     await fake.frames.put(chat("t1", "v1", "#1"))  # delivered twice
     await fake.frames.put(chat("t2", "v2", "lol"))
@@ -213,11 +222,18 @@ async def test_twitch_chat_votes_duplicates_and_a_reconnect_message(
     await fake.frames.put("reconnect")
     await fake.frames.put(chat("t3", "v3", "#2"))  # on the new socket
     await fake.frames.put(chat("t1", "v1", "#1"))  # a redelivery across sessions
+    await fake.frames.put(cheer("t4", "v4", 100))  # a gift of 100 bits
     await until(lambda: _counted(live, "twitch", "p2", 1))
-    assert fake.sessions == 2 and len(fake.subscriptions) == 1  # moved, not subscribed again
+    assert fake.sessions == 2 and len(fake.subscriptions) == 2  # moved, not subscribed again
     assert (await chat_votes(live, "twitch"))["p1"] == 1
+    await until(lambda: _gifts(live, "twitch", 100))
     code, out, _ = await run_cli(live, monkeypatch, capsys, "verify", "--show", "t")
-    assert code == 0 and "source twitch   votes 2  likes 0  gifts 0" in out, out
+    assert code == 0 and "source twitch   votes 2  likes 0  gifts 100" in out, out
+
+
+async def _gifts(live: LiveServer, platform: str, n: int) -> bool:
+    gifts: dict[str, int] = (await live.state())["gifts"]
+    return gifts.get(platform) == n
 
 
 async def test_twitch_silence_past_the_keepalive_reconnects(
@@ -227,5 +243,5 @@ async def test_twitch_silence_past_the_keepalive_reconnects(
     await asyncio.wait_for(fake.connected.wait(), 10)
     # keepalive 1 s + a 5 s margin: the adapter gives the silent socket up and starts again.
     await until(lambda: _true(fake.sessions >= 2), wait=15)
-    await until(lambda: _true(len(fake.subscriptions) >= 2))
+    await until(lambda: _true(len(fake.subscriptions) >= 4))  # both kinds, on each session
     assert "no message" in live.rt.ingest.report("t")[0]["error"]

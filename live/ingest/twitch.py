@@ -1,6 +1,7 @@
-"""Twitch EventSub over websocket: chat messages of a channel (``channel.chat.message``).
+"""Twitch EventSub over websocket: chat messages (``channel.chat.message``) and cheers
+(``channel.cheer``, counted as gifts of bits) of a channel.
 
-Connect, read the welcome (its session id), subscribe through Helix
+Connect, read the welcome (its session id), subscribe to both through Helix
 (``POST /helix/eventsub/subscriptions`` with the app's client id and a user token), then read
 notifications. A socket silent past its keepalive timeout (plus a margin) is given up; a
 ``session_reconnect`` names a new URL: connect there, wait for its welcome, then leave the old
@@ -48,20 +49,29 @@ class Twitch(Adapter):
                     return got
 
     async def subscribe(self, session_id: str) -> None:
-        body = {
-            "type": "channel.chat.message",
-            "version": "1",
-            "condition": {
-                "broadcaster_user_id": self.src.room,
-                "user_id": self.src.user_id or self.src.room,
+        """Chat messages (votes and comments) and cheers (gifts) of the broadcaster's channel."""
+        room = self.src.room
+        conditions = {
+            "channel.chat.message": {
+                "broadcaster_user_id": room,
+                "user_id": self.src.user_id or room,
             },
-            "transport": {"method": "websocket", "session_id": session_id},
+            "channel.cheer": {"broadcaster_user_id": room},
         }
         headers = {"Client-Id": self.client_id, "Authorization": f"Bearer {self.token}"}
         async with httpx.AsyncClient(base_url=self.src.api_url, timeout=10) as http:
-            reply = await http.post("/helix/eventsub/subscriptions", json=body, headers=headers)
-        if reply.status_code != 202:
-            raise SessionLost(f"subscription refused: HTTP {reply.status_code} {reply.text[:200]}")
+            for kind, condition in conditions.items():
+                body = {
+                    "type": kind,
+                    "version": "1",
+                    "condition": condition,
+                    "transport": {"method": "websocket", "session_id": session_id},
+                }
+                reply = await http.post("/helix/eventsub/subscriptions", json=body, headers=headers)
+                if reply.status_code != 202:
+                    raise SessionLost(
+                        f"{kind}: subscription refused: HTTP {reply.status_code} {reply.text[:200]}"
+                    )
 
     async def session(self, beat: Callable[[], None]) -> None:
         if not (self.client_id and self.token):

@@ -3,7 +3,8 @@
 Every message is ``{"metadata": {message_id, message_type, message_timestamp, ...},
 "payload": ...}``; types ``session_welcome`` (the session id to subscribe with),
 ``session_keepalive``, ``session_reconnect`` (``payload.session.reconnect_url``: connect there,
-then leave the old one), ``notification`` and ``revocation``. Delivery is at least once:
+then leave the old one), ``notification`` (``channel.chat.message``: a comment;
+``channel.cheer``: a gift of ``bits``) and ``revocation``. Delivery is at least once:
 ``message_id`` de-duplicates.
 """
 
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from live.domain.ingest.event import Event, clean_text
+from live.domain.ingest.event import Event, clean_count, clean_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,11 +54,18 @@ def parse(message: Mapping[str, Any], room: str) -> Event | Control | None:
         return None
     sub = (payload.get("subscription") or {}).get("type")
     ev = payload.get("event") or {}
-    if sub != "channel.chat.message" or not meta.get("message_id"):
+    if not meta.get("message_id"):
+        return None
+    msg_id = str(meta["message_id"])[:128]
+    ts = _ms(meta.get("message_timestamp"))
+    if sub == "channel.cheer":  # Twitch's gift: bits (anonymous cheers have no user id)
+        user = str(ev.get("user_id") or "anonymous")[:128]
+        bits = clean_count(ev.get("bits"), 0)
+        return Event("twitch", room, msg_id, user, "gift", "bits", bits, ts) if bits else None
+    if sub != "channel.chat.message":
         return None
     text = clean_text((ev.get("message") or {}).get("text"))
     user = str(ev.get("chatter_user_id") or "")[:128]
     if not user:
         return None
-    ts = _ms(meta.get("message_timestamp"))
-    return Event("twitch", room, str(meta["message_id"])[:128], user, "comment", text, 1, ts)
+    return Event("twitch", room, msg_id, user, "comment", text, 1, ts)

@@ -46,13 +46,16 @@ class IngestStore:
         for key in (k.ledger, k.version, k.sources, k.seen):
             index.setdefault(key, len(index) + 1)
         events = []
+        places: dict[tuple[str, str], list[int]] = {}  # (platform, category) -> key indexes
         for b in ballots:
             e = b.event
             cat = b.category or show.categories[0].id
-            where = [
-                index.setdefault(key, len(index) + 1)
-                for key in (k.category(cat), k.source_used(cat), k.source_tally(e.platform, cat))
-            ]
+            where = places.get((e.platform, cat))
+            if where is None:
+                keys = (k.category(cat), k.source_used(cat), k.source_tally(e.platform, cat))
+                where = places[(e.platform, cat)] = [
+                    index.setdefault(key, len(index) + 1) for key in keys
+                ]
             fields = [
                 e.kind, e.platform, e.room, e.event_id, b.user, b.category, b.contestant,
                 str(e.count), str(e.platform_ts), str(b.grace_ms),

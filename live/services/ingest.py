@@ -103,12 +103,16 @@ class Ingest:
         ballots, where = [], []
         statuses = ["unknown_room"] * len(events)
         now = int(self.clock() * 1000)
-        picked: dict[tuple[str, str], IngestSource] = {}
+        rooms = _sources(show)
+        picked: dict[tuple[str, str], IngestSource | None] = {}
         for i, e in enumerate(events):
-            src = self.source(show, e.platform, e.room)
+            where_from = (e.platform, e.room)
+            if where_from in picked:
+                src = picked[where_from]
+            else:
+                src = picked[where_from] = rooms.get(where_from) or rooms.get((e.platform, "*"))
             if src is None:
                 continue
-            picked[(e.platform, e.room)] = src
             category = contestant = ""
             if e.kind == "comment" and src.category:
                 number = parse_vote(e.text)
@@ -118,7 +122,7 @@ class Ingest:
             user = pseudonym(f"{e.platform}:{e.user}")
             ballots.append(Ballot(e, user, category, contestant, src.grace_ms))
             where.append(i)
-        for src in set(picked.values()):
+        for src in {src for src in picked.values() if src is not None}:
             st = self.state(show_id, src)
             mine = [b.event for b in ballots if picked[(b.event.platform, b.event.room)] is src]
             st.events += len(mine)

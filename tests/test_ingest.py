@@ -17,6 +17,8 @@ from playwright.async_api import Browser, expect
 
 from live.domain.ingest import douyin
 from live.domain.ingest.chatvote import parse_vote
+from live.redis.ingest import IngestStore
+from live.services.ingest import Ingest
 from live.settings import DEMO_SHOW
 from tests.conftest import make_settings
 from tests.helpers import (
@@ -339,3 +341,17 @@ async def test_the_admin_console_shows_each_platform_room(
     await phone.goto(f"{live.url}/s/t")
     line = phone.locator('.category[data-category="cap20"] p.source[data-source="douyin"]')
     await expect(line).to_have_text("抖音 Douyin: 01 1")
+
+
+async def test_pushes_answered_but_not_yet_counted_are_counted_at_shutdown(
+    platform_show: LiveServer,
+) -> None:
+    """What the queue holds when the process stops (each push already answered 200) is
+    counted before the store closes: the app's shutdown drains it."""
+    live = platform_show
+    held = Ingest(live.rt.service, IngestStore(live.rt.store))  # no task draining this one
+    body = json.dumps([comment("q1", "u1", "投2"), comment("q2", "u2", "投2")]).encode()
+    held.submit("t", douyin.parse_push(push_headers(body, "live_comment"), body))
+    assert (await live.state())["sources"] == {}
+    assert await held.drain() == 1 and held.queue.empty()
+    assert (await live.state())["sources"]["douyin"]["cap20"]["p2"] == 2

@@ -9,6 +9,8 @@ its answer at once, to :meth:`Ingest.submit`, a bounded queue drained by a super
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import os
 import time
 from collections import Counter
@@ -17,13 +19,15 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from live import metrics
-from live.domain.errors import Unavailable
+from live.domain.errors import LiveError, Unavailable
 from live.domain.ingest.chatvote import number_key, parse_vote
 from live.domain.ingest.event import Event
 from live.domain.ingest.source import IngestSource
 from live.domain.show import Show
 from live.redis.ingest import Ballot, IngestStore
 from live.services.shows import Service
+
+log = logging.getLogger("live.ingest")
 
 QUEUE = 1000
 """Pushes waiting to be counted (per process): beyond it a push is answered 503 and the
@@ -174,6 +178,25 @@ class Ingest:
                 await asyncio.sleep(0.5)
                 continue
             pending = None
+
+    async def drain(self, timeout: float = 5.0) -> int:  # noqa: ASYNC109 (a bound, not a deadline)
+        """Count what is still queued (pushes already answered 200) when the process stops,
+        within ``timeout`` seconds; how many batches were counted."""
+        done = 0
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                while not self.queue.empty():
+                    show_id, events = self.queue.get_nowait()
+                    try:
+                        await self.accept(show_id, events)
+                    except LiveError as exc:
+                        log.error(
+                            "%d platform events not counted at shutdown: %s", len(events), exc
+                        )
+                    done += 1
+        if not self.queue.empty():
+            log.error("%d platform pushes not counted at shutdown", self.queue.qsize())
+        return done
 
     def bad_signature(self, show_id: str, src: IngestSource) -> None:
         self.state(show_id, src).bad_signatures += 1

@@ -215,6 +215,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
                     await likes.flush()
 
             owned.push_async_callback(flush_last_likes)
+            # After the tasks stop (pushed below, so run before): pushes already answered 200.
+            owned.push_async_callback(ingest.drain)
             supervisor.start()
             drain(app, settings.drain_seconds, owned)
             # Bounded: a task that does not stop must not hold the whole shutdown hostage.

@@ -163,7 +163,8 @@ class Ingest:
 
     async def run(self, beat: Callable[[], None] = lambda: None) -> None:
         """Drain the queue (a supervised task): a batch that cannot be counted now (Redis
-        away) is tried again, not dropped."""
+        away) is tried again, not dropped; one that can never be (its show is gone) is logged
+        and dropped."""
         pending: tuple[str, list[Event]] | None = None
         while True:
             beat()
@@ -177,6 +178,8 @@ class Ingest:
             except Unavailable:
                 await asyncio.sleep(0.5)
                 continue
+            except LiveError as exc:  # e.g. the show is no longer served: nothing to count into
+                log.error("%d platform events dropped: %s", len(pending[1]), exc.message)
             pending = None
 
     async def drain(self, timeout: float = 5.0) -> int:  # noqa: ASYNC109 (a bound, not a deadline)

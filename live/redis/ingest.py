@@ -16,7 +16,7 @@ SEEN_MS = 2 * 86_400_000
 """How long a day's set of seen event ids is kept: a repeat within 24 h is always caught."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one per event on the hot path
 class Ballot:
     """One event as ``ingest.lua`` decides it: the user already a pseudonym, and for a chat
     vote its category and contestant ('' when the comment is not a vote)."""
@@ -38,9 +38,12 @@ class IngestStore:
         self.client = store.client
         self._script = store.script("ingest.lua")
 
-    async def count(self, show: Show, ballots: Sequence[Ballot]) -> tuple[list[str], int]:
+    async def count(
+        self, show: Show, ballots: Sequence[Ballot], comments: dict[str, int] | None = None
+    ) -> tuple[list[str], int]:
         """Decide a batch of events in one atomic step: each one's status, and the show's
-        version after."""
+        version after. ``comments``: per platform, the comments of the batch that are not
+        votes (added to its ``comments`` figure)."""
         k = self.store.keys(show.id)
         index: dict[str, int] = {}
         for key in (k.ledger, k.version, k.sources, k.seen):
@@ -63,7 +66,9 @@ class IngestStore:
             ]  # fmt: skip
             events.append([where, fields])
         raw: list[Any] = await self.store.call(
-            self._script(keys=list(index), args=[0, SEEN_MS, _dumps(events)])
+            self._script(
+                keys=list(index), args=[0, SEEN_MS, _dumps(events), _dumps(comments or {})]
+            )
         )
         return [str(s) for s in raw[:-1]], int(raw[-1])
 

@@ -13,7 +13,7 @@ MAX_TEXT = 200
 """Characters of a comment kept (a chat vote is a few; the rest is chat)."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one is built per platform event (frozen: 2x the cost)
 class Event:
     """A platform's live event, normalised.
 

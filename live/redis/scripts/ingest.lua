@@ -8,6 +8,8 @@
 -- ARGV[3] the events, one JSON array (one encode in the client, one decode here), each
 --   [[3 indexes into KEYS], [kind, platform, room, event id, user pseudonym, category ('' if
 --   not a vote), contestant, count, platform ts (ms), grace (ms), gift name]]
+-- ARGV[4] JSON {platform: comments}: the batch's comments that are not votes (not sent one by
+--   one: they change no count but this figure)
 -- Returns one status per event: counted, duplicate, comment (not a vote), closed, early (typed
 -- before the window opened), capped.
 -- A platform delivers at least once: an event id seen within the last 24 h (at least: today's
@@ -101,6 +103,7 @@ for _, v in ipairs(cjson.decode(ARGV[3])) do
   end
   out[#out + 1] = status
 end
+for platform, n in pairs(cjson.decode(ARGV[4])) do bump(platform, 'comments', n) end
 for field, n in pairs(bumps) do redis.call('HINCRBY', KEYS[3], field, n) end
 for key, t in pairs(tallies) do
   for who, n in pairs(t) do redis.call('ZINCRBY', key, n, who) end

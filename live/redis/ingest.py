@@ -19,7 +19,7 @@ SEEN_MS = 2 * 86_400_000
 @dataclass(slots=True)  # not frozen: one per event on the hot path
 class Ballot:
     """One event as ``ingest.lua`` decides it: the user already a pseudonym, and for a chat
-    vote its category and contestant ('' when the comment is not a vote)."""
+    vote its category and contestant ('' for a like or a gift)."""
 
     event: Event
     user: str

@@ -6,12 +6,13 @@
 -- KEYS[5..] per event, by index: category state hash, chat vote uses hash, source tally zset
 -- ARGV[1] now (ms; 0: Redis's clock)  ARGV[2] how long a seen-event set is kept (ms)
 -- ARGV[3] the events, one JSON array (one encode in the client, one decode here), each
---   [[3 indexes into KEYS], [kind, platform, room, event id, user pseudonym, category ('' if
---   not a vote), contestant, count, platform ts (ms), grace (ms), gift name]]
+--   [[3 indexes into KEYS], [kind (like, gift, or comment: a chat vote), platform, room,
+--   event id, user pseudonym, category, contestant, count, platform ts (ms), grace (ms),
+--   gift name]]
 -- ARGV[4] JSON {platform: comments}: the batch's comments that are not votes (not sent one by
 --   one: they change no count but this figure)
--- Returns one status per event: counted, duplicate, comment (not a vote), closed, early (typed
--- before the window opened), capped.
+-- Returns one status per event: counted, duplicate, closed, early (typed before the window
+-- opened), capped.
 -- A platform delivers at least once: an event id seen within the last 24 h (at least: today's
 -- and yesterday's sets) is a duplicate and changes nothing. Every counted vote, like batch and
 -- gift is a ledger entry (k = chat, srclike, gift), with the user's pseudonym, never the id.
@@ -91,10 +92,7 @@ for _, v in ipairs(cjson.decode(ARGV[3])) do
       ledger_append(KEYS[1], {'k', 'gift', 'src', platform, 'room', a[3], 'eid', a[4],
         'pu', a[5], 'num', a[8], 'gift', a[11], 'pt', a[9], 't', at})
       status = 'counted'
-    elseif a[6] == '' then
-      bump(platform, 'comments', 1)
-      status = 'comment'
-    else
+    else  -- a chat vote (the client sends no other comment one by one: ARGV[4])
       bump(platform, 'comments', 1)
       status = chat_vote(K, a)
       bump(platform, status == 'counted' and 'votes' or 'refused', 1)

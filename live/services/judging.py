@@ -137,23 +137,22 @@ class Judging:
         await self._target(ref)
         await self.store.set_approval(ref, approve, f"judge:{ref.judge}")
 
-    async def inputs(self, show_id: str, category: str) -> tuple[Show, Category, Inputs]:
-        """The show (with its edits), the category and the reconciler's inputs now."""
+    async def inputs(
+        self, show_id: str, category: str, rules: RuleSet | None = None
+    ) -> tuple[Show, Category, Inputs]:
+        """The show (with its edits), the category and the reconciler's inputs now; under
+        other ``rules`` (a what-if) their ``audience.sources`` weigh the votes read."""
         show = await self.service.current(show_id)
         cat = show.category(category)
+        judged = cat if rules is None else cat.model_copy(update={"rules": rules})
         read = await self.store.judging_read(show_id, category, _platforms(show))
-        return show, cat, inputs_from(show, cat, read, await self.judges(show_id))
+        return show, cat, inputs_from(show, judged, read, await self.judges(show_id))
 
     async def result(
         self, show_id: str, category: str, rules: RuleSet | None = None
     ) -> tuple[Show, Result]:
-        """The provisional result now (or under other ``rules``: a what-if preview, whose
-        ``audience.sources`` weigh the same votes)."""
-        show, cat, inputs = await self.inputs(show_id, category)
-        if rules is not None and rules.audience.sources != cat.rules.audience.sources:
-            other = cat.model_copy(update={"rules": rules})
-            read = await self.store.judging_read(show_id, category, _platforms(show))
-            inputs = inputs_from(show, other, read, await self.judges(show_id))
+        """The provisional result now (or under other ``rules``: a what-if preview)."""
+        show, cat, inputs = await self.inputs(show_id, category, rules)
         return show, reconcile(rules or cat.rules, inputs)
 
     def what_if(self, show: Show, category: str, overrides: dict[str, Any]) -> RuleSet:

@@ -189,7 +189,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             supervisor.add("ingest", ingest.run, stale)
             for show in shows.values():
                 for adapter in adapters(show.id, show.ingest, ingest):
-                    supervisor.add(f"ingest-{adapter.lease}-{show.id}", adapter.run, stale)
+                    supervisor.add(f"{adapter.lease}-{show.id}", adapter.run, stale)
             app.state.runtime = Runtime(
                 settings,
                 store,

@@ -64,6 +64,15 @@ INGEST_EVENTS = Counter(
     "Platform events decided, by platform, kind and status",
     ["platform", "kind", "status"],
 )
+COMMENTS = Counter(
+    "live_comments",
+    "Comments posted, by show and outcome (pending, approved, rejected, duplicate, limited, "
+    "banned)",
+    ["show", "status"],
+)
+COMMENT_DECISIONS = Counter(
+    "live_comment_decisions", "Moderators' decisions on comments, by show and op", ["show", "op"]
+)
 INGEST_BAD_SIGNATURES = Counter(
     "live_ingest_bad_signatures", "Platform pushes refused for a bad signature", ["platform"]
 )

@@ -49,6 +49,9 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
         "category": {"id": "x", "name": "奖", "name_en": "Award", "rules": {"preset": "weighted"}}
     },
     ("POST", "/api/shows/{show}/staff"): {"op": "invite", "name": "walk", "role": "judge"},
+    ("POST", "/api/shows/{show}/comments/{id}"): {"op": "approve"},
+    ("POST", "/api/shows/{show}/wordlist"): {"add": ["walk"]},
+    ("POST", "/api/shows/{show}/danmaku"): {"density": 5},
 }
 ROSTER_CSV = (
     "number,name,name_en,organisation,organisation_en,field,innovation,innovation_en\n"
@@ -90,6 +93,11 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/shows/{show}/moderation-log"): {A, M},
     ("GET", "/api/shows/{show}/activity"): {A, M},
     ("GET", "/api/shows/{show}/ingest"): {A},
+    ("GET", "/api/shows/{show}/comments"): {A, M},
+    ("POST", "/api/shows/{show}/comments/{id}"): {A, M},
+    ("GET", "/api/shows/{show}/wordlist"): {A, M},
+    ("POST", "/api/shows/{show}/wordlist"): {A},
+    ("POST", "/api/shows/{show}/danmaku"): {A},
     ("GET", "/admin/{show}/setup"): {A},
     ("POST", "/api/shows"): {A},
     ("GET", "/api/shows/{show}/definition"): {A},
@@ -123,10 +131,15 @@ def test_every_route_of_the_app_is_in_the_table(server: LiveServer) -> None:
 @pytest.mark.parametrize("role", [*ROLES, None])
 async def test_every_staff_route_for_every_role(server: LiveServer, role: str | None) -> None:
     results = {}
+    async with server.client(server.cookie()) as phone:  # a comment to decide on
+        posted = await phone.post(
+            "/api/shows/t/comments", json={"text": "走", "comment_id": "walk-1234"}
+        )
+    comment = posted.json()["id"]
     for (method, path), _roles in sorted(ROUTES.items()):
         cookie, csrf = await staff_login(server, role) if role else ("", "")
         async with staff_client(server, cookie, headers={"X-CSRF-Token": csrf}) as http:
-            url = path.format(show="t", category="shut", contestant="p1")
+            url = path.format(show="t", category="shut", contestant="p1", id=comment)
             if method == "GET":
                 reply = await http.get(url)
             elif path.endswith("/photo"):  # the body is an image
@@ -165,6 +178,7 @@ OPS = sorted({op for ops in WS_OPS.values() for op in ops})
 MESSAGES: dict[str, dict[str, Any]] = {
     "ping": {"type": "ping"},
     "like": {"type": "like", "n": 1},
+    "comment": {"type": "comment", "text": "走一走", "comment_id": "walk-comment"},
     "vote": {"type": "vote", "category": "cap20", "contestant": "p1", "vote_id": "walk-vote-1"},
 }
 

@@ -45,6 +45,11 @@ ROUTES: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/shows/{show}/moderation-log"): MODERATE,
     ("GET", "/api/shows/{show}/activity"): MODERATE,
     ("GET", "/api/shows/{show}/ingest"): ADMIN,
+    ("GET", "/api/shows/{show}/comments"): MODERATE,
+    ("POST", "/api/shows/{show}/comments/{id}"): MODERATE,
+    ("GET", "/api/shows/{show}/wordlist"): MODERATE,
+    ("POST", "/api/shows/{show}/wordlist"): ADMIN,
+    ("POST", "/api/shows/{show}/danmaku"): ADMIN,
     ("GET", "/admin/{show}/setup"): ADMIN,
     ("POST", "/api/shows"): ADMIN,  # an admin of the show in the session cookie
     ("GET", "/api/shows/{show}/definition"): ADMIN,
@@ -68,6 +73,7 @@ PUBLIC: frozenset[tuple[str, str]] = frozenset(
         ("GET", "/api/shows/{show}"),
         ("POST", "/api/shows/{show}/votes"),  # a device cookie, not a role
         ("POST", "/api/shows/{show}/likes"),
+        ("POST", "/api/shows/{show}/comments"),  # a device cookie, not a role
         ("GET", "/api/shows/{show}/me"),  # a device cookie: its own votes left
         ("GET", "/s/{show}/c/{contestant}"),
         ("GET", "/s/{show}/c/{contestant}/poster.png"),
@@ -93,6 +99,7 @@ WS_OPS: dict[str, dict[str, frozenset[str]]] = {
     "/ws/shows/{show}": {
         "vote": frozenset({"device"}),
         "like": frozenset({"device"}),
+        "comment": frozenset({"device"}),
         "ping": frozenset({"device", "viewer"}),
     },
     "/ws/staff/{show}": {"ping": CONSOLE},

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from live.domain.errors import BadRequest
+from live.domain.errors import BadRequest, invalid
 from live.domain.net import subnet_of
 from live.domain.show import Category, Show
 
@@ -38,14 +38,6 @@ class LikeIn(BaseModel):
     n: Annotated[int, Field(ge=1)]
 
 
-def _bad(exc: ValidationError) -> BadRequest:
-    parts = []
-    for err in exc.errors(include_url=False):
-        where = ".".join(str(p) for p in err["loc"]) or "body"
-        parts.append(f"{where}: {err['msg']}")
-    return BadRequest("; ".join(parts))
-
-
 def parse_vote(raw: bytes | str | dict[str, Any]) -> VoteIn:
     """Decode and type-check a vote; raise :class:`BadRequest` naming each bad field."""
     try:
@@ -53,7 +45,7 @@ def parse_vote(raw: bytes | str | dict[str, Any]) -> VoteIn:
             return VoteIn.model_validate(raw)
         return VoteIn.model_validate_json(raw)
     except ValidationError as exc:
-        raise _bad(exc) from None
+        raise invalid(exc) from None
 
 
 def parse_like(raw: bytes | str | dict[str, Any], show: Show) -> LikeIn:
@@ -62,7 +54,7 @@ def parse_like(raw: bytes | str | dict[str, Any], show: Show) -> LikeIn:
             LikeIn.model_validate(raw) if isinstance(raw, dict) else LikeIn.model_validate_json(raw)
         )
     except ValidationError as exc:
-        raise _bad(exc) from None
+        raise invalid(exc) from None
     if like.n > show.likes.max_per_message:
         raise BadRequest(f"n: at most {show.likes.max_per_message} taps per message")
     return like

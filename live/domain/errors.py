@@ -24,6 +24,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import ValidationError
+
 WS_UNKNOWN_SHOW = 1008
 WS_FORGED_DEVICE = 4401
 WS_FORBIDDEN_ORIGIN = 4403
@@ -69,6 +71,19 @@ class Throttled(LiveError):
     status = 429
 
 
+class CommentLimited(Throttled):
+    """A device posted more comments in a minute than the show allows (``Retry-After``)."""
+
+    code = "comment_limited"
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after_s
+
+    def headers(self) -> dict[str, str] | None:
+        return {"Retry-After": str(self.retry_after)}
+
+
 class PayloadTooLarge(LiveError):
     code = "payload_too_large"
     status = 413
@@ -93,6 +108,12 @@ class Forbidden(LiveError):
 
     code = "forbidden"
     status = 403
+
+
+class CommentBanned(Forbidden):
+    """A moderator banned this device's comments for the rest of the show."""
+
+    code = "comment_banned"
 
 
 class CsrfFailed(Forbidden):
@@ -193,6 +214,16 @@ class IngestDisabled(NotFound):
     code = "ingest_disabled"
 
 
+class CommentsDisabled(NotFound):
+    """The show takes no comments (``[comments] enabled = false``)."""
+
+    code = "comments_disabled"
+
+
+class UnknownComment(NotFound):
+    code = "unknown_comment"
+
+
 class MetricsDisabled(NotFound):
     """``GET /metrics`` without ``LIVE_METRICS_TOKEN`` configured."""
 
@@ -279,3 +310,12 @@ class DefinitionInvalid(LiveError):
         out = super().body()
         out["error"]["problems"] = [{"where": p.field, "why": p.why} for p in self.problems]
         return out
+
+
+def invalid(exc: ValidationError) -> BadRequest:
+    """A request model's validation failure as one :class:`BadRequest` naming each bad field."""
+    parts = []
+    for err in exc.errors(include_url=False):
+        where = ".".join(str(p) for p in err["loc"]) or "body"
+        parts.append(f"{where}: {err['msg']}")
+    return BadRequest("; ".join(parts))

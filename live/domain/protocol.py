@@ -14,10 +14,17 @@ Server -> client:
 - ``vote_result``: ``{"type", "vote_id", "status", "reason", "retry_after", "version"}``, and
   ``left`` (the device's votes left in the category) when the answer knows it.
 - ``like_ack``: ``{"type", "n"}``: taps received (counting happens on the next flush).
+- ``comment_result``: ``{"type", "id", "comment_id", "state", "reason"}``: the sender's own
+  comment (``pending`` until a moderator approves it, ``approved``, ``rejected`` with the
+  filter's reason, or ``dropped``: the same text again within the repeat window).
 - ``error``: ``{"type", "code", "message"}`` for a message that could not be handled.
 
+Snapshots of a show with comments carry ``comments`` (the newest approved, oldest first:
+``{id, text, src, at}``); staff and overlay snapshots also ``danmaku`` (``{enabled, density,
+pinned}``).
+
 Client -> server: ``{"type": "vote", "category", "contestant", "vote_id"}``,
-``{"type": "like", "n"}``, ``{"type": "ping"}``.
+``{"type": "like", "n"}``, ``{"type": "comment", "text", "comment_id"}``, ``{"type": "ping"}``.
 """
 
 from __future__ import annotations
@@ -69,7 +76,16 @@ def error_message(exc: LiveError) -> dict[str, Any]:
 def show_static(show: Show) -> dict[str, Any]:
     """The parts of a snapshot that come from the show file (built once per show)."""
     return {
-        "show": {"id": show.id, "title": show.title, "title_en": show.title_en},
+        "show": {
+            "id": show.id,
+            "title": show.title,
+            "title_en": show.title_en,
+            "comments": {
+                "enabled": show.comments.enabled,
+                "max_length": show.comments.max_length,
+                "moderation": show.comments.moderation,
+            },
+        },
         "contestants": [
             {
                 "id": c.id,
@@ -164,6 +180,10 @@ def snapshot(show: Show, state: ShowState, audience: str, now_ms: int) -> dict[s
         message["sources"] = sources
         message["likes"]["sources"] = {p: n for p, n in state.source_likes.items() if n}
         message["gifts"] = {p: n for p, n in state.source_gifts.items() if n}
+    if show.comments.enabled:  # approved comments only: nothing else ever leaves the server
+        message["comments"] = list(state.comments)
+        if audience != "viewer":
+            message["danmaku"] = danmaku_of(show, state)
     if audience != "viewer":
         # A category the show no longer has (dropped by a redefinition before the show) is
         # not shown: the first one is.
@@ -174,6 +194,15 @@ def snapshot(show: Show, state: ShowState, audience: str, now_ms: int) -> dict[s
             "top": display.overlay_top,
         }
     return message
+
+
+def danmaku_of(show: Show, state: ShowState) -> dict[str, Any]:
+    """The overlay's danmaku layer: on or off, how many at once, the pinned messages."""
+    raw = state.danmaku
+    on = raw.get("enabled", "1" if show.comments.danmaku else "0") == "1"
+    density = int(raw.get("density") or show.comments.density)
+    pinned = json.loads(raw["pinned"]) if raw.get("pinned") else []
+    return {"enabled": on, "density": density, "pinned": pinned}
 
 
 STATIC_CATEGORY = (

@@ -24,6 +24,7 @@ from pydantic import (
     field_validator,
 )
 
+from live.domain.comments import CommentsConfig
 from live.domain.errors import (
     BadRequest,
     Problem,
@@ -186,6 +187,8 @@ class Show(_Strict):
     """The default judges' sheet of every category."""
     ingest: Annotated[tuple[IngestSource, ...], Field(strict=False, max_length=20)] = ()
     """Platform live rooms whose chat votes, likes and gifts join the show."""
+    comments: CommentsConfig = CommentsConfig()
+    """Comments and danmaku: length, rate, moderation mode, word lists, the overlay layer."""
 
     def criteria_of(self, category: Category) -> tuple[Criterion, ...]:
         return self.criteria if category.criteria is None else category.criteria
@@ -401,7 +404,16 @@ def load_show(path: Path) -> Show:
         data = tomllib.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ShowFileError([Problem(str(path), "(syntax)", str(exc))]) from None
-    return parse_show(data, str(path))
+    show = parse_show(data, str(path))
+    lists = show.comments.wordlists
+    if any(not Path(name).is_absolute() for name in lists):
+        # Word lists are named relative to the show file: kept as absolute paths from here on.
+        here = path.resolve().parent
+        absolute = tuple(str(here / name) for name in lists)
+        show = show.model_copy(
+            update={"comments": show.comments.model_copy(update={"wordlists": absolute})}
+        )
+    return show
 
 
 def load_shows(paths: tuple[Path, ...]) -> dict[str, Show]:

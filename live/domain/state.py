@@ -88,6 +88,10 @@ class ShowState:
     ledger_last: str = "0-0"
     """The id of the ledger's last entry when this was read: the figures above are exactly
     those of the ledger up to it (a recount reads that far and no further)."""
+    comments: tuple[dict[str, Any], ...] = ()
+    """The newest approved comments, oldest first: ``{id, text, src, at}``."""
+    danmaku: dict[str, str] = field(default_factory=dict)
+    """The overlay's danmaku layer as the admin set it: ``enabled``, ``density``, ``pinned``."""
 
 
 @dataclass(frozen=True, slots=True)

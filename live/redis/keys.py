@@ -211,6 +211,51 @@ class ShowKeys:
         second is appended by ``likes.lua``)."""
         return f"{self.base}:likebudget:"
 
+    @property
+    def comments(self) -> str:
+        """Hash: comment id -> JSON of :class:`live.domain.comments.Comment`."""
+        return f"{self.base}:cmt"
+
+    def comment_state(self, state: str) -> str:
+        """Sorted set: the ids of the comments in ``state`` (pending, approved, rejected), by
+        when they got there (ms)."""
+        return f"{self.base}:cmt:{state}"
+
+    @property
+    def comment_feed(self) -> str:
+        """Sorted set: approved comments as viewers get them (exact JSON members), by when they
+        were approved; snapshots carry the newest."""
+        return f"{self.base}:cmt:feed"
+
+    @property
+    def comment_bans(self) -> str:
+        """Set: pseudonyms of the devices whose comments are refused for the rest of the show."""
+        return f"{self.base}:cmt:banned"
+
+    def comment_window(self, device: str, window: int) -> str:
+        """String: comments a device posted in one minute of the service's clock."""
+        return f"{self.base}:win:cmt:{device}:{window}"
+
+    def comment_repeat(self, device: str, text: str) -> str:
+        """String: until when (ms) the same text from this device is dropped."""
+        return f"{self.base}:win:cmtrep:{device}:{text}"
+
+    def words(self, kind: str) -> str:
+        """Set: words admins listed (``add``) or unlisted (``remove``), phrases they allowed
+        (``allow``) or stopped allowing (``disallow``), over the show file's lists."""
+        return f"{self.base}:words:{kind}"
+
+    @property
+    def words_rev(self) -> str:
+        """Hash: ``rev``, a new random token at every word-list edit (a process rebuilds its
+        filter when the revision a comment was checked with is no longer the current one)."""
+        return f"{self.base}:words:rev"
+
+    @property
+    def danmaku(self) -> str:
+        """Hash: the overlay's danmaku layer: ``enabled``, ``density``, ``pinned`` (JSON)."""
+        return f"{self.base}:danmaku"
+
 
 def registry_key(prefix: str) -> str:
     """Hash: the shows set up in the browser, id -> when created (ms). Every process serves

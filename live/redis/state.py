@@ -99,6 +99,9 @@ class ShowStates(Partitions):
                 reads.append(("ZRANGE", k.source_tally(platform, cat.id), 0, -1, "WITHSCORES"))
         if platforms:
             reads.append(("HGETALL", k.sources))
+        if show.comments.enabled:  # the newest approved comments, the danmaku layer
+            reads.append(("ZRANGE", k.comment_feed, -show.comments.shown, -1))
+            reads.append(("HGETALL", k.danmaku))
         reads += [
             ("SMEMBERS", k.revealed),
             ("HGETALL", k.published),
@@ -137,6 +140,12 @@ class ShowStates(Partitions):
                 at += 1
         if platforms:
             figures = pairs(raw[at])
+            at += 1
+        comments: tuple[dict[str, Any], ...] = ()
+        danmaku: dict[str, str] = {}
+        if show.comments.enabled:
+            comments = tuple(json.loads(m) for m in raw[at] or ())
+            danmaku = pairs(raw[at + 1])
         likes = pairs(raw[2])
         voided = {cat: int(v) for cat, v in pairs(raw[-2]).items()}
         heads = {cat: json.loads(v) for cat, v in pairs(raw[-1]).items()}
@@ -171,6 +180,8 @@ class ShowStates(Partitions):
             source_likes={p: int(figures.get(f"{p}:likes", 0)) for p in platforms},
             source_gifts={p: int(figures.get(f"{p}:gifts", 0)) for p in platforms},
             ledger_last=join_position(positions),
+            comments=comments,
+            danmaku=danmaku,
         )
 
     async def _read_partitions(self, show: Show) -> list[PartitionRead]:

@@ -16,7 +16,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from live import metrics
 from live.domain.errors import LiveError, Unavailable
@@ -55,6 +55,10 @@ class SourceState:
     statuses: dict[str, int] = field(default_factory=dict)
 
 
+class CommentSink(Protocol):
+    def offer(self, show_id: str, events: list[Event]) -> None: ...
+
+
 class Ingest:
     def __init__(
         self,
@@ -69,6 +73,8 @@ class Ingest:
         self.clock = clock
         self.states: dict[tuple[str, str, str], SourceState] = {}
         self.queue: asyncio.Queue[tuple[str, list[Event]]] = asyncio.Queue(QUEUE)
+        self.comments: CommentSink | None = None
+        """Where chat comments that are not votes go (the show's moderated comments)."""
 
     # -- configuration -------------------------------------------------------------------
 
@@ -112,6 +118,7 @@ class Ingest:
         where: list[int] = []
         statuses = ["unknown_room"] * len(events)
         chatter: Counter[str] = Counter()
+        said: list[Event] = []
         heard: dict[IngestSource, list[Event]] = {}
         rooms = _sources(show)
         picked: dict[tuple[str, str], IngestSource | None] = {}
@@ -130,6 +137,7 @@ class Ingest:
                 if not contestant:
                     statuses[i] = "comment"
                     chatter[e.platform] += 1
+                    said.append(e)
                     continue
                 category = src.category
             else:
@@ -162,6 +170,8 @@ class Ingest:
                 st.counted += n if status == "counted" else 0
                 st.duplicates += n if status == "duplicate" else 0
             metrics.INGEST_EVENTS.labels(platform, kind, status).inc(n)
+        if said and self.comments is not None:
+            self.comments.offer(show_id, said)
         if self.service.changed is not None and "counted" in decided:
             self.service.changed(show_id)
         return statuses

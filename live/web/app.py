@@ -30,6 +30,7 @@ from live.realtime.flood import Addresses
 from live.realtime.hub import Hub
 from live.realtime.likes import LikeBuffer
 from live.realtime.supervisor import Supervisor
+from live.redis.comments import CommentStore
 from live.redis.embedded import EmbeddedRedis, find_running
 from live.redis.ingest import IngestStore
 from live.redis.moderation import ModerationStore
@@ -38,6 +39,7 @@ from live.redis.registry import Registry
 from live.redis.sessions import Sessions
 from live.redis.store import close_client, open_store
 from live.services.activity import ActivityFeed
+from live.services.comments import Comments
 from live.services.ingest import Ingest
 from live.services.judging import Judging
 from live.services.moderation import Moderation
@@ -47,6 +49,7 @@ from live.settings import Settings
 from live.web import ws
 from live.web.headers import SecurityHeaders
 from live.web.http import api, judging, moderation, pages, setup, staff
+from live.web.http import comments as comments_http
 from live.web.http import ingest as ingest_http
 from live.web.identity import Devices, load_or_create_secret
 from live.web.refusals import ANONYMOUS, refused
@@ -185,7 +188,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
             supervisor.add("registry", setup.run, stale)
             if flagger is not None:
                 supervisor.add("flagger", flagger.run, stale + 2 * LEASE_MS / 1000)
+            comments = Comments(service, CommentStore(store))
+            for show in shows.values():
+                if show.comments.enabled:
+                    comments.file_lists(show)  # a missing or bad word list stops the start
+            supervisor.add("comments", comments.run, stale)
             ingest = Ingest(service, IngestStore(store))
+            ingest.comments = comments
             supervisor.add("ingest", ingest.run, stale)
             for show in shows.values():
                 for adapter in adapters(show.id, show.ingest, ingest):
@@ -208,6 +217,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 setup,
                 ActivityFeed(service),
                 ingest,
+                comments,
             )
 
             async def flush_last_likes() -> None:
@@ -241,6 +251,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *judging.routes,
             *moderation.routes,
             *ingest_http.routes,
+            *comments_http.routes,
         ],
         lifespan=lifespan,
         middleware=[

@@ -19,8 +19,11 @@ from live.domain.access import ROUTES
 from live.domain.show import Show
 from live.web.schemas import (
     ApprovalIn,
+    CommentIn,
+    CommentOpIn,
     ContestantEdit,
     CorrectionIn,
+    DanmakuIn,
     DefinitionIn,
     DisplayIn,
     LikeIn,
@@ -35,6 +38,7 @@ from live.web.schemas import (
     StaffIn,
     StageIn,
     VoteIn,
+    WordListIn,
 )
 
 REF = "#/components/schemas/{model}"
@@ -265,6 +269,49 @@ OPERATIONS: tuple[Op, ...] = (
     Op("GET", "/api/shows/{show}/flags", "The fraud flag queue", auth="staff"),
     Op(
         "POST",
+        "/api/shows/{show}/comments",
+        "Post a comment (idempotent on comment_id): its state for the sender (pending, "
+        "approved, rejected with the filter's reason, dropped: the same text again); 403 "
+        "comment_banned, 429 comment_limited (Retry-After)",
+        CommentIn,
+        "device",
+        errors=(400, 401, 403, 404, 413, 429),
+    ),
+    Op(
+        "GET",
+        "/api/shows/{show}/comments",
+        "Comments in one state (pending: oldest first, the queue; approved, rejected: newest "
+        "first) and the counts",
+        auth="staff",
+        query=(
+            ("state", {"type": "string", "enum": ["pending", "approved", "rejected"]}),
+            ("limit", {"type": "string", "pattern": "^[0-9]{1,3}$"}),
+        ),
+    ),
+    Op(
+        "POST",
+        "/api/shows/{show}/comments/{id}",
+        "Approve, reject, or ban (reject and refuse the device's comments for the show)",
+        CommentOpIn,
+        "staff",
+    ),
+    Op("GET", "/api/shows/{show}/wordlist", "The word lists and the admins' edits", auth="staff"),
+    Op(
+        "POST",
+        "/api/shows/{show}/wordlist",
+        "Edit the word lists (add, remove, allow, disallow): applied to the next comment",
+        WordListIn,
+        "staff",
+    ),
+    Op(
+        "POST",
+        "/api/shows/{show}/danmaku",
+        "The overlay's danmaku layer: on/off, density, pin or unpin an approved comment",
+        DanmakuIn,
+        "staff",
+    ),
+    Op(
+        "POST",
         "/api/shows/{show}/voids/preview",
         "What a void or restore would change",
         ModerationIn,
@@ -324,7 +371,7 @@ def _error_body() -> dict[str, Any]:
 
 def _params(path: str, ids: dict[str, list[str]]) -> list[dict[str, Any]]:
     out = []
-    for name in ("show", "category", "contestant"):
+    for name in ("show", "category", "contestant", "id"):
         if "{" + name + "}" in path:
             schema: dict[str, Any] = {"type": "string"}
             if ids.get(name):

@@ -16,6 +16,7 @@ from live.redis.pubsub import Broker
 from live.redis.sessions import Sessions
 from live.redis.store import Store
 from live.services.activity import ActivityFeed
+from live.services.comments import Comments
 from live.services.ingest import Ingest
 from live.services.judging import Judging
 from live.services.moderation import Moderation
@@ -50,6 +51,8 @@ class Runtime:
     """Votes and likes per minute for the admin console's plots."""
     ingest: Ingest
     """Platform events (bilibili, Douyin, Twitch) into the show."""
+    comments: Comments
+    """Comments: posting, the word filter, moderation, the danmaku layer."""
     draining: bool = False
     """Set from the moment SIGTERM arrives: ``/readyz`` answers 503 so that a balancer sends
     no new phones here while the process finishes (``LIVE_DRAIN_SECONDS``)."""

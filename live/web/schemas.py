@@ -20,6 +20,7 @@ from pydantic import (
 )
 
 from live.domain.ballot import LikeIn, VoteIn
+from live.domain.comments import CommentIn, CommentOpIn, DanmakuIn, WordListIn
 from live.domain.errors import BadRequest
 from live.domain.moderation import ModerationIn
 from live.domain.show import ContestantEdit, RulesEdit, RunningOrder
@@ -27,8 +28,11 @@ from live.domain.stage import MAX_SECONDS
 
 __all__ = [
     "ApprovalIn",
+    "CommentIn",
+    "CommentOpIn",
     "ContestantEdit",
     "CorrectionIn",
+    "DanmakuIn",
     "DisplayIn",
     "LikeIn",
     "ModerationIn",
@@ -39,6 +43,7 @@ __all__ = [
     "SheetIn",
     "StageIn",
     "VoteIn",
+    "WordListIn",
     "parse_model",
 ]
 

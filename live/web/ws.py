@@ -32,6 +32,7 @@ from live.domain.errors import (
     WS_TOO_MANY_SOCKETS,
     WS_UNKNOWN_SHOW,
     BadRequest,
+    CommentLimited,
     DeviceRequired,
     Forbidden,
     LiveError,
@@ -62,7 +63,7 @@ async def _handle(
     except LiveError as exc:
         return error_message(exc)
     try:
-        if kind not in ("vote", "like", "ping"):
+        if kind not in ("vote", "like", "comment", "ping"):
             refused(who, f"ws {endpoint} {kind[:40]!r}", BadRequest.code, ip, warn=False)
             raise BadRequest(f"unknown message type {kind[:40]!r}")
         if not op_allowed(endpoint, kind, who):
@@ -72,7 +73,7 @@ async def _handle(
             raise Forbidden(f"{kind!r} is not allowed on this socket")
         if kind == "ping":
             return {"type": "pong"}
-        assert voter is not None  # the table allows vote/like to "device" only
+        assert voter is not None  # the table allows vote/like/comment to "device" only
         if kind == "vote":
             vote_id, outcome = await rt.service.vote(show, body, voter)
             return {
@@ -84,11 +85,18 @@ async def _handle(
                 "version": outcome.version,
                 **({"left": outcome.left} if outcome.left >= 0 else {}),
             }
+        if kind == "comment":
+            posted = await rt.comments.post(show, body, voter.device)
+            return {"type": "comment_result", **posted.public()}
         return {"type": "like_ack", "n": rt.service.like(show, body, voter.device)}
     except LiveError as exc:
         reply = error_message(exc)
         if kind == "vote" and isinstance(body.get("vote_id"), str):
             reply["vote_id"] = body["vote_id"]
+        if kind == "comment" and isinstance(body.get("comment_id"), str):
+            reply["comment_id"] = body["comment_id"][:64]
+        if isinstance(exc, CommentLimited):
+            reply["retry_after"] = exc.retry_after
         return reply
 
 

@@ -12,12 +12,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.async_api import Browser, expect
 
 from live.domain.wordfilter import WordFilter, read_list
 from live.redis.comments import CommentStore
 from live.services.comments import Comments
 from tests.conftest import make_settings
 from tests.helpers import SHOW, LiveServer, serve, snapshot_where, staff_client, staff_login
+from tests.test_a11y import serious, signed_in
+from tests.test_browser import browser, chromium  # noqa: F401
 
 WORDS = ["赌博", "刷票", "法轮功", "sb"]
 ALLOWED = ["反赌博", "读博"]
@@ -373,3 +376,81 @@ async def test_the_overlay_gets_the_danmaku_layer_and_pinned_messages(live: Live
         after = await http.post("/api/shows/t/danmaku", json={"enabled": True})
         assert after.json()["pinned"] == []  # a rejected comment leaves the pins
     assert "置顶这条" not in json.dumps(await live.state(), ensure_ascii=False)
+
+
+# -- in the browser ------------------------------------------------------------------------------
+
+
+async def test_the_moderator_console_drives_the_queue_by_keyboard(
+    live: LiveServer,
+    browser: Browser,  # noqa: F811
+) -> None:
+    fan, spammer = live.cookie(), live.cookie()
+    for cookie, text in ((fan, "第一条好评"), (spammer, "第二条广告"), (spammer, "第三条广告"),
+                         (fan, "第四条留言")):  # fmt: skip
+        assert (await post(live, cookie, text)).json()["state"] == "pending"
+    page = await signed_in(browser, live, "moderator", "moderate")
+    queue = page.locator("#comment-queue li")
+    await expect(queue).to_have_count(4)
+    await expect(page.locator("#comment-queue li.selected .text")).to_have_text("第一条好评")
+    await page.keyboard.press("a")  # approve the first
+    await expect(queue).to_have_count(3)
+    await expect(page.locator("#comment-queue li.selected .text")).to_have_text("第二条广告")
+    await page.keyboard.press("/")
+    await page.keyboard.type("spam")
+    await page.keyboard.press("Escape")
+    await page.keyboard.press("b")  # ban the spammer: its other pending comment goes too
+    await expect(queue).to_have_count(1)
+    await expect(page.locator("#comment-queue li.selected .text")).to_have_text("第四条留言")
+    await page.keyboard.press("j")  # nothing below: the selection stays
+    await page.keyboard.press("r")
+    await expect(page.locator("#comment-empty")).to_be_visible()
+    assert await serious(page) == []
+    mod, _ = await staff_login(live, "moderator")
+    async with staff_client(live, mod) as http:
+        approved = (await http.get("/api/shows/t/comments?state=approved")).json()
+        rejected = (await http.get("/api/shows/t/comments?state=rejected")).json()
+        log = (await http.get("/api/shows/t/moderation-log")).json()["actions"]
+    assert [c["text"] for c in approved["comments"]] == ["第一条好评"]
+    assert sorted((c["text"], c["reason"]) for c in rejected["comments"]) == [
+        ("第三条广告", "banned"), ("第二条广告", "moderator"), ("第四条留言", "moderator")
+    ]  # fmt: skip
+    assert approved["counts"]["banned"] == 1
+    assert [(a["op"], a["why"]) for a in log] == [
+        ("comment_approve", ""), ("comment_ban", "spam"), ("comment_reject", "spam")
+    ]  # fmt: skip
+    assert (await post(live, spammer, "还想发")).status_code == 403
+
+
+async def test_approved_comments_reach_the_overlay_and_the_phone_sees_its_own_as_pending(
+    live: LiveServer,
+    browser: Browser,  # noqa: F811
+) -> None:
+    phone = await browser.new_page(viewport={"width": 390, "height": 844}, bypass_csp=True)
+    await phone.goto(f"{live.url}/s/t")
+    await phone.fill("#comment-text", "现场太精彩了")
+    await phone.click("#comment-send")
+    mine = phone.locator("#comment-strip li.pending")
+    await expect(mine.locator(".text")).to_have_text("现场太精彩了")
+    await expect(mine.locator(".badge")).to_have_text("审核中")
+    await phone.fill("#comment-text", "一起来赌博")
+    await phone.click("#comment-send")
+    await expect(phone.locator("#toast")).to_contain_text("这条评论不能发布")
+    assert await serious(phone) == []
+
+    key = await live.rt.sessions.overlay_key("t")
+    overlay = await browser.new_page(viewport={"width": 1920, "height": 1080})
+    await overlay.goto(f"{live.url}/overlay/t?key={key}")
+    mod, csrf = await staff_login(live, "moderator")
+    async with staff_client(live, mod, headers={"x-csrf-token": csrf}) as http:
+        pending = (await http.get("/api/shows/t/comments?state=pending")).json()["comments"]
+        assert [c["text"] for c in pending] == ["现场太精彩了"]
+        await http.post(f"/api/shows/t/comments/{pending[0]['id']}", json={"op": "approve"})
+    flying = overlay.locator("#ov-danmaku .ov-dm")
+    await expect(flying).to_have_text(["现场太精彩了"])
+    await expect(phone.locator("#comment-strip li:not(.pending) .text")).to_have_text(
+        "现场太精彩了"
+    )
+    await expect(phone.locator("#comment-strip li.pending")).to_have_count(0)
+    assert "赌博" not in await overlay.content()
+    assert "赌博" not in await phone.locator("#comment-strip").inner_text()

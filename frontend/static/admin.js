@@ -277,3 +277,46 @@ async function refreshPlatforms() {
 
 refreshPlatforms();
 setInterval(refreshPlatforms, 5000);
+
+// Comments: the overlay's danmaku layer (on/off, density, pinned messages) and the word list.
+if (byId("danmaku-panel")) {
+  const item = (text, label, body) => {
+    const li = document.createElement("li");
+    const button = document.createElement("button");
+    button.type = "button";
+    button.textContent = label;
+    button.addEventListener("click", () => staff.command(api("/danmaku"), body));
+    li.append(document.createTextNode(text + " "), button);
+    return li;
+  };
+  let synced = false;
+  staff.onState((s) => {
+    const dm = s.danmaku || { enabled: false, density: 8, pinned: [] };
+    if (!synced) {
+      byId("danmaku-on").checked = dm.enabled;
+      byId("danmaku-density").value = dm.density;
+      synced = true;
+    }
+    byId("danmaku-pinned").replaceChildren(...dm.pinned.map((p) => item(p.text, "取消置顶 Unpin", { unpin: p.id })));
+    const pinned = new Set(dm.pinned.map((p) => p.id));
+    byId("danmaku-latest").replaceChildren(...(s.comments || []).slice(-8).reverse()
+      .filter((c) => !pinned.has(c.id)).map((c) => item(c.text, "置顶 Pin", { pin: c.id })));
+  });
+  byId("danmaku-save").addEventListener("click", () => staff.command(api("/danmaku"), {
+    enabled: byId("danmaku-on").checked,
+    density: Number(byId("danmaku-density").value) || 8,
+  }));
+
+  const showWords = (w) => {
+    byId("wordlist-count").textContent = `${w.words}`;
+    byId("wordlist-edits").textContent =
+      `+ ${w.added.join("、") || "—"} · − ${w.removed.join("、") || "—"} · 放行 allowed: ${w.allowed.join("、") || "—"}`;
+  };
+  fetch(api("/wordlist"), { credentials: "same-origin" }).then((r) => r.ok && r.json()).then((w) => w && showWords(w));
+  document.querySelectorAll("[data-words]").forEach((b) => b.addEventListener("click", async () => {
+    const words = byId("wordlist-words").value.split(/[,，、\n]/).map((x) => x.trim()).filter(Boolean);
+    if (!words.length) return;
+    const { ok, answer } = await staff.command(api("/wordlist"), { [b.dataset.words]: words });
+    if (ok) { showWords(answer); byId("wordlist-words").value = ""; staff.toast("已更新 updated"); }
+  }));
+}

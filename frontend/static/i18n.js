@@ -1,6 +1,16 @@
 // Every viewer string, in zh-CN (the default) and en. A test checks both have the same keys.
 export const STRINGS = {
   "zh-CN": {
+    comments: "评论",
+    say: "说点什么",
+    send: "发送",
+    comment_pending: "审核中",
+    comment_note_pre: "评论经审核后显示。",
+    comment_note_post: "评论发出即显示，违规内容会被删除。",
+    comment_rejected: "这条评论不能发布",
+    comment_dropped: "请不要重复发送",
+    comment_limited: "发得太快了，请稍后再试",
+    comment_banned: "你的评论已被停用",
     on_stage: "正在路演",
     running_order: "路演顺序",
     vote: "投票",
@@ -40,6 +50,16 @@ export const STRINGS = {
     ov_live: "实时票数",
   },
   en: {
+    comments: "Comments",
+    say: "Say something",
+    send: "Send",
+    comment_pending: "pending",
+    comment_note_pre: "Comments appear after a moderator approves them.",
+    comment_note_post: "Comments appear at once; moderators remove what breaks the rules.",
+    comment_rejected: "This comment cannot be posted",
+    comment_dropped: "Please do not send the same thing again",
+    comment_limited: "Too fast: try again in a moment",
+    comment_banned: "Your comments have been turned off",
     on_stage: "On stage",
     running_order: "Running order",
     vote: "Vote",

@@ -132,6 +132,107 @@ document.querySelectorAll("[data-single]").forEach((b) =>
   }),
 );
 
+// The comment queue: oldest first, one selected; keys act on the selected comment, the next one
+// is selected after each decision. Polled (the queue is the moderators' alone, never pushed).
+let comments = [];
+let selected = 0;
+let lastComments = "";
+
+function highlighted(c) {
+  // The text with the filter's matches marked (textContent only: the text is the viewer's).
+  const span = el("span", "text");
+  let at = 0;
+  const chars = [...c.text];
+  for (const [start, end] of [...c.hits].sort((a, b) => a[0] - b[0])) {
+    if (start < at) continue;
+    span.append(chars.slice(at, start).join(""), el("mark", "hit", chars.slice(start, end).join("")));
+    at = end;
+  }
+  span.append(chars.slice(at).join(""));
+  return span;
+}
+
+function renderQueue() {
+  const list = $("comment-queue");
+  selected = Math.max(0, Math.min(selected, comments.length - 1));
+  list.replaceChildren(
+    ...comments.map((c, i) => {
+      const li = el("li", i === selected ? "selected" : "");
+      li.dataset.id = c.id;
+      li.dataset.state = c.state;
+      li.setAttribute("aria-selected", String(i === selected));
+      li.append(highlighted(c));
+      const actions = el("span", "actions");
+      for (const [op, label] of [["approve", "通过 A"], ["reject", "拒绝 R"], ["ban", "封禁 B"]]) {
+        if (op === "approve" && c.state === "approved") continue;
+        if (op === "reject" && c.state === "rejected") continue;
+        const b = el("button", op === "ban" ? "danger" : "", label);
+        b.type = "button";
+        b.dataset.op = op;
+        b.addEventListener("click", () => { selected = i; decide(op); });
+        actions.append(b);
+      }
+      li.append(actions);
+      const meta = [when(c.at), c.src, c.reason && `原因 reason: ${c.reason}`, c.by && `${c.by}`, c.note]
+        .filter(Boolean).join(" · ");
+      li.append(el("span", "meta", meta));
+      return li;
+    }),
+  );
+  $("comment-empty").hidden = comments.length > 0;
+  const sel = list.children[selected];
+  if (sel && document.activeElement === list) sel.scrollIntoView({ block: "nearest" });
+}
+
+async function refreshComments() {
+  const state = $("comment-state").value;
+  const data = await get(`/comments?state=${state}&limit=200`);
+  if (!data) return;
+  $("comment-count").textContent = `${data.counts.pending} pending`;
+  const signature = JSON.stringify(data.comments);
+  if (signature === lastComments) return;
+  const keep = comments[selected] && comments[selected].id;
+  lastComments = signature;
+  comments = data.comments;
+  const again = comments.findIndex((c) => c.id === keep);
+  if (again >= 0) selected = again;
+  renderQueue();
+}
+
+async function decide(op) {
+  const c = comments[selected];
+  if (!c) return;
+  const reason = $("comment-reason").value.trim();
+  const { ok, answer } = await command(`${base}/comments/${encodeURIComponent(c.id)}`, { op, reason });
+  if (!ok) return;
+  toast(`${op}: ${c.text.slice(0, 20)}` + (answer.also_rejected ? ` (+${answer.also_rejected})` : ""));
+  if ($("comment-state").value === "pending" || op !== "approve") {
+    comments.splice(selected, 1);
+    lastComments = "";
+  }
+  renderQueue();
+  refreshComments();
+  refresh();
+}
+
+document.addEventListener("keydown", (event) => {
+  const typing = event.target instanceof HTMLElement && event.target.matches("input, textarea, select");
+  if (event.key === "Escape" && typing) { event.target.blur(); $("comment-queue").focus(); return; }
+  if (typing || event.ctrlKey || event.metaKey || event.altKey) return;
+  const key = event.key.toLowerCase();
+  if (key === "j" || event.key === "ArrowDown") { selected += 1; renderQueue(); }
+  else if (key === "k" || event.key === "ArrowUp") { selected -= 1; renderQueue(); }
+  else if (key === "a") decide("approve");
+  else if (key === "r") decide("reject");
+  else if (key === "b") decide("ban");
+  else if (key === "/") $("comment-reason").focus();
+  else return;
+  event.preventDefault();
+});
+$("comment-state").addEventListener("change", () => { selected = 0; lastComments = ""; refreshComments(); });
+refreshComments();
+setInterval(refreshComments, 1500);
+
 let lastVersion = -1;
 onState((s) => {
   if (s.version !== lastVersion) { lastVersion = s.version; refresh(); }

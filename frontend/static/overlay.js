@@ -152,14 +152,82 @@ function render() {
   document.getElementById("ov-likes-label").textContent = t.ov_likes;
 }
 
+// Danmaku: each approved comment not seen before flies once, in the freest lane; no more than the
+// density the admin set fly at once (the rest wait, the oldest dropped beyond 50 waiting).
+const LANES = 8;
+const flown = new Set();
+const waiting = [];
+const lanes = new Array(LANES).fill(0); // when each lane is free again (ms)
+let flying = 0;
+let firstBatch = true;
+
+function danmaku() {
+  const dm = state.danmaku || { enabled: false, density: 0, pinned: [] };
+  const layer = document.getElementById("ov-danmaku");
+  document.getElementById("ov-pinned").replaceChildren(
+    ...(dm.pinned || []).map((p) => {
+      const node = document.createElement("div");
+      node.className = "ov-pin";
+      node.textContent = p.text;
+      return node;
+    }),
+  );
+  // A comment a moderator took back (rejected after approval) leaves the screen at once.
+  const current = new Set((state.comments || []).map((c) => c.id));
+  for (const node of [...layer.children]) {
+    if (!current.has(node.dataset.id)) { node.remove(); flying -= 1; }
+  }
+  for (let i = waiting.length - 1; i >= 0; i--) if (!current.has(waiting[i].id)) waiting.splice(i, 1);
+  const fresh = (state.comments || []).filter((c) => !flown.has(c.id));
+  fresh.forEach((c) => flown.add(c.id));
+  // On load only the newest few fly (not the whole backlog of the show so far).
+  waiting.push(...(firstBatch ? fresh.slice(-3) : fresh));
+  firstBatch = false;
+  waiting.splice(0, Math.max(0, waiting.length - 50));
+  layer.hidden = !dm.enabled;
+  if (!dm.enabled) {
+    layer.replaceChildren();
+    flying = 0;
+    waiting.length = 0;
+    return;
+  }
+  while (waiting.length && flying < dm.density) {
+    const c = waiting.shift();
+    const now = performance.now();
+    let lane = 0;
+    for (let i = 1; i < LANES; i++) if (lanes[i] < lanes[lane]) lane = i;
+    lanes[lane] = Math.max(now, lanes[lane]) + 2500;
+    const node = document.createElement("div");
+    node.className = "ov-dm";
+    node.dataset.id = c.id;
+    node.style.top = `${(lane * 100) / LANES}%`;
+    if (c.src && c.src !== "web") {
+      const src = document.createElement("span");
+      src.className = "src";
+      src.textContent = c.src;
+      node.append(src);
+    }
+    node.append(document.createTextNode(c.text));
+    flying += 1;
+    node.addEventListener("animationend", () => {
+      node.remove();
+      flying -= 1;
+      danmaku();
+    });
+    layer.append(node);
+  }
+}
+
 const path = `/ws/overlay/${encodeURIComponent(showId)}` + (key ? `?key=${encodeURIComponent(key)}` : "");
 keepConnected(path, {
   onSnapshot: (msg) => {
     state = msg;
     render();
+    danmaku();
   },
 });
 render();
+danmaku();
 setInterval(() => {
   document.getElementById("ov-clock").textContent = formatClock(remainingSeconds(state));
 }, 250);

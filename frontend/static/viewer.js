@@ -127,6 +127,81 @@ function render() {
   document.getElementById("likes-taps").textContent = state.likes.taps.toLocaleString();
   document.getElementById("likes-label").textContent = t.likes;
   document.getElementById("taps-label").textContent = t.taps;
+  renderComments();
+}
+
+// Comments: the strip shows the approved ones the snapshots carry, and this phone's own comments
+// still waiting for a moderator (only their sender sees them, marked pending).
+const own = new Map(); // id -> {text, at}
+
+function renderComments() {
+  const strip = document.getElementById("comment-strip");
+  if (!strip) return;
+  const cfg = state.show.comments || {};
+  document.getElementById("comments-title").textContent = t.comments;
+  document.getElementById("comment-text").placeholder = t.say;
+  document.getElementById("comment-label").textContent = t.say;
+  document.getElementById("comment-send").textContent = t.send;
+  document.getElementById("comment-note").textContent =
+    cfg.moderation === "post" ? t.comment_note_post : t.comment_note_pre;
+  const approved = state.comments || [];
+  for (const c of approved) own.delete(c.id);
+  const items = [
+    ...approved.map((c) => ({ ...c, pending: false })),
+    ...[...own].map(([id, c]) => ({ id, text: c.text, at: c.at, pending: true })),
+  ].slice(-20);
+  strip.replaceChildren(
+    ...items.map((c) => {
+      const li = el("li", c.pending ? "comment pending" : "comment");
+      li.dataset.id = c.id;
+      if (c.src && c.src !== "web") li.append(el("span", "src", PLATFORM_NAMES[c.src] || c.src), " ");
+      li.append(el("span", "text", c.text));
+      if (c.pending) li.append(" ", el("span", "badge", t.comment_pending));
+      return li;
+    }),
+  );
+}
+
+async function sendComment(text) {
+  const commentId = crypto.getRandomValues(new Uint32Array(4)).join("").slice(0, 32);
+  let res;
+  try {
+    res = await fetch(`/api/shows/${encodeURIComponent(showId)}/comments`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      credentials: "same-origin",
+      body: JSON.stringify({ text, comment_id: `c${commentId}` }),
+    });
+  } catch {
+    toast(t.error);
+    return false;
+  }
+  const answer = await res.json().catch(() => ({}));
+  if (!res.ok) {
+    const code = (answer.error || {}).code;
+    toast(code === "comment_limited" ? t.comment_limited : code === "comment_banned" ? t.comment_banned
+      : (answer.error || {}).message || t.error);
+    return false;
+  }
+  if (answer.state === "pending") own.set(answer.id, { text, at: Date.now() });
+  else if (answer.state === "rejected") toast(t.comment_rejected);
+  else if (answer.state === "dropped") toast(t.comment_dropped);
+  renderComments();
+  return answer.state !== "rejected";
+}
+
+const form = document.getElementById("comment-form");
+if (form) {
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const input = document.getElementById("comment-text");
+    const text = input.value.trim();
+    if (!text) return;
+    input.disabled = true;
+    if (await sendComment(text)) input.value = "";
+    input.disabled = false;
+    input.focus();
+  });
 }
 
 async function vote(category, contestant, button) {

@@ -355,3 +355,27 @@ async def test_pushes_answered_but_not_yet_counted_are_counted_at_shutdown(
     assert (await live.state())["sources"] == {}
     assert await held.drain() == 1 and held.queue.empty()
     assert (await live.state())["sources"]["douyin"]["cap20"]["p2"] == 2
+
+
+async def test_platform_chat_that_is_not_a_vote_joins_the_moderated_comments(
+    platform_show: LiveServer,
+) -> None:
+    live = platform_show
+    said = [
+        comment("c1", "u1", "主播讲得真好"),
+        comment("c2", "u2", "投1"),
+        comment("c1", "u1", "主播讲得真好"),
+    ]
+    assert (await push(live, "live_comment", said)).status_code == 200
+    mod, _ = await staff_login(live, "moderator")
+    async with asyncio.timeout(10), staff_client(live, mod) as http:
+        while True:
+            found = (await http.get("/api/shows/t/comments?state=pending")).json()["comments"]
+            if found:
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.3)  # a repeat of the same event would have landed by now
+        found = (await http.get("/api/shows/t/comments?state=pending")).json()["comments"]
+    assert [(c["text"], c["src"]) for c in found] == [("主播讲得真好", "douyin")]  # not the vote
+    assert "u1" not in json.dumps(found)  # the platform user by pseudonym
+    assert "主播讲得真好" not in json.dumps(await live.state(), ensure_ascii=False)  # pending

@@ -163,9 +163,7 @@ class WordFilter:
         self.allowed = frozenset(a for a in (normalised(x) for x in allowed) if a)
         self._words = _automaton((w, w) for w in self.words)
         self._allowed = _automaton((a, a) for a in self.allowed)
-        self._sounds = _automaton(
-            (pinyin_of(w), w) for w in self.words if sum(1 for c in w if _han(c)) >= 2
-        )
+        self._sounds = _automaton((pinyin_of(w), w) for w in self.words if _sounds_alike(w))
 
     def check(self, text: str) -> Verdict:
         """Every match in ``text`` (in the original text's offsets), allowed phrases left out."""
@@ -237,6 +235,13 @@ class WordFilter:
             if edge_in[start] and edge_out[end]:
                 hits.append(Hit(starts[at[start]], ends[at[end]], "pinyin", word))
         return hits
+
+
+def _sounds_alike(word: str) -> bool:
+    """Whether a listed word is matched by sound: two or more Chinese characters, each with a
+    reading (a character pypinyin cannot read would shrink the key to fewer syllables)."""
+    han = [c for c in word if _han(c)]
+    return len(han) >= 2 and all(_syllable(c) for c in han)
 
 
 def _automaton(entries: Iterable[tuple[str, str]]) -> ahocorasick.Automaton | None:

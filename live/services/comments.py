@@ -283,7 +283,10 @@ class Comments:
             while self._chat:
                 show_id, e = self._chat.popleft()
                 key = hashlib.sha256(f"{e.platform}:{e.room}:{e.event_id}".encode()).hexdigest()
-                body = {"text": e.text[:2000] or " ", "comment_id": key[:32]}
+                show = self.service.shows.get(show_id)
+                limit = show.comments.max_length if show is not None else 60
+                # A platform's chat cannot be refused to its sender: a long message is cut.
+                body = {"text": e.text[:limit] or " ", "comment_id": key[:32]}
                 try:
                     await self.post(show_id, body, f"{e.platform}:{e.user}", src=e.platform)
                 except LiveError as exc:  # too long, limited, banned: that comment only

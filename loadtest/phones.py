@@ -257,7 +257,7 @@ class Phones:
         waiting: dict[str, asyncio.Future[str]] = {}
 
         def on_text(data: bytes) -> None:
-            if data.startswith((b'{"type":"snapshot"', b'{"type":"show"')):
+            if data.startswith((b'{"type":"snapshot"', b'{"type":"show"', b'{"type":"comments"')):
                 return
             msg = json.loads(data)
             fut = waiting.pop(str(msg.get("vote_id")), None)

@@ -454,3 +454,35 @@ async def test_approved_comments_reach_the_overlay_and_the_phone_sees_its_own_as
     await expect(phone.locator("#comment-strip li.pending")).to_have_count(0)
     assert "赌博" not in await overlay.content()
     assert "赌博" not in await phone.locator("#comment-strip").inner_text()
+
+
+async def test_approved_comments_travel_once_not_in_every_push(live: LiveServer) -> None:
+    mod, csrf = await staff_login(live, "moderator")
+    posted = (await post(live, live.cookie(), "只发一次的评论")).json()
+    async with staff_client(live, mod, headers={"x-csrf-token": csrf}) as http:
+        await http.post(f"/api/shows/t/comments/{posted['id']}", json={"op": "approve"})
+    frames: list[dict[str, Any]] = []
+    cookie = live.cookie()
+    async with live.connect("t", cookie) as ws:
+        async with asyncio.timeout(5):
+            while len(frames) < 3:  # show, comments, snapshot
+                frames.append(json.loads(await ws.recv()))
+        assert [f["type"] for f in frames] == ["show", "comments", "snapshot"]
+        assert frames[1]["comments_rev"] == frames[2]["comments_rev"] != ""
+        assert [c["text"] for c in frames[1]["comments"]] == ["只发一次的评论"]
+        for i in range(3):  # votes move the version: snapshots, not the comments again
+            await ws.send(json.dumps({"type": "vote", "category": "cap20", "contestant": "p1",
+                                      "vote_id": f"once-{i:04d}"}))  # fmt: skip
+        after: list[dict[str, Any]] = []
+        target = frames[2]["version"] + 3
+        async with asyncio.timeout(5):
+            while not (
+                after and after[-1]["type"] == "snapshot" and after[-1]["version"] >= target
+            ):
+                after.append(json.loads(await ws.recv()))
+    later = after[-1]
+    assert later["comments_rev"] == frames[1]["comments_rev"]
+    assert "comments" not in later
+    assert "comments" not in [f["type"] for f in after]  # sent once, on connect
+    whole = await live.state()  # pages and the JSON API get the whole state, comments in it
+    assert [c["text"] for c in whole["comments"]] == ["只发一次的评论"]

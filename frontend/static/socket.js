@@ -20,6 +20,7 @@ export function keepConnected(path, { onSnapshot, onStatus, onMessage } = {}) {
   let socket = null;
   let lastVersion = -1;
   let show = null;
+  let comments = null; // the last `comments` message: the snapshot's `comments_rev` names it
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   const open = () => {
     socket = new WebSocket(`${scheme}://${location.host}${path}`);
@@ -32,10 +33,15 @@ export function keepConnected(path, { onSnapshot, onStatus, onMessage } = {}) {
       const msg = JSON.parse(event.data);
       if (msg.type === "show") {
         show = msg;
+      } else if (msg.type === "comments") {
+        comments = msg;
       } else if (msg.type === "snapshot") {
         if (msg.version < lastVersion) return; // never go back in time
         lastVersion = msg.version;
         const full = withShow(show, msg);
+        if ("comments_rev" in msg) {
+          full.comments = msg.comments_rev && comments ? comments.comments : [];
+        }
         full.clock_offset = msg.server_time - Date.now();
         onSnapshot?.(full);
       } else {

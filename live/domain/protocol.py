@@ -14,14 +14,18 @@ Server -> client:
 - ``vote_result``: ``{"type", "vote_id", "status", "reason", "retry_after", "version"}``, and
   ``left`` (the device's votes left in the category) when the answer knows it.
 - ``like_ack``: ``{"type", "n"}``: taps received (counting happens on the next flush).
+- ``comments``: ``{"type", "comments_rev", "comments"}``: the newest approved comments
+  (``{id, text, src, at}``, oldest first), sent before the snapshot whose ``comments_rev``
+  names them, on connect and whenever they change (not while none is approved: a snapshot's
+  empty ``comments_rev`` means none).
 - ``comment_result``: ``{"type", "id", "comment_id", "state", "reason"}``: the sender's own
   comment (``pending`` until a moderator approves it, ``approved``, ``rejected`` with the
   filter's reason, or ``dropped``: the same text again within the repeat window).
 - ``error``: ``{"type", "code", "message"}`` for a message that could not be handled.
 
-Snapshots of a show with comments carry ``comments`` (the newest approved, oldest first:
-``{id, text, src, at}``); staff and overlay snapshots also ``danmaku`` (``{enabled, density,
-pinned}``).
+Pushed snapshots of a show with comments carry ``comments_rev``; the whole snapshot (pages,
+``GET /api/shows/{show}``) carries ``comments`` itself. Staff and overlay snapshots also carry
+``danmaku`` (``{enabled, density, pinned}``).
 
 Client -> server: ``{"type": "vote", "category", "contestant", "vote_id"}``,
 ``{"type": "like", "n"}``, ``{"type": "comment", "text", "comment_id"}``, ``{"type": "ping"}``.
@@ -49,6 +53,8 @@ class Encoded:
     """The ``snapshot`` message as sockets get it (no static part)."""
     full: str
     """The whole snapshot (static part included): pages and ``GET /api/shows/{show}``."""
+    comments: str = ""
+    """The ``comments`` message ('' while no comment is approved, or the show has none)."""
 
 
 def encode(message: dict[str, Any]) -> str:
@@ -236,3 +242,16 @@ def split(full: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     ]
     pushed["show_rev"] = rev
     return {"type": "show", "show_rev": rev, **static}, pushed
+
+
+def split_comments(pushed: dict[str, Any]) -> dict[str, Any] | None:
+    """Take the approved comments out of a pushed snapshot (which keeps their ``comments_rev``,
+    a hash of them, '' for none) into their own ``comments`` message, sent to a socket only
+    when they change: a push after a vote does not carry them again. None when there are
+    none (the snapshot's empty ``comments_rev`` says so) or the show takes no comments."""
+    said = pushed.pop("comments", None)
+    if said is None:
+        return None
+    rev = hashlib.sha256(encode(said).encode()).hexdigest()[:16] if said else ""
+    pushed["comments_rev"] = rev
+    return {"type": "comments", "comments_rev": rev, "comments": said} if said else None

@@ -59,6 +59,8 @@ class Frames:
     show: bytes
     push: bytes
     encoded: Encoded
+    comments: bytes = b""
+    """The ``comments`` frame (b"": none approved)."""
 
 
 class Sink(Protocol):
@@ -87,6 +89,7 @@ class Connection:
     while its transport is above its high-water mark."""
 
     __slots__ = (
+        "_comments",
         "_replies",
         "_show",
         "_snapshot",
@@ -94,6 +97,7 @@ class Connection:
         "behind_since",
         "client",
         "close_code",
+        "comments_frame",
         "credential",
         "done",
         "max_replies",
@@ -126,6 +130,9 @@ class Connection:
         self._show: bytes | None = None
         self.show_frame = b""
         """The ``show`` frame this socket was last given (sent again only when it changes)."""
+        self._comments: bytes | None = None
+        self.comments_frame = b""
+        """The ``comments`` frame this socket was last given (likewise)."""
         self._replies: deque[bytes] | None = None
         self.behind_since: float | None = None
         """Since when writes wait for the transport to drain (None: nothing waits)."""
@@ -151,6 +158,13 @@ class Connection:
             return
         self.show_frame = self._show = frame
 
+    def offer_comments(self, frame: bytes) -> None:
+        """Queue the ``comments`` frame if it differs from the one this socket has; it goes
+        out before the next snapshot (whose ``comments_rev`` names it)."""
+        if frame is self.comments_frame or frame == self.comments_frame or self.done:
+            return
+        self.comments_frame = self._comments = frame
+
     def reply(self, frame: bytes) -> None:
         if self.done:
             return
@@ -167,7 +181,7 @@ class Connection:
             return
         self.close_code = code
         self.done = True
-        self._snapshot = self._show = self._replies = None
+        self._snapshot = self._show = self._comments = self._replies = None
         self.sink.on_drain = None
         self.sink.close_now(code)
 
@@ -176,8 +190,8 @@ class Connection:
             self._flush(time.monotonic())
 
     def _flush(self, now: float) -> None:
-        """Write what waits, replies first, then the show, then the snapshot, while the
-        transport takes it."""
+        """Write what waits, replies first, then the show, the comments, then the snapshot,
+        while the transport takes it."""
         sink = self.sink
         replies = self._replies
         while sink.takes_more():
@@ -185,6 +199,8 @@ class Connection:
                 frame = replies.popleft()
             elif self._show is not None:
                 frame, self._show = self._show, None
+            elif self._comments is not None:
+                frame, self._comments = self._comments, None
             elif self._snapshot is not None:
                 frame, self._snapshot = self._snapshot, None
             else:
@@ -193,7 +209,8 @@ class Connection:
             if not sink.write_frame(frame):  # closing: the reader sees the disconnect
                 self.done = True
                 return
-        if replies or self._show is not None or self._snapshot is not None:
+        waiting = self._show is not None or self._comments is not None
+        if replies or waiting or self._snapshot is not None:
             if self.behind_since is None:
                 self.behind_since = now
         else:
@@ -317,10 +334,17 @@ class Hub:
 
     @staticmethod
     def _frames(encoded: Encoded, previous: Frames | None) -> Frames:
-        if previous is not None and previous.encoded.show == encoded.show:
-            # The same show frame object for every socket: they compare it by identity.
-            return Frames(previous.show, text_frame(encoded.push), encoded)
-        return Frames(text_frame(encoded.show), text_frame(encoded.push), encoded)
+        # The same show and comments frame objects for every socket while they do not change:
+        # sockets compare them by identity.
+        same_show = previous is not None and previous.encoded.show == encoded.show
+        show = previous.show if previous is not None and same_show else text_frame(encoded.show)
+        comments = b""
+        if encoded.comments:
+            if previous is not None and previous.encoded.comments == encoded.comments:
+                comments = previous.comments
+            else:
+                comments = text_frame(encoded.comments)
+        return Frames(show, text_frame(encoded.push), encoded, comments)
 
     async def fan_out(self, show: str, state: ShowState) -> None:
         """Write the show's new frames to its sockets, yielding to the loop every
@@ -343,6 +367,8 @@ class Hub:
                 f = frames[conn.audience]
                 if conn.show_frame is not f.show:
                     conn.offer_show(f.show)
+                if f.comments and conn.comments_frame is not f.comments:
+                    conn.offer_comments(f.comments)
                 conn.offer_snapshot(f.push, now)
         metrics.PUSHES.inc(len(conns))
         metrics.PUSH_BYTES.inc(sum(len(frames[c.audience].push) for c in conns))

@@ -25,7 +25,7 @@ from live.domain.errors import (
 from live.domain.ledger.audit import Audit, Verdict, combine, compare
 from live.domain.ledger.chain import split_position
 from live.domain.ledger.recount import Recount
-from live.domain.protocol import Encoded, encode, snapshot, split
+from live.domain.protocol import Encoded, encode, snapshot, split, split_comments
 from live.domain.show import ContestantEdit, RulesEdit, Show, check_running_order, effective
 from live.domain.stage import Action, Stage, StageConflict, apply, category_changes, expired
 from live.domain.state import LikeOutcome, ShowState, VoteOutcome
@@ -136,12 +136,14 @@ class Service:
         return await self.store.read_state(self.show(show_id))
 
     def encode(self, show_id: str, state: ShowState, audience: str) -> Encoded:
-        """The three encodings of one read: the ``show`` message, the push for ``audience``
-        (without the show's static part) and the whole snapshot (pages and the JSON API)."""
+        """The encodings of one read: the ``show`` message, the push for ``audience`` (without
+        the show's static part and its approved comments), the whole snapshot (pages and the
+        JSON API) and the ``comments`` message."""
         show = effective(self.show(show_id), state.edits)
         full = snapshot(show, state, audience, self.now())
         static, pushed = split(full)
-        return Encoded(encode(static), encode(pushed), encode(full))
+        said = split_comments(pushed)
+        return Encoded(encode(static), encode(pushed), encode(full), encode(said) if said else "")
 
     async def state(self, show_id: str, audience: str = "viewer") -> dict[str, Any]:
         show = self.show(show_id)

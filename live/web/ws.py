@@ -183,6 +183,8 @@ async def _serve(
     rt.hub.add(conn)
     try:
         conn.offer_show(first.show)
+        if first.comments:
+            conn.offer_comments(first.comments)
         conn.offer_snapshot(first.push, time.monotonic())
         await _read(rt, ws, conn, endpoint, who, voter, ip)
     finally:

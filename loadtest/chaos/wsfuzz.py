@@ -23,7 +23,8 @@ from typing import Any
 
 import websockets
 
-KNOWN = {"show", "snapshot", "error", "pong", "vote_result", "like_ack"}
+KNOWN = {"show", "snapshot", "comments", "error", "pong", "vote_result", "like_ack",
+         "comment_result"}  # fmt: skip
 STAFF_OPS = ["stage", "void", "restore", "publish", "display", "sheet", "correction", "login"]
 MAX_BYTES = 4000
 
@@ -118,7 +119,7 @@ def check_reply(msg: Any, out: Outcome) -> bool:
         isinstance(msg.get("code"), str) and isinstance(msg.get("message"), str)
     ):
         out.bad.append(f"untyped error {msg}")
-    return msg["type"] not in ("show", "snapshot")
+    return msg["type"] not in ("show", "snapshot", "comments")
 
 
 async def drive(connect: Any, seed: int, n: int, batch: int = 16) -> Outcome:

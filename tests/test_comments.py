@@ -92,6 +92,14 @@ def test_allowed_phrases_and_ordinary_chat_are_not_caught(text: str) -> None:
     assert FILTER.check(text).clean, FILTER.check(text).hits
 
 
+def test_a_word_listed_with_equals_is_matched_as_written_but_not_by_sound() -> None:
+    exact = WordFilter(["=赌博", "刷票"])
+    assert exact.check("去賭 博").reason == "word"  # folding still applies
+    assert exact.check("堵博").clean and exact.check("dubo").clean
+    assert exact.check("shua piao").reason == "word"  # the other word still by sound
+    assert WordFilter(["=赌博", "赌博"]).check("堵博").clean  # listed exact once: exact
+
+
 def test_a_listed_word_outside_an_allowed_phrase_is_still_caught() -> None:
     verdict = FILTER.check("反赌博，但我去赌博")
     assert [(h.start, h.end) for h in verdict.hits] == [(7, 9)]

@@ -46,8 +46,8 @@ class CommentsConfig(BaseModel):
     wordlists: Annotated[
         tuple[Annotated[str, Field(max_length=300)], ...], Field(max_length=20, strict=False)
     ] = ()
-    """Word-list files (relative to the show file): one word a line, ``!phrase`` allows a phrase,
-    ``#`` a comment line."""
+    """Word-list files (relative to the show file): one word a line (``=word``: not matched by
+    sound), ``!phrase`` allows a phrase, ``#`` a comment line."""
     shown: Annotated[int, Field(ge=1, le=100)] = 20
     """Approved comments every snapshot carries (the newest)."""
     danmaku: bool = True

@@ -16,7 +16,7 @@ text, so a match is masked where the viewer typed it):
    two Chinese characters: homophones (``堵博``), typed pinyin (``dubo``) and mixtures
    (``du博``) are caught. A match must begin and end on a syllable's edge (``sha`` never matches
    inside ``shang``). One-character words are not matched by sound (their homophones are
-   everyday characters).
+   everyday characters), nor words listed as ``=word``.
 
 Matching is three Aho-Corasick automata (pyahocorasick, C): listed words and allowed phrases on
 the normalised text, listed words' pinyin on the pinyin text. A listed word's match that lies
@@ -159,11 +159,21 @@ class WordFilter:
     """Built once per word list (about 0.1 s for 10,000 words); :meth:`check` is thread-safe."""
 
     def __init__(self, words: Iterable[str], allowed: Iterable[str] = ()) -> None:
-        self.words = frozenset(w for w in (normalised(x) for x in words) if w)
+        """``words`` as listed: one that starts with ``=`` is matched as written only (not by
+        sound), for a word whose homophones are everyday words."""
+        by_sound: dict[str, bool] = {}
+        for x in words:
+            exact = x.startswith("=")
+            w = normalised(x[1:] if exact else x)
+            if w:
+                by_sound[w] = by_sound.get(w, True) and not exact
+        self.words = frozenset(by_sound)
         self.allowed = frozenset(a for a in (normalised(x) for x in allowed) if a)
         self._words = _automaton((w, w) for w in self.words)
         self._allowed = _automaton((a, a) for a in self.allowed)
-        self._sounds = _automaton((pinyin_of(w), w) for w in self.words if _sounds_alike(w))
+        self._sounds = _automaton(
+            (pinyin_of(w), w) for w, sound in by_sound.items() if sound and _sounds_alike(w)
+        )
 
     def check(self, text: str) -> Verdict:
         """Every match in ``text`` (in the original text's offsets), allowed phrases left out."""
@@ -274,8 +284,9 @@ def _patterns(fold: str, origin: list[int], kept: list[str], kept_at: list[int])
 
 
 def read_list(text: str) -> tuple[list[str], list[str], list[str]]:
-    """A word-list file: one word per line; ``#`` starts a comment line; a line ``!phrase``
-    allows a phrase. Returns (words, allowed, problems)."""
+    """A word-list file: one word per line (``=word``: matched as written only, not by sound);
+    ``#`` starts a comment line; a line ``!phrase`` allows a phrase. Returns (words, allowed,
+    problems)."""
     words: list[str] = []
     allowed: list[str] = []
     problems: list[str] = []

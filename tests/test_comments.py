@@ -494,3 +494,26 @@ async def test_approved_comments_travel_once_not_in_every_push(live: LiveServer)
     assert "comments" not in [f["type"] for f in after]  # sent once, on connect
     whole = await live.state()  # pages and the JSON API get the whole state, comments in it
     assert [c["text"] for c in whole["comments"]] == ["只发一次的评论"]
+
+
+async def test_at_most_three_messages_are_pinned_the_oldest_leaving_first(
+    live: LiveServer,
+) -> None:
+    admin, csrf = await staff_login(live, "admin")
+    ids = []
+    async with staff_client(live, admin, headers={"x-csrf-token": csrf}) as http:
+        for i in range(4):
+            posted = (await post(live, live.cookie(), f"置顶{i}")).json()
+            await http.post(f"/api/shows/t/comments/{posted['id']}", json={"op": "approve"})
+            ids.append(posted["id"])
+        answers = await asyncio.gather(
+            *(http.post("/api/shows/t/danmaku", json={"pin": cid}) for cid in ids[:2])
+        )  # two admins at the same instant: both pins hold
+        assert all(a.status_code == 200 for a in answers)
+        for cid in ids[2:]:
+            last = await http.post("/api/shows/t/danmaku", json={"pin": cid})
+        pinned = [p["text"] for p in last.json()["pinned"]]
+        assert len(pinned) == 3 and pinned[-2:] == ["置顶2", "置顶3"]
+        assert {"置顶0", "置顶1"} & set(pinned)
+        gone = await http.post("/api/shows/t/danmaku", json={"unpin": ids[3]})
+        assert [p["text"] for p in gone.json()["pinned"]] == pinned[:2]

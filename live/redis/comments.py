@@ -4,6 +4,7 @@ moderators' queue. Everything of a show's comments lives in partition 0 (``{show
 
 from __future__ import annotations
 
+import json
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -44,6 +45,7 @@ class CommentStore:
         self.client = store.client
         self._post = store.script("comment.lua")
         self._decide = store.script("comment_op.lua")
+        self._pin = store.script("pin.lua")
 
     async def post(
         self,
@@ -163,6 +165,22 @@ class CommentStore:
     async def danmaku(self, show: str) -> dict[str, str]:
         raw: Any = await self.store.call(self.client.hgetall(self.store.keys(show).danmaku))
         return {str(f): str(v) for f, v in raw.items()}
+
+    async def pin(self, show: str, op: str, comment_id: str, most: int) -> list[Any] | None:
+        """Pin an approved comment (the oldest pin leaves beyond ``most``) or unpin one, in one
+        atomic step; the pinned messages after it, or None when there is no such approved
+        comment to pin."""
+        k = self.store.keys(show)
+        raw: list[Any] = await self.store.call(
+            self._pin(
+                keys=[k.danmaku, k.version, k.comments],
+                args=[op, comment_id, most, k.events, show],
+            )
+        )
+        if str(raw[0]) != "ok":
+            return None
+        pinned: list[Any] = json.loads(raw[1])
+        return pinned
 
     async def set_danmaku(self, show: str, fields: dict[str, str], actor: str) -> int:
         """Change the overlay's danmaku layer and push it (the show's version moves)."""

@@ -20,7 +20,7 @@ import json
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -321,7 +321,7 @@ class Comments:
         after, version, swept = done
         metrics.COMMENT_DECISIONS.labels(show.id, body.op).inc()
         if after.state != "approved":
-            await self._unpin(show, [after.id], actor)
+            await self._unpin(show, after.id)
         if version and self.service.changed is not None:
             self.service.changed(show.id)
         log.info(
@@ -340,27 +340,20 @@ class Comments:
     ) -> dict[str, Any]:
         show = self._show(show_id)
         body: DanmakuIn = parse(DanmakuIn, raw)
-        current = await self.store.danmaku(show.id)
-        pinned: list[dict[str, Any]] = json.loads(current.get("pinned") or "[]")
         fields: dict[str, str] = {}
         if body.enabled is not None:
             fields["enabled"] = "1" if body.enabled else "0"
         if body.density is not None:
             fields["density"] = str(body.density)
-        if body.pin is not None:
-            found = await self.store.get(show.id, body.pin)
-            if found is None or found.state != "approved":
-                raise UnknownComment(f"no approved comment {body.pin!r} to pin")
-            pinned = [p for p in pinned if p["id"] != found.id]
-            pinned.append({"id": found.id, "text": found.text})
-            fields["pinned"] = json.dumps(pinned[-PINS:], ensure_ascii=False)
-        if body.unpin is not None:
-            fields["pinned"] = json.dumps(
-                [p for p in pinned if p["id"] != body.unpin], ensure_ascii=False
-            )
-        if not fields:
+        if not fields and body.pin is None and body.unpin is None:
             raise BadRequest("name enabled, density, pin or unpin")
-        await self.store.set_danmaku(show.id, fields, actor)
+        if body.pin is not None:
+            if await self.store.pin(show.id, "pin", body.pin, PINS) is None:
+                raise UnknownComment(f"no approved comment {body.pin!r} to pin")
+        if body.unpin is not None:
+            await self.store.pin(show.id, "unpin", body.unpin, PINS)
+        if fields:
+            await self.store.set_danmaku(show.id, fields, actor)
         if self.service.changed is not None:
             self.service.changed(show.id)
         after = await self.store.danmaku(show.id)
@@ -370,13 +363,6 @@ class Comments:
             "pinned": json.loads(after.get("pinned") or "[]"),
         }
 
-    async def _unpin(self, show: Show, ids: Iterable[str], actor: str) -> None:
+    async def _unpin(self, show: Show, comment_id: str) -> None:
         """A comment no longer approved leaves the pinned messages too."""
-        current = await self.store.danmaku(show.id)
-        pinned: list[dict[str, Any]] = json.loads(current.get("pinned") or "[]")
-        gone = set(ids)
-        if any(p["id"] in gone for p in pinned):
-            kept = [p for p in pinned if p["id"] not in gone]
-            await self.store.set_danmaku(
-                show.id, {"pinned": json.dumps(kept, ensure_ascii=False)}, actor
-            )
+        await self.store.pin(show.id, "unpin", comment_id, PINS)

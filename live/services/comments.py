@@ -46,6 +46,7 @@ from live.domain.errors import (
     CommentsDisabled,
     ConfigError,
     LiveError,
+    Unavailable,
     UnknownComment,
 )
 from live.domain.ingest.event import Event
@@ -234,7 +235,7 @@ class Comments:
                 break
             rev, wf = await self.filter(show, done.rev)
         else:
-            raise ConfigError("the word lists keep changing: try again")
+            raise Unavailable("the word lists are being edited: try again")
         if done.status == "exists" and done.existing is not None:
             old = done.existing
             return Posted(old.id, body.comment_id, old.state, old.reason)

@@ -330,6 +330,8 @@ async def test_an_organiser_sets_a_show_up_in_the_browser_and_opens_voting(
     ARTIFACTS.mkdir(exist_ok=True)
     await card.screenshot(path=str(ARTIFACTS / "setup-category-preview.png"))
     await card.get_by_label("每机票数 Votes per device audience").fill("3")
+    await page.select_option("#show-comments-moderation", "post")
+    await page.fill("#show-comments-max", "80")
     await page.click("#save-show")
     await expect(page.locator("#save-state")).to_contain_text("saved")
 
@@ -359,6 +361,8 @@ async def test_an_organiser_sets_a_show_up_in_the_browser_and_opens_voting(
     state = (await get(server, "/api/shows/gala")).json()
     rules = server.rt.service.show("gala").categories[0].rules
     assert [a.count for a in rules.awards] == [3, 10] and rules.stages[2].n == 8
+    comments = server.rt.service.show("gala").comments
+    assert (comments.moderation, comments.max_length, comments.per_minute) == ("post", 80, 6)
     audience = state["categories"][0]
     assert audience["open"] and audience["votes_per_device"] == 3
     assert state["contestants"][0]["photo"].startswith("/s/gala/c/c01/photo.webp?v=")

@@ -352,6 +352,17 @@ async function load() {
   const retention = byId("show-retention");
   retention.value = doc.retention || 30;
   retention.oninput = () => { doc.retention = Number(retention.value); };
+  // Comments: the moderation mode, the length and the per-device rate (defaults when unset).
+  const comments = () => (doc.comments = doc.comments || {});
+  const moderation = byId("show-comments-moderation");
+  const maxLength = byId("show-comments-max");
+  const rate = byId("show-comments-rate");
+  moderation.value = (doc.comments || {}).moderation || "pre";
+  maxLength.value = (doc.comments || {}).max_length || 60;
+  rate.value = (doc.comments || {}).per_minute || 6;
+  moderation.onchange = () => { comments().moderation = moderation.value; };
+  maxLength.oninput = () => { comments().max_length = Number(maxLength.value); };
+  rate.oninput = () => { comments().per_minute = Number(rate.value); };
   title.oninput = () => { doc.title = title.value; };
   titleEn.oninput = () => { doc.title_en = titleEn.value; };
   renderContestants();

@@ -441,6 +441,8 @@ async def test_approved_comments_reach_the_overlay_and_the_phone_sees_its_own_as
     mine = phone.locator("#comment-strip li.pending")
     await expect(mine.locator(".text")).to_have_text("现场太精彩了")
     await expect(mine.locator(".badge")).to_have_text("审核中")
+    await phone.reload()  # still the sender's own, still pending
+    await expect(phone.locator("#comment-strip li.pending .text")).to_have_text("现场太精彩了")
     await phone.fill("#comment-text", "一起来赌博")
     await phone.click("#comment-send")
     await expect(phone.locator("#toast")).to_contain_text("这条评论不能发布")

@@ -132,7 +132,17 @@ function render() {
 
 // Comments: the strip shows the approved ones the snapshots carry, and this phone's own comments
 // still waiting for a moderator (only their sender sees them, marked pending).
-const own = new Map(); // id -> {text, at}
+const OWN_KEY = `live.comments.${showId}`;
+const OWN_MS = 30 * 60 * 1000; // a comment still pending after half an hour is not shown again
+const own = new Map(); // id -> {text, at}; kept across reloads of the page
+try {
+  for (const [id, c] of JSON.parse(localStorage.getItem(OWN_KEY) || "[]")) {
+    if (Date.now() - c.at < OWN_MS) own.set(id, c);
+  }
+} catch { /* storage unavailable or malformed: start empty */ }
+const saveOwn = () => {
+  try { localStorage.setItem(OWN_KEY, JSON.stringify([...own].slice(-20))); } catch { /* full or off */ }
+};
 
 function renderComments() {
   const strip = document.getElementById("comment-strip");
@@ -145,7 +155,9 @@ function renderComments() {
   document.getElementById("comment-note").textContent =
     cfg.moderation === "post" ? t.comment_note_post : t.comment_note_pre;
   const approved = state.comments || [];
+  const before = own.size;
   for (const c of approved) own.delete(c.id);
+  if (own.size !== before) saveOwn();
   const items = [
     ...approved.map((c) => ({ ...c, pending: false })),
     ...[...own].map(([id, c]) => ({ id, text: c.text, at: c.at, pending: true })),
@@ -183,7 +195,10 @@ async function sendComment(text) {
       : (answer.error || {}).message || t.error);
     return false;
   }
-  if (answer.state === "pending") own.set(answer.id, { text, at: Date.now() });
+  if (answer.state === "pending") {
+    own.set(answer.id, { text, at: Date.now() });
+    saveOwn();
+  }
   else if (answer.state === "rejected") toast(t.comment_rejected);
   else if (answer.state === "dropped") toast(t.comment_dropped);
   renderComments();

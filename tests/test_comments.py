@@ -519,3 +519,30 @@ async def test_at_most_three_messages_are_pinned_the_oldest_leaving_first(
         assert {"置顶0", "置顶1"} & set(pinned)
         gone = await http.post("/api/shows/t/danmaku", json={"unpin": ids[3]})
         assert [p["text"] for p in gone.json()["pinned"]] == pinned[:2]
+
+
+async def test_markup_in_a_comment_is_shown_as_text_everywhere(
+    live: LiveServer,
+    browser: Browser,  # noqa: F811
+) -> None:
+    markup = '<img src=x onerror="document.title=1">'
+    posted = (await post(live, live.cookie(), markup)).json()
+    assert posted["state"] == "pending"
+    mod, csrf = await staff_login(live, "moderator")
+    moderator = await signed_in(browser, live, "moderator", "moderate")
+    await expect(moderator.locator("#comment-queue li .text")).to_have_text(markup)
+    async with staff_client(live, mod, headers={"x-csrf-token": csrf}) as http:
+        await http.post(f"/api/shows/t/comments/{posted['id']}", json={"op": "approve"})
+    phone = await browser.new_page(viewport={"width": 390, "height": 844})
+    await phone.goto(f"{live.url}/s/t")
+    await expect(phone.locator("#comment-strip li .text")).to_have_text(markup)
+    key = await live.rt.sessions.overlay_key("t")
+    overlay = await browser.new_page(viewport={"width": 1920, "height": 1080})
+    await overlay.goto(f"{live.url}/overlay/t?key={key}")
+    await expect(overlay.locator("#ov-danmaku .ov-dm")).to_have_text([markup])
+    for page in (moderator, phone, overlay):
+        assert (
+            await page.locator("#comment-queue img, #comment-strip img, #ov-danmaku img").count()
+            == 0
+        )
+        assert await page.title() != "1"

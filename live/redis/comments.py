@@ -68,6 +68,7 @@ class CommentStore:
             k.words_rev,
             k.comment_window(comment.dev, window),
             k.comment_repeat(comment.dev, text_key),
+            k.comment_device(comment.dev),
         ]
         args: list[str | int] = [
             comment.id, comment.at, rev, comment.state, comment.to_json(), per_window,
@@ -99,6 +100,7 @@ class CommentStore:
             k.version,
             k.comment_bans,
             k.moderation_log,
+            k.comment_device(comment.dev),
         ]
         args: list[str | int] = [comment.id, op, by, note, now_ms, comment.shown()]
         raw: list[Any] = await self.store.call(self._decide(keys=keys, args=args))

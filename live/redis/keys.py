@@ -227,6 +227,11 @@ class ShowKeys:
         were approved; snapshots carry the newest."""
         return f"{self.base}:cmt:feed"
 
+    def comment_device(self, device: str) -> str:
+        """Sorted set: the ids of one device's comments, by when they were posted (a ban
+        rejects the device's pending ones without reading the whole queue)."""
+        return f"{self.base}:cmt:dev:{device}"
+
     @property
     def comment_bans(self) -> str:
         """Set: pseudonyms of the devices whose comments are refused for the rest of the show."""

@@ -4,6 +4,7 @@
 -- KEYS[1] comments hash  KEYS[2] the zset of the comment's state  KEYS[3] feed zset
 -- KEYS[4] version  KEYS[5] banned devices set  KEYS[6] word-list revision hash (rev)
 -- KEYS[7] the device's window counter (this minute)  KEYS[8] the device's repeat mark (this text)
+-- KEYS[9] the device's comments (zset)
 -- ARGV[1] comment id  ARGV[2] now (ms, the service's clock)  ARGV[3] the word-list revision the
 --   filter was built at  ARGV[4] state (pending, approved, rejected)  ARGV[5] record JSON
 -- ARGV[6] comments allowed per window  ARGV[7] when the window ends (ms)  ARGV[8] repeat (ms)
@@ -29,6 +30,7 @@ local repeat_ms = tonumber(ARGV[8])
 redis.call('SET', KEYS[8], tostring(now + repeat_ms), 'PX', repeat_ms + 60000)
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[5])
 redis.call('ZADD', KEYS[2], now, ARGV[1])
+redis.call('ZADD', KEYS[9], now, ARGV[1])
 if ARGV[4] == 'approved' then
   redis.call('ZADD', KEYS[3], now, ARGV[10])
   return {'ok', redis.call('INCR', KEYS[4])}

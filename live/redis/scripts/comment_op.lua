@@ -2,6 +2,7 @@
 --
 -- KEYS[1] comments hash  KEYS[2] pending zset  KEYS[3] approved zset  KEYS[4] rejected zset
 -- KEYS[5] feed zset  KEYS[6] version  KEYS[7] banned devices set  KEYS[8] moderation log list
+-- KEYS[9] the comment's device's comments (zset)
 -- ARGV[1] comment id  ARGV[2] op (approve, reject, ban)  ARGV[3] by  ARGV[4] the reason
 -- ARGV[5] now (ms)  ARGV[6] the comment's feed member (its exact JSON)
 -- approve: into the approved set and the feed; reject: out of the feed (if it was there) into
@@ -43,11 +44,11 @@ redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(rec))
 local swept = 0
 if op == 'ban' then
   redis.call('SADD', KEYS[7], rec.dev)
-  for _, id in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
+  for _, id in ipairs(redis.call('ZRANGE', KEYS[9], 0, -1)) do  -- the device's, not the queue
     local other = redis.call('HGET', KEYS[1], id)
     if other then
       local r = cjson.decode(other)
-      if r.dev == rec.dev then
+      if r.dev == rec.dev and r.state == 'pending' then
         move(id, r, 'rejected', '')
         r.reason, r.by, r.note, r.decided = 'banned', ARGV[3], ARGV[4], now
         redis.call('HSET', KEYS[1], id, cjson.encode(r))

@@ -22,7 +22,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from live.domain.errors import BadRequest, invalid
 
 STATES = ("pending", "approved", "rejected")
-OPS = ("approve", "reject", "ban")
 CommentId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{8,64}$")]
 Word = Annotated[str, Field(min_length=1, max_length=40)]
 Words = Annotated[tuple[Word, ...], Field(max_length=1000, strict=False)]

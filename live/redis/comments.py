@@ -184,7 +184,7 @@ class CommentStore:
         pinned: list[Any] = json.loads(raw[1])
         return pinned
 
-    async def set_danmaku(self, show: str, fields: dict[str, str], actor: str) -> int:
+    async def set_danmaku(self, show: str, fields: dict[str, str]) -> int:
         """Change the overlay's danmaku layer and push it (the show's version moves)."""
         ops: list[Op] = [
             ("HSET", self.store.keys(show).danmaku, *(x for pair in fields.items() for x in pair))

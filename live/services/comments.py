@@ -354,7 +354,8 @@ class Comments:
         if body.unpin is not None:
             await self.store.pin(show.id, "unpin", body.unpin, PINS)
         if fields:
-            await self.store.set_danmaku(show.id, fields, actor)
+            await self.store.set_danmaku(show.id, fields)
+        log.info("danmaku %s by %s", body.model_dump(exclude_none=True), actor)
         if self.service.changed is not None:
             self.service.changed(show.id)
         after = await self.store.danmaku(show.id)

@@ -36,6 +36,28 @@ def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class Sms:
+    """The SMS provider of phone codes (``LIVE_SMS_*``)."""
+
+    provider: str = "console"
+    """``LIVE_SMS_PROVIDER``: ``console`` (development: the code goes to the log), ``aliyun``
+    (Alibaba Cloud SMS, SendSms) or ``tencent`` (Tencent Cloud SMS, SendSms 2021-01-11)."""
+    key_id: str = ""
+    """``LIVE_SMS_KEY_ID``: AccessKey ID (aliyun) or SecretId (tencent)."""
+    key_secret: str = field(default="", repr=False)
+    """``LIVE_SMS_KEY_SECRET``: AccessKey secret (aliyun) or SecretKey (tencent)."""
+    sign_name: str = ""
+    """``LIVE_SMS_SIGN_NAME``: the approved signature (签名)."""
+    template: str = ""
+    """``LIVE_SMS_TEMPLATE``: the approved template: TemplateCode (aliyun, with a ``${code}``
+    parameter) or TemplateId (tencent, whose first parameter is the code)."""
+    app_id: str = ""
+    """``LIVE_SMS_APP_ID``: tencent's SmsSdkAppId."""
+    region: str = ""
+    """``LIVE_SMS_REGION``: default ``cn-hangzhou`` (aliyun), ``ap-guangzhou`` (tencent)."""
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """Configuration of one server process (and of the CLI commands beside it)."""
 
@@ -106,6 +128,30 @@ class Settings:
     ``live flagger`` (``live demo`` starts one; the Procfile lists it); ``inline`` runs it in the
     serving process (one-process setups and the tests)."""
 
+    identity_key: str | None = field(default=None, repr=False)
+    """``LIVE_IDENTITY_KEY``: the key of the HMAC-SHA-256 under which phone numbers, WeChat
+    openids and OIDC subjects are kept (never in plain). Unset: a random key kept in
+    ``data_dir`` (``identity.key``); set it on every machine of a multi-machine setup."""
+    sms: Sms = field(default_factory=lambda: Sms())
+    """``LIVE_SMS_*``: the SMS provider that sends phone codes."""
+    wechat_app_id: str = ""
+    """``LIVE_WECHAT_APP_ID``: the WeChat official account's AppID (empty: no WeChat tier)."""
+    wechat_secret: str = field(default="", repr=False)
+    """``LIVE_WECHAT_SECRET``: its AppSecret."""
+    oidc_issuer: str = ""
+    """``LIVE_OIDC_ISSUER``: the OpenID provider (its ``/.well-known/openid-configuration``
+    is read); empty: no OIDC tier."""
+    oidc_client_id: str = ""
+    """``LIVE_OIDC_CLIENT_ID``."""
+    oidc_client_secret: str = field(default="", repr=False)
+    """``LIVE_OIDC_CLIENT_SECRET``."""
+    captcha_url: str = ""
+    """``LIVE_CAPTCHA_VERIFY_URL``: a siteverify endpoint (Turnstile, hCaptcha, reCAPTCHA
+    style: POST ``secret``, ``response``, ``remoteip``; answers ``{"success": true}``) asked
+    before a phone code is sent; empty: no captcha."""
+    captcha_secret: str = field(default="", repr=False)
+    """``LIVE_CAPTCHA_SECRET``."""
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
@@ -146,6 +192,23 @@ class Settings:
             metrics_token=env.get("LIVE_METRICS_TOKEN", ""),
             drain_seconds=_int(env, "LIVE_DRAIN_SECONDS", 0, lo=0) * 1.0,
             log_json=_choice(env, "LIVE_LOG_FORMAT", ("text", "json")) == "json",
+            identity_key=env.get("LIVE_IDENTITY_KEY") or None,
+            sms=Sms(
+                provider=_choice(env, "LIVE_SMS_PROVIDER", ("console", "aliyun", "tencent")),
+                key_id=env.get("LIVE_SMS_KEY_ID", ""),
+                key_secret=env.get("LIVE_SMS_KEY_SECRET", ""),
+                sign_name=env.get("LIVE_SMS_SIGN_NAME", ""),
+                template=env.get("LIVE_SMS_TEMPLATE", ""),
+                app_id=env.get("LIVE_SMS_APP_ID", ""),
+                region=env.get("LIVE_SMS_REGION", ""),
+            ),
+            wechat_app_id=env.get("LIVE_WECHAT_APP_ID", ""),
+            wechat_secret=env.get("LIVE_WECHAT_SECRET", ""),
+            oidc_issuer=env.get("LIVE_OIDC_ISSUER", "").rstrip("/"),
+            oidc_client_id=env.get("LIVE_OIDC_CLIENT_ID", ""),
+            oidc_client_secret=env.get("LIVE_OIDC_CLIENT_SECRET", ""),
+            captcha_url=env.get("LIVE_CAPTCHA_VERIFY_URL", ""),
+            captcha_secret=env.get("LIVE_CAPTCHA_SECRET", ""),
             allowed_origins=tuple(
                 o.strip().lower().rstrip("/")
                 for o in env.get("LIVE_ALLOWED_ORIGINS", "").split(",")

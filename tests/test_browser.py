@@ -347,3 +347,58 @@ async def test_a_vote_answered_503_is_retried_with_the_same_vote_id(
     assert len(sent) == 2 and sent[0] == sent[1]
     count = page.locator('[data-category="cap20"] li.row').nth(2).locator(".count")
     await expect(count).to_have_text("1")
+
+
+async def test_phone_verifies_its_number_after_reading_what_is_kept_then_votes(
+    redis_url: str, prefix: str, tmp_path: Path, browser: Browser
+) -> None:
+    from dataclasses import replace
+
+    from tests.conftest import make_settings
+    from tests.fake_identity import SmsRecorder
+    from tests.helpers import DATA, serve
+
+    settings = replace(
+        make_settings(redis_url, prefix, tmp_path, DATA / "identity.toml"), identity_key="k"
+    )
+    async with serve(settings) as live:
+        recorder = live.rt.identity.sms = SmsRecorder()
+        errors: list[str] = []
+        page = await browser.new_page(viewport=PHONE, is_mobile=True)
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        await page.goto(f"{live.url}/s/idt?lang=en")
+        await expect(page.locator("#conn")).to_have_attribute("data-state", "open")
+        people = page.locator('[data-category="people"]')
+        await expect(people.locator(".badge.identity")).to_have_text("phone verification")
+        await people.locator('button[data-contestant="p2"]').click()
+        dialog = page.locator("dialog#verify")
+        await expect(dialog).to_be_visible()
+        # What is kept is said before the number is asked for, and the sheet fits the phone.
+        await expect(page.locator("#verify-stored")).to_contain_text("138****1234")
+        await expect(page.locator("#verify-stored")).to_contain_text("30 days")
+        box = await dialog.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
+        await page.fill("#verify-phone", "138 1234 1234")
+        await page.click("#verify-send")
+        await expect(page.locator("dialog#verify [role=status]")).to_have_text(
+            "Code sent to 138****1234"
+        )
+        await expect(page.locator("#verify-send")).to_be_disabled()  # the resend countdown
+        await shot(page, "viewer-phone-verify")
+        code = recorder.last("+8613812341234")
+        await page.fill("#verify-code", f"{(int(code) + 1) % 1_000_000:06d}")
+        await page.click("#verify-submit")
+        await expect(page.locator("dialog#verify [role=status]")).to_have_text(
+            "Wrong code: 4 tries left"
+        )
+        await page.fill("#verify-code", code)
+        await page.click("#verify-submit")
+        await expect(dialog).to_have_count(0)
+        await expect(page.locator("#toast")).to_have_text("Vote counted")
+        await expect(people.locator(".badge.identity")).to_have_count(0)
+        await expect(people.locator("p.left")).to_have_text("1 votes left")
+        # The next vote needs no second verification.
+        await people.locator('button[data-contestant="p3"]').click()
+        await expect(people.locator("p.left")).to_have_text("Voted")
+        await shot(page, "viewer-phone-verified")
+        assert errors == []

@@ -17,7 +17,8 @@ HTML_PAGES = {"/", "/s/{show}", "/overlay/{show}", "/results/{show}/{category}",
               "/judge/{show}", "/moderate/{show}", "/openapi.json", "/s/{show}/c/{contestant}",
               "/s/{show}/c/{contestant}/poster.png",
               "/s/{show}/c/{contestant}/photo.webp", "/admin/{show}/setup",
-              "/metrics"}  # fmt: skip
+              "/metrics", "/api/identity/wechat/start", "/api/identity/wechat/callback",
+              "/api/identity/oidc/start", "/api/identity/oidc/callback"}  # fmt: skip
 
 
 async def document(server: LiveServer) -> dict[str, Any]:

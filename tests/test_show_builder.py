@@ -319,7 +319,7 @@ async def test_an_organiser_sets_a_show_up_in_the_browser_and_opens_voting(
     await page.set_input_files('input[data-photo="c01"]', str(png))
     await expect(page.locator('tr[data-contestant="c01"] img.thumb')).to_be_visible()
     card = page.locator('.category-setup[data-category="audience"]')
-    await card.locator("select").select_option("smart-craftsman")
+    await card.get_by_label("规则预设 Rules preset audience").select_option("smart-craftsman")
     await expect(card.locator("table.preview tbody tr")).to_have_count(40)
     await expect(card.locator("table.preview tbody tr").first).to_contain_text("智慧工匠")
     # The preset's stage sizes and award counts are the organiser's to adjust.
@@ -330,6 +330,7 @@ async def test_an_organiser_sets_a_show_up_in_the_browser_and_opens_voting(
     ARTIFACTS.mkdir(exist_ok=True)
     await card.screenshot(path=str(ARTIFACTS / "setup-category-preview.png"))
     await card.get_by_label("每机票数 Votes per device audience").fill("3")
+    await card.get_by_label("投票身份 Voter identity audience").select_option("phone")
     await page.select_option("#show-comments-moderation", "post")
     await page.fill("#show-comments-max", "80")
     await page.click("#save-show")
@@ -365,6 +366,8 @@ async def test_an_organiser_sets_a_show_up_in_the_browser_and_opens_voting(
     assert (comments.moderation, comments.max_length, comments.per_minute) == ("post", 80, 6)
     audience = state["categories"][0]
     assert audience["open"] and audience["votes_per_device"] == 3
+    assert audience["identity"] == "phone"  # one vote per verified phone, across devices
+    await expect(category.locator(".badge.identity")).to_have_text("需验证手机号")
     assert state["contestants"][0]["photo"].startswith("/s/gala/c/c01/photo.webp?v=")
     assert errors == []
     await phone.close()

@@ -243,11 +243,27 @@ function renderCategories() {
         else delete cat.contestants;
         update();
       });
+      // Who a vote counts for: the device, or a verified person (caps then hold across their
+      // devices). Fixed once voting opens, like every setting here.
+      const identity = el("select", { "aria-label": `投票身份 Voter identity ${cat.id}` });
+      for (const [value, text] of [
+        ["device", "设备 Device (cookie)"],
+        ["phone", "手机号 Phone (SMS code)"],
+        ["wechat", "微信 WeChat"],
+        ["oidc", "单位账号 Organisation sign-in (OIDC)"],
+      ]) identity.append(el("option", { value }, text));
+      identity.value = cat.identity || "device";
+      identity.disabled = !editable;
+      identity.addEventListener("change", () => {
+        if (identity.value === "device") delete cat.identity;
+        else cat.identity = identity.value;
+      });
       row2.append(
         label("每机票数 Votes per device", cap),
         label("每人上限 Per contestant", per),
         label("参赛选手 Contestants", field),
         label("揭晓前隐藏 Hide until revealed", hide),
+        label("投票身份 Voter identity", identity),
       );
       const row3 = el("div", { class: "controls" });
       const preset = el("select", { "aria-label": `规则预设 Rules preset ${cat.id}` });

@@ -3,6 +3,7 @@ import { toast } from "./toast.js";
 import { STRINGS, pickLang } from "./i18n.js";
 import { formatClock, keepConnected, remainingSeconds } from "./socket.js";
 import { castVote, leftText, myVotes } from "./vote.js";
+import { verifyIdentity } from "./identity.js";
 const PLATFORM_NAMES = { bilibili: "哔哩哔哩 bilibili", douyin: "抖音 Douyin", twitch: "Twitch" };
 
 const app = document.getElementById("app");
@@ -57,6 +58,10 @@ function render() {
       card.append(h);
       const use = mine[cat.id];
       const spent = Boolean(use) && use.left === 0;
+      const tier = cat.identity || "device";
+      if (tier !== "device" && !(use && use.verified)) {
+        h.append(el("span", "badge identity", t["id_badge_" + tier]));
+      }
       if (use) card.append(el("p", "left" + (spent ? " spent" : ""), leftText(t, use.left)));
       if (cat.ledger_head && !cat.open) {
         const head = cat.ledger_head;
@@ -221,7 +226,18 @@ if (form) {
 
 async function vote(category, contestant, button) {
   button.disabled = true;
-  const answer = await castVote(showId, category, contestant);
+  let answer = await castVote(showId, category, contestant);
+  const needs = answer && answer.error && answer.error.code === "identity_required" ? answer.error.identity : "";
+  if (needs) {
+    // The award needs a verified identity: say what is kept, verify, then cast the vote.
+    const retentionDays = Number(app.dataset.retention) || 30;
+    const verified = await verifyIdentity(needs, t, { retentionDays, next: location.pathname + location.search });
+    answer = verified ? await castVote(showId, category, contestant) : { status: "cancelled" };
+    if (!verified) {
+      button.disabled = false;
+      return;
+    }
+  }
   if (!answer) {
     toast(t.error);
     button.disabled = false;

@@ -84,6 +84,13 @@ PUBLIC: frozenset[tuple[str, str]] = frozenset(
         ("GET", "/api/shows/{show}/published/{category}"),  # published results are public
         ("GET", "/results/{show}/{category}"),
         ("POST", "/ingest/douyin/{show}"),  # Douyin's signature (x-signature), not a role
+        ("GET", "/api/identity"),  # a device cookie: its own identities
+        ("POST", "/api/identity/phone/start"),  # a device cookie, not a role
+        ("POST", "/api/identity/phone/verify"),  # a device cookie, not a role
+        ("GET", "/api/identity/wechat/start"),  # a device cookie: WeChat sign-in
+        ("GET", "/api/identity/wechat/callback"),  # WeChat's code; state checked
+        ("GET", "/api/identity/oidc/start"),  # a device cookie: OIDC sign-in
+        ("GET", "/api/identity/oidc/callback"),  # the provider's code; state, nonce checked
     }
 )
 

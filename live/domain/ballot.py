@@ -11,7 +11,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from live.domain.errors import BadRequest, invalid
+from live.domain.errors import BadRequest, IdentityRequired, invalid
+from live.domain.identity import Claim, claim_for
 from live.domain.net import subnet_of
 from live.domain.show import Category, Show
 
@@ -66,11 +67,13 @@ UA_LIMIT = 200
 
 @dataclass(frozen=True, slots=True)
 class Voter:
-    """Who sends a vote, as the edge saw them: the signed device id, address and user agent."""
+    """Who sends a vote, as the edge saw them: the signed device id, address and user agent,
+    and the verified identities the device holds (its signed identity cookie)."""
 
     device: str
     ip: str
     ua: str = ""
+    claims: tuple[Claim, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,11 +88,27 @@ class Ballot:
     ip: str
     subnet: str
     ua: str = ""
+    identity: str = ""
+    """The verified identity's hash (:func:`~live.domain.identity.identity_hash`) when the
+    category needs one, else ''; its caps then hold per identity as well as per device."""
+    label: str = ""
+    """How that identity is shown to moderators (``phone 138****1234``)."""
 
 
-def make_ballot(show: Show, vote: VoteIn, voter: Voter) -> Ballot:
-    """Check the vote against the show (category and contestant exist)."""
+def make_ballot(show: Show, vote: VoteIn, voter: Voter, now_ms: int = 0) -> Ballot:
+    """Check the vote against the show (category and contestant exist) and, in a category above
+    the ``device`` tier, that the device holds a verified identity of that kind no older than
+    the show's ``retention`` (:class:`IdentityRequired` if not)."""
     category = show.check_vote_target(vote.category, vote.contestant)
+    identity = label = ""
+    if category.identity != "device":
+        claim = claim_for(voter.claims, category.identity, now_ms, show.retention_ms)
+        if claim is None:
+            raise IdentityRequired(
+                category.identity,
+                f"voting in {category.id!r} needs a verified {category.identity} identity",
+            )
+        identity, label = claim.hash, f"{claim.kind} {claim.label}"
     return Ballot(
         show=show.id,
         category=category,
@@ -99,4 +118,6 @@ def make_ballot(show: Show, vote: VoteIn, voter: Voter) -> Ballot:
         ip=voter.ip,
         subnet=subnet_of(voter.ip),
         ua=voter.ua[:UA_LIMIT],
+        identity=identity,
+        label=label,
     )

@@ -319,3 +319,93 @@ def invalid(exc: ValidationError) -> BadRequest:
         where = ".".join(str(p) for p in err["loc"]) or "body"
         parts.append(f"{where}: {err['msg']}")
     return BadRequest("; ".join(parts))
+
+
+class IdentityRequired(LiveError):
+    """A vote in a category that needs a verified identity (``phone``, ``wechat``, ``oidc``)
+    from a device that has none of that kind (or one older than the show's ``retention``). The
+    body also names ``identity``: what to verify."""
+
+    code = "identity_required"
+    status = 401
+
+    def __init__(self, identity: str, message: str) -> None:
+        super().__init__(message)
+        self.identity = identity
+
+    def body(self) -> dict[str, dict[str, Any]]:
+        out = super().body()
+        out["error"]["identity"] = self.identity
+        return out
+
+
+class IdentityDisabled(NotFound):
+    """A sign-in method this server is not configured for (no WeChat app id, no OIDC issuer)."""
+
+    code = "identity_disabled"
+
+
+class SendLimited(Throttled):
+    """Too many codes asked for this number, from this address or this device
+    (``Retry-After``); ``reason`` says which limit: ``number_minute``, ``number_hour``,
+    ``number_day``, ``address``, ``device``."""
+
+    code = "send_limited"
+
+    def __init__(self, message: str, reason: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.retry_after = retry_after_s
+
+    def body(self) -> dict[str, dict[str, Any]]:
+        out = super().body()
+        out["error"]["reason"] = self.reason
+        return out
+
+    def headers(self) -> dict[str, str] | None:
+        return {"Retry-After": str(self.retry_after)}
+
+
+class CaptchaRequired(Forbidden):
+    """The captcha hook refused to send a code: solve the captcha, then ask again."""
+
+    code = "captcha_required"
+
+
+class CodeInvalid(LiveError):
+    """A phone code that does not match; the body says how many ``attempts_left``."""
+
+    code = "code_invalid"
+    status = 400
+
+    def __init__(self, message: str, attempts_left: int) -> None:
+        super().__init__(message)
+        self.attempts_left = attempts_left
+
+    def body(self) -> dict[str, dict[str, Any]]:
+        out = super().body()
+        out["error"]["attempts_left"] = self.attempts_left
+        return out
+
+
+class CodeExpired(LiveError):
+    """No live code for this number: never sent, expired (5 minutes), used, or its attempts
+    are spent. Ask for a new one."""
+
+    code = "code_expired"
+    status = 410
+
+
+class SignInFailed(LiveError):
+    """A WeChat or OIDC sign-in that cannot be trusted: ``state`` or ``nonce`` that does not
+    match, a code used before, or a provider that refused the code."""
+
+    code = "sign_in_failed"
+    status = 400
+
+
+class ProviderFailed(LiveError):
+    """The SMS or sign-in provider did not answer, or refused the request: try again later."""
+
+    code = "provider_failed"
+    status = 502

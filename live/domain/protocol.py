@@ -76,7 +76,9 @@ def decode(text: str) -> tuple[str, dict[str, Any]]:
 
 
 def error_message(exc: LiveError) -> dict[str, Any]:
-    return {"type": "error", "code": exc.code, "message": exc.message}
+    """The websocket form of an error: its HTTP body's fields (``identity`` of an
+    ``identity_required``, ...) beside ``type``, ``code`` and ``message``."""
+    return {"type": "error", **exc.body()["error"]}
 
 
 def show_static(show: Show) -> dict[str, Any]:
@@ -145,6 +147,7 @@ def snapshot(show: Show, state: ShowState, audience: str, now_ms: int) -> dict[s
                 "rules_frozen": bool(cs and cs.started),
                 "hidden": hidden,
                 "hide_tallies": hide,
+                "identity": cat.identity,
                 "voided": state.voided.get(cat.id, 0),
                 "ledger_head": state.heads.get(cat.id),
                 "contestants": list(show.eligible(cat)),
@@ -219,6 +222,7 @@ STATIC_CATEGORY = (
     "per_contestant",
     "hide_tallies",
     "rules_frozen",
+    "identity",
 )
 """A category's fields that change only by an admin's edit or once, when its voting first
 opens: they travel in the ``show`` message, not in every push."""

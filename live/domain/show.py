@@ -33,6 +33,7 @@ from live.domain.errors import (
     UnknownContestant,
 )
 from live.domain.fraud import Signals
+from live.domain.identity import Tier
 from live.domain.ingest.source import IngestSource
 from live.domain.reconcile.rules import RuleSet, build_rules
 
@@ -162,6 +163,10 @@ class Category(_Strict):
     """The judges' sheet for this category; ``None`` means the show's ``criteria``."""
     rules: Annotated[RuleSet, BeforeValidator(_rules)] = RuleSet()
     """How the result is decided (a ``preset`` and overrides); fixed by the show file."""
+    identity: Tier = "device"
+    """Who a vote counts for: ``device`` (the cookie), or a verified ``phone``, ``wechat`` or
+    ``oidc`` identity, whose caps then hold across the person's devices. Fixed by the show
+    file (or the setup page while the show waits)."""
 
 
 class Show(_Strict):

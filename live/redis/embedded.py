@@ -82,6 +82,9 @@ EPHEMERAL = (
     "mirrored",
     "pii",
     "seen:*",
+    "idcode:*",
+    "idsend:*",
+    "idspent:*",
 )
 """Key families (after a show's ``{show}:``) the app may delete, overwrite or expire."""
 

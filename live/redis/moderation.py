@@ -110,7 +110,7 @@ class ModerationStore:
         out = {}
         for vid, fp in zip(vids, raw, strict=True):
             if fp:
-                dev, cat, who = fp.split("\n")
+                dev, cat, who = fp.split("\n")[:3]  # an identity tier's vote adds "i:<pid>"
                 out[vid] = Target(dev, cat, who)
         return out
 

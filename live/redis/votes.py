@@ -88,7 +88,9 @@ class Votes(RedisBase):
         over the partitions (:func:`_share`), so their limits hold only as closely as that
         address's devices spread over the partitions. The reply's ``version`` is then the
         partition's, which the show's version (the sum) is at least."""
-        part = partition_of(ballot.device, show.partitions)
+        # A vote of an identity tier is decided in its identity's partition: the person's cap
+        # must be counted in one place, whichever device they vote from.
+        part = partition_of(ballot.identity or ballot.device, show.partitions)
         k = self.keys(ballot.show, part)
         pseudonym = await self.pseudonym(ballot.show)
         # Rate windows are named by pseudonyms: no key name carries a raw address or device.
@@ -129,6 +131,8 @@ class Votes(RedisBase):
         ]
         args += [dev, ip, pseudonym(ballot.ua)]
         args += [max(REFUSAL_WINDOW_MS, lim.device.seconds * 1000), show.retention_ms]
+        # The ledger gets the show's pseudonym of the identity's hash: shows cannot be linked.
+        args += [pseudonym(ballot.identity) if ballot.identity else "", ballot.label]
         loop = asyncio.get_running_loop()
         answer: asyncio.Future[list[Any]] = loop.create_future()
         if not self._queued:  # the first of this turn sends them all, after the turn
@@ -250,22 +254,32 @@ class Votes(RedisBase):
         else:
             await self.client.script_load(script.script)
 
-    async def usage(self, show: Show, device: str) -> tuple[dict[str, int], dict[str, int]]:
-        """Each category's cap (as edited; partition 0's) and the votes ``device`` used in it
-        (its partition's, where it is counted under its pseudonym), in one round trip."""
+    async def usage(
+        self, show: Show, device: str, identities: dict[str, str] | None = None
+    ) -> tuple[dict[str, int], dict[str, int]]:
+        """Each category's cap (as edited; partition 0's) and the votes used in it, in one
+        round trip: by ``device`` (in its partition, under its pseudonym), and in a category of
+        an identity tier whose hash ``identities`` holds (tier -> hash), the more of that and
+        the identity's own (counted in the identity's partition)."""
         k0 = self.keys(show.id)
+        pseudonym = await self.pseudonym(show.id)
+        named = pseudonym(device)
         kp = self.keys(show.id, partition_of(device, show.partitions))
-        named = (await self.pseudonym(show.id))(device)
         pipe = self.client.pipeline(transaction=False)
         for cat in show.categories:
             pipe.hget(k0.category(cat.id), "cap")
-            pipe.hget(kp.used(cat.id), named)
+            ident = (identities or {}).get(cat.identity, "")
+            if ident:
+                ki = self.keys(show.id, partition_of(ident, show.partitions))
+                pipe.hmget(ki.used(cat.id), [named, "i:" + pseudonym(ident)])
+            else:
+                pipe.hmget(kp.used(cat.id), [named])
         raw: list[Any] = await self.call(pipe.execute())
         caps, used = {}, {}
         for i, cat in enumerate(show.categories):
             if raw[2 * i] is not None:
                 caps[cat.id] = int(raw[2 * i])
-            used[cat.id] = int(raw[2 * i + 1] or 0)
+            used[cat.id] = max(int(n or 0) for n in raw[2 * i + 1])
         return caps, used
 
     async def add_likes(

@@ -22,6 +22,7 @@ from live.domain.errors import (
     UnknownContestant,
     UnknownShow,
 )
+from live.domain.identity import Claim, claim_for
 from live.domain.ledger.audit import Audit, Verdict, combine, compare
 from live.domain.ledger.chain import split_position
 from live.domain.ledger.recount import Recount
@@ -95,7 +96,7 @@ class Service:
         """Decide one vote. The outcome is final only once the ledger holds it."""
         show = self.show(show_id)
         vote = parse_vote(raw)
-        ballot = make_ballot(show, vote, voter)
+        ballot = make_ballot(show, vote, voter, self.now())
         started = time.perf_counter()
         outcome = await self.store.cast_vote(ballot, None, show)  # Redis's clock decides
         metrics.VOTE_SECONDS.observe(time.perf_counter() - started)
@@ -104,15 +105,32 @@ class Service:
             self.changed(show.id)
         return vote.vote_id, outcome
 
-    async def my_votes(self, show_id: str, device: str) -> dict[str, dict[str, int]]:
-        """Per category: the device's cap (as edited), votes used and votes left."""
+    async def my_votes(
+        self, show_id: str, device: str, claims: tuple[Claim, ...] = ()
+    ) -> dict[str, dict[str, Any]]:
+        """Per category: the device's cap (as edited), votes used and votes left (in a category
+        of an identity tier, the person's, counted across their devices), the ``identity`` it
+        needs and whether this device holds it (``verified``)."""
         show = self.show(show_id)
-        caps, used = await self.store.usage(show, device)
-        out = {}
+        now = self.now()
+        held: dict[str, str] = {
+            cat.identity: claim.hash
+            for cat in show.categories
+            if cat.identity != "device"
+            and (claim := claim_for(claims, cat.identity, now, show.retention_ms)) is not None
+        }
+        caps, used = await self.store.usage(show, device, held)
+        out: dict[str, dict[str, Any]] = {}
         for cat in show.categories:
             cap = caps.get(cat.id, cat.votes_per_device)
             n = used.get(cat.id, 0)
-            out[cat.id] = {"cap": cap, "used": n, "left": max(0, cap - n)}
+            out[cat.id] = {
+                "cap": cap,
+                "used": n,
+                "left": max(0, cap - n),
+                "identity": cat.identity,
+                "verified": cat.identity == "device" or cat.identity in held,
+            }
         return out
 
     def like(self, show_id: str, raw: bytes | dict[str, Any], device: str) -> int:

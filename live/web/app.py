@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from types import FrameType
 
+import httpx
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -32,6 +33,7 @@ from live.realtime.likes import LikeBuffer
 from live.realtime.supervisor import Supervisor
 from live.redis.comments import CommentStore
 from live.redis.embedded import EmbeddedRedis, find_running
+from live.redis.identity import IdentityStore
 from live.redis.ingest import IngestStore
 from live.redis.moderation import ModerationStore
 from live.redis.pubsub import Broker
@@ -40,18 +42,22 @@ from live.redis.sessions import Sessions
 from live.redis.store import close_client, open_store
 from live.services.activity import ActivityFeed
 from live.services.comments import Comments
+from live.services.identity import Identity, SiteVerify
 from live.services.ingest import Ingest
 from live.services.judging import Judging
 from live.services.moderation import Moderation
 from live.services.setup import Setup
 from live.services.shows import Service
+from live.services.signin import Oidc, WeChat
+from live.services.sms import provider as sms_provider
 from live.settings import Settings
 from live.web import ws
 from live.web.headers import SecurityHeaders
 from live.web.http import api, judging, moderation, pages, setup, staff
 from live.web.http import comments as comments_http
+from live.web.http import identity as identity_http
 from live.web.http import ingest as ingest_http
-from live.web.identity import Devices, load_or_create_secret
+from live.web.identity import Devices, Identities, load_or_create_secret
 from live.web.refusals import ANONYMOUS, refused
 from live.web.runtime import Runtime
 from live.web.shed import Shed
@@ -199,6 +205,28 @@ def create_app(settings: Settings | None = None) -> Starlette:
             for show in shows.values():
                 for adapter in adapters(show.id, show.ingest, ingest):
                     supervisor.add(f"{adapter.lease}-{show.id}", adapter.run, stale)
+            http = httpx.AsyncClient(timeout=5.0)  # SMS, captcha and sign-in providers
+            owned.push_async_callback(http.aclose)
+            identity_store = IdentityStore(store)
+            identity_key = settings.identity_key or load_or_create_secret(
+                settings.data_dir, "identity.key"
+            )
+            captcha = (
+                SiteVerify(settings.captcha_url, settings.captcha_secret, http)
+                if settings.captcha_url
+                else None
+            )
+            identity = Identity(
+                identity_store, identity_key.encode(), sms_provider(settings.sms, http), captcha
+            )
+            wechat = WeChat(settings.wechat_app_id, settings.wechat_secret, http, identity_store)
+            oidc = Oidc(
+                settings.oidc_issuer,
+                settings.oidc_client_id,
+                settings.oidc_client_secret,
+                http,
+                identity_store,
+            )
             app.state.runtime = Runtime(
                 settings,
                 store,
@@ -218,6 +246,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 ActivityFeed(service),
                 ingest,
                 comments,
+                identity,
+                Identities(secret),
+                wechat,
+                oidc,
             )
 
             async def flush_last_likes() -> None:
@@ -252,6 +284,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *moderation.routes,
             *ingest_http.routes,
             *comments_http.routes,
+            *identity_http.routes,
         ],
         lifespan=lifespan,
         middleware=[

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict
 from pydantic.json_schema import models_json_schema
 
 from live.domain.access import ROUTES
+from live.domain.identity import PhoneStartIn, PhoneVerifyIn
 from live.domain.show import Show
 from live.web.schemas import (
     ApprovalIn,
@@ -113,6 +114,31 @@ OPERATIONS: tuple[Op, ...] = (
         errors=(401, 404),
     ),
     Op("GET", "/api/shows/{show}/staff-state", "The staff snapshot", auth="staff"),
+    Op(
+        "GET",
+        "/api/identity",
+        "This device's verified identities (masked) and the tiers this server offers",
+        errors=(401,),
+    ),
+    Op(
+        "POST",
+        "/api/identity/phone/start",
+        "Send a 6-digit code to a phone (E.164; +86 when no country code): limited per number "
+        "(1/min, 5/h, 10/day), address and device (429 send_limited, Retry-After); 403 "
+        "captcha_required when a captcha is configured",
+        PhoneStartIn,
+        "device",
+        errors=(400, 401, 403, 413, 429, 502),
+    ),
+    Op(
+        "POST",
+        "/api/identity/phone/verify",
+        "Check the code (5 minutes, 5 attempts) and bind the device to the number "
+        "(the live_identity cookie); 400 code_invalid with attempts_left, 410 code_expired",
+        PhoneVerifyIn,
+        "device",
+        errors=(400, 401, 403, 410, 413),
+    ),
     Op(
         "POST",
         "/api/shows/{show}/contestants/{contestant}/photo",
@@ -342,12 +368,15 @@ OPERATIONS: tuple[Op, ...] = (
 
 ERROR_TEXT = {
     400: "Malformed input (bad JSON, wrong types, unknown fields, out of range)",
-    401: "No device cookie / no staff session",
+    401: "No device cookie / no staff session / the category needs a verified identity "
+    "(identity_required, naming it)",
     403: "The role may not, a wrong CSRF token, or a request from another site",
     404: "No such show, category, contestant or publication",
     409: "The state does not allow it now (stage, frozen rules, a locked sheet, a closed vote)",
+    410: "The phone code expired, was used, or its attempts are spent: ask for a new one",
     413: "The body is too large",
     429: "Too many requests; see Retry-After",
+    502: "The SMS, captcha or sign-in provider failed or refused; try again later",
 }
 SHED = {
     503: "Redis did not answer within its budget, or the server is shedding load; see Retry-After"

@@ -17,13 +17,15 @@ from live.redis.sessions import Sessions
 from live.redis.store import Store
 from live.services.activity import ActivityFeed
 from live.services.comments import Comments
+from live.services.identity import Identity
 from live.services.ingest import Ingest
 from live.services.judging import Judging
 from live.services.moderation import Moderation
 from live.services.setup import Setup
 from live.services.shows import Service
+from live.services.signin import Oidc, WeChat
 from live.settings import Settings
-from live.web.identity import Devices
+from live.web.identity import Devices, Identities
 
 
 @dataclass(slots=True)
@@ -53,6 +55,12 @@ class Runtime:
     """Platform events (bilibili, Douyin, Twitch) into the show."""
     comments: Comments
     """Comments: posting, the word filter, moderation, the danmaku layer."""
+    identity: Identity
+    """Phone codes (and the claims of every sign-in)."""
+    identities: Identities
+    """Signs and reads the device's ``live_identity`` cookie."""
+    wechat: WeChat
+    oidc: Oidc
     draining: bool = False
     """Set from the moment SIGTERM arrives: ``/readyz`` answers 503 so that a balancer sends
     no new phones here while the process finishes (``LIVE_DRAIN_SECONDS``)."""

@@ -43,7 +43,7 @@ from live.domain.protocol import decode, encode, error_message
 from live.realtime.flood import Bucket
 from live.realtime.hub import Connection, text_frame
 from live.web.http.staff import STAFF_COOKIE, actor
-from live.web.identity import COOKIE
+from live.web.identity import COOKIE, IDENTITY_COOKIE
 from live.web.refusals import ANONYMOUS, refused
 from live.web.runtime import Runtime, runtime
 from live.web.server import SINK
@@ -166,7 +166,10 @@ async def _serve(
     ip: str,
 ) -> None:
     show = ws.path_params["show"]
-    voter = None if device is None else Voter(device, ip, ws.headers.get("user-agent", ""))
+    voter = None
+    if device is not None:  # identities verified after the socket opened need a reconnect
+        claims = rt.identities.read(ws.cookies.get(IDENTITY_COOKIE), device)
+        voter = Voter(device, ip, ws.headers.get("user-agent", ""), claims)
     sink = ws.scope.get("extensions", {}).get(SINK)
     if sink is None:
         log.error("websocket served without live's protocol: run `live serve`")

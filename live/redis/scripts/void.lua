@@ -4,7 +4,7 @@
 -- ledger entry change together. Voiding a voided vote, or restoring a counted one, changes
 -- nothing and writes nothing.
 --
--- KEYS[1] accepted vote_id index (vid -> device \n category \n contestant)
+-- KEYS[1] accepted vote_id index (vid -> device \n category \n contestant [\n i:identity])
 -- KEYS[2] voided hash (vid -> JSON by/why/t/ref)   KEYS[3] voided count per category hash
 -- KEYS[4] ledger   KEYS[5] version   KEYS[6] moderation log list (one JSON per action)
 -- KEYS[7..] per category in ARGV order: tally, used
@@ -21,8 +21,10 @@ local changed, unchanged, unknown = 0, 0, 0
 for i = 10 + ncat, #ARGV do
   local vid = ARGV[i]
   local fp = redis.call('HGET', KEYS[1], vid)
-  local dev, cat, who
-  if fp then dev, cat, who = string.match(fp, '^(.*)\n(.*)\n(.*)$') end
+  local dev, cat, who, idk
+  if fp then
+    dev, cat, who, idk = string.match(fp, '^([^\n]*)\n([^\n]*)\n([^\n]*)\n?(.*)$')
+  end
   if not cat or not slot[cat] then
     unknown = unknown + 1
   elseif (redis.call('HEXISTS', KEYS[2], vid) == 1) == (op == 'void') then
@@ -42,6 +44,11 @@ for i = 10 + ncat, #ARGV do
       redis.call('HINCRBY', used, dev, step)
       local pair = dev .. '\n' .. who
       if redis.call('HEXISTS', used, pair) == 1 then redis.call('HINCRBY', used, pair, step) end
+      if idk ~= '' then  -- a vote of an identity tier: the person's cap too (see vote.lua)
+        redis.call('HINCRBY', used, idk, step)
+        local idpair = idk .. '\n' .. who
+        if redis.call('HEXISTS', used, idpair) == 1 then redis.call('HINCRBY', used, idpair, step) end
+      end
     end
     ledger_append(KEYS[4], {'k', op, 'vid', vid, 'cat', cat, 'c', who, 'by', actor,
       'why', reason, 'ref', ARGV[8], 't', now})

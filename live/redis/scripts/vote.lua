@@ -17,7 +17,13 @@
 -- ARGV[14] subnet count  ARGV[15] its ms  ARGV[16] user agent
 -- ARGV[17..19] keyed hashes (pseudonyms) of device, ip and user agent
 -- ARGV[20] the refusal window (ms)  ARGV[21] how long raw personal values are kept (ms)
--- Per vote, 11 keys and 21 arguments, in this order (how a call carries n votes: at the end).
+-- ARGV[22] the verified identity's pseudonym ('' in a device-tier category)
+-- ARGV[23] how that identity is shown (masked: 'phone 138****1234')
+-- Per vote, 11 keys and 23 arguments, in this order (how a call carries n votes: at the end).
+-- Identity tiers: with ARGV[22] set, the caps hold per identity (fields 'i:<pid>' and
+-- 'i:<pid>\n<contestant>' of the uses hash, whoever's device) as well as per device, the
+-- ledger entry carries 'pid', and the vote id's fingerprint ends with '\ni:<pid>' (void.lua
+-- gives the identity its vote back with the device's).
 -- Personal data: the ledger entry carries only the pseudonyms (pdev, pip, pua), and every hash
 -- keyed by device (vote ids, uses, refusal marks) uses the device's pseudonym. The raw values
 -- go only to KEYS[11], whose expiry each entry pushes to ARGV[21] from now; fraud signals and
@@ -40,10 +46,16 @@ local function vote(K, A)
 
   local raw = dev
   dev = A[17]  -- from here on the device is its pseudonym
+  local pid = A[22] or ''
 
   local function record(status, reason, more)
     local fields = {'k', 'vote', 'st', status, 'why', reason, 'vid', vid,
       'pdev', dev, 'pip', A[18], 'pua', A[19], 'cat', cat, 'c', who, 't', at}
+    if pid ~= '' then
+      fields[#fields + 1] = 'pid'
+      fields[#fields + 1] = pid
+      redis.call('HSET', K[11], pid, A[23])
+    end
     if more > 0 then
       fields[#fields + 1] = 'more'
       fields[#fields + 1] = tostring(more)
@@ -73,6 +85,7 @@ local function vote(K, A)
   end
 
   local fingerprint = dev .. '\n' .. cat .. '\n' .. who
+  if pid ~= '' then fingerprint = fingerprint .. '\ni:' .. pid end
   local previous = redis.call('HGET', K[2], vid)
   if previous then
     if previous == fingerprint then
@@ -111,6 +124,20 @@ local function vote(K, A)
   if per > 0 and tonumber(uses[2] or '0') >= per then
     return refuse('duplicate', 'contestant_cap_reached', 0)
   end
+  local idk, idpair, idused = '', '', 0
+  if pid ~= '' then
+    -- The person's votes, whichever of their devices cast them.
+    idk = 'i:' .. pid
+    idpair = idk .. '\n' .. who
+    local ids = redis.call('HMGET', K[3], idk, idpair)
+    idused = tonumber(ids[1] or '0')
+    if idused >= cap then
+      return refuse('duplicate', 'cap_reached', 0, 0)
+    end
+    if per > 0 and tonumber(ids[2] or '0') >= per then
+      return refuse('duplicate', 'contestant_cap_reached', 0)
+    end
+  end
 
   -- Sliding logs: drop what left the window, then compare what remains with the limit.
   local retry = 0
@@ -136,6 +163,11 @@ local function vote(K, A)
   end
   local used = redis.call('HINCRBY', K[3], dev, 1)
   if per > 0 then redis.call('HINCRBY', K[3], pair, 1) end
+  if pid ~= '' then
+    local mine = redis.call('HINCRBY', K[3], idk, 1)
+    if mine > used then used = mine end  -- 'left' is the smaller of the two caps' remainders
+    if per > 0 then redis.call('HINCRBY', K[3], idpair, 1) end
+  end
   redis.call('HSET', K[2], vid, fingerprint)
   local id = record('accepted', '', 0)
   redis.call('ZINCRBY', K[8], 1, who)
@@ -143,7 +175,7 @@ local function vote(K, A)
   return {'accepted', '', 0, id, tostring(version), cap - used}
 end
 
--- One ARGV per vote: the JSON array [[11 indexes into KEYS], [21 arguments as strings]].
+-- One ARGV per vote: the JSON array [[11 indexes into KEYS], [23 arguments as strings]].
 -- A batch's votes share most keys (ledger, version, category...), so KEYS holds each key once,
 -- and one argument per vote (instead of 30) keeps the client's command packing cheap.
 local out = {}

@@ -14,7 +14,7 @@ from live.domain.access import same_secret
 from live.domain.ballot import Voter
 from live.domain.errors import LiveError, MetricsDisabled, NotSignedIn
 from live.web.http.common import client_ip, device_of, read_body
-from live.web.identity import COOKIE
+from live.web.identity import COOKIE, IDENTITY_COOKIE
 from live.web.openapi import document
 from live.web.runtime import runtime
 
@@ -32,7 +32,8 @@ async def post_vote(request: Request) -> JSONResponse:
     rt.service.show(show_id)
     device = device_of(request, rt.devices, rt.settings.allowed_origins)
     body = await read_body(request, rt.settings.max_body_bytes)
-    voter = Voter(device, client_ip(request), request.headers.get("user-agent", ""))
+    claims = rt.identities.read(request.cookies.get(IDENTITY_COOKIE), device)
+    voter = Voter(device, client_ip(request), request.headers.get("user-agent", ""), claims)
     vote_id, outcome = await rt.service.vote(show_id, body, voter)
     payload: dict[str, Any] = {
         "status": outcome.status,
@@ -62,7 +63,8 @@ async def get_me(request: Request) -> JSONResponse:
     show_id = request.path_params["show"]
     rt.service.show(show_id)
     device = rt.devices.verify(request.cookies.get(COOKIE))
-    usage = await rt.service.my_votes(show_id, device)
+    claims = rt.identities.read(request.cookies.get(IDENTITY_COOKIE), device)
+    usage = await rt.service.my_votes(show_id, device, claims)
     return JSONResponse(
         {"categories": usage}, headers={"Cache-Control": "no-store", "Vary": "Cookie"}
     )

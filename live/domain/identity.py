@@ -1,0 +1,157 @@
+"""Identity tiers: who a vote counts for when a device cookie is not enough.
+
+A category's ``identity`` names the tier its votes need: ``device`` (the signed cookie, as for
+likes), ``phone`` (an SMS code), ``wechat`` (WeChat web authorisation, ``snsapi_base``) or
+``oidc`` (the organiser's own login). Above ``device`` a vote carries a verified identity, and
+the category's caps hold per identity across devices as well as per device.
+
+Personal data (PIPL): an identity is kept only as its HMAC-SHA-256 under ``LIVE_IDENTITY_KEY``
+(:func:`identity_hash`; a plain hash of a phone number is brute-forced in minutes: there are
+only ~10^10 of them), shown masked (:func:`mask_phone`). Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from live.domain.errors import BadRequest, invalid
+
+Tier = Literal["device", "phone", "wechat", "oidc"]
+TIERS: tuple[Tier, ...] = ("device", "phone", "wechat", "oidc")
+
+CODE_DIGITS = 6
+CODE_TTL_MS = 5 * 60_000
+CODE_ATTEMPTS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class SendLimit:
+    """At most ``count`` codes sent in any ``seconds``; ``reason`` names it in a refusal."""
+
+    count: int
+    seconds: int
+    reason: str
+
+
+NUMBER_LIMITS = (
+    SendLimit(1, 60, "number_minute"),
+    SendLimit(5, 3600, "number_hour"),
+    SendLimit(10, 86_400, "number_day"),
+)
+"""Codes sent to one number (what an SMS bill and the number's owner suffer)."""
+ADDRESS_LIMIT = SendLimit(20, 3600, "address")
+"""Codes asked for from one client address (a venue's Wi-Fi is many phones: generous)."""
+DEVICE_LIMIT = SendLimit(5, 3600, "device")
+"""Codes asked for from one device cookie (a script cycling numbers)."""
+
+
+class PhoneStartIn(BaseModel):
+    """The body of ``POST /api/identity/phone/start``."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    phone: Annotated[str, Field(min_length=1, max_length=32)]
+    captcha: Annotated[str, Field(max_length=2048)] = ""
+    """The captcha's answer (a token from the captcha widget) when the server asks for one."""
+
+
+class PhoneVerifyIn(BaseModel):
+    """The body of ``POST /api/identity/phone/verify``."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    phone: Annotated[str, Field(min_length=1, max_length=32)]
+    code: Annotated[str, Field(min_length=1, max_length=12)]
+
+
+Body = TypeVar("Body", PhoneStartIn, PhoneVerifyIn)
+
+
+def parse_body(model: type[Body], raw: bytes | dict[str, Any]) -> Body:
+    """Decode and type-check an identity request; :class:`BadRequest` naming each bad field."""
+    try:
+        if isinstance(raw, dict):
+            return model.model_validate(raw)
+        return model.model_validate_json(raw)
+    except ValidationError as exc:
+        raise invalid(exc) from None
+
+
+_SEPARATORS = re.compile(r"[\s\-().]")
+_E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
+_CN_MOBILE = re.compile(r"^1[3-9][0-9]{9}$")
+
+
+def normalize_phone(raw: str, default_country: str = "86") -> str:
+    """The number in E.164 (``+8613812341234``). Without a ``+`` (or ``00``) it is a number of
+    ``default_country``; a mainland number must be a mobile (11 digits from ``13``-``19``),
+    since a code goes by SMS. :class:`BadRequest` for anything else."""
+    text = _SEPARATORS.sub("", raw.strip())
+    if text.startswith("00"):
+        text = "+" + text[2:]
+    if not text.startswith("+"):
+        text = "+" + default_country + text.lstrip("0")
+    if not _E164.match(text):
+        raise BadRequest("phone: not a phone number (e.g. 13812341234 or +8613812341234)")
+    if text.startswith("+86") and not _CN_MOBILE.match(text[3:]):
+        raise BadRequest("phone: a mainland number must be a mobile number (11 digits, 1...)")
+    return text
+
+
+def national(e164: str) -> str:
+    """The number without its country code for +86, else its digits (what an SMS API wants)."""
+    return e164[3:] if e164.startswith("+86") else e164[1:]
+
+
+def mask_phone(e164: str) -> str:
+    """The number as shown back: the first three and last four digits (``138****1234``)."""
+    digits = national(e164)
+    if len(digits) <= 7:
+        return digits[:2] + "*" * (len(digits) - 2)
+    return digits[:3] + "*" * (len(digits) - 7) + digits[-4:]
+
+
+def identity_hash(key: bytes, kind: str, value: str) -> str:
+    """The stored form of an identity: HMAC-SHA-256 of ``kind:value`` under the identity key,
+    hex. Without the key it cannot be reversed or brute-forced; the same person gets the same
+    hash on every device (that is what makes caps hold across devices)."""
+    return hmac.new(key, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
+
+
+def code_digest(key: bytes, number_hash: str, code: str) -> str:
+    """How a sent code is kept: bound to its number, keyed (no plain code in Redis)."""
+    return hmac.new(key, f"code:{number_hash}:{code}".encode(), hashlib.sha256).hexdigest()
+
+
+def check_code_shape(code: str) -> str:
+    """The code as typed (spaces dropped); :class:`BadRequest` unless it is 6 digits."""
+    code = code.replace(" ", "")
+    if len(code) != CODE_DIGITS or not code.isascii() or not code.isdigit():
+        raise BadRequest(f"code: {CODE_DIGITS} digits")
+    return code
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A verified identity a device holds: its kind, its hash, how it is shown and when it was
+    verified (ms)."""
+
+    kind: Tier
+    hash: str
+    label: str
+    at: int
+
+
+def claim_for(claims: tuple[Claim, ...], tier: Tier, now_ms: int, max_age_ms: int) -> Claim | None:
+    """The claim of kind ``tier`` that is still valid (verified less than ``max_age_ms`` ago:
+    an identity lasts as long as the show keeps personal data), or ``None``."""
+    for claim in claims:
+        if claim.kind == tier and now_ms - claim.at < max_age_ms:
+            return claim
+    return None

@@ -1,0 +1,145 @@
+"""Verifying identities: phone codes (with their send limits and the captcha hook), and the
+code exchanges of WeChat and OIDC sign-in. What comes out is a :class:`Claim` the edge signs
+into the device's identity cookie.
+
+The clock is injectable: tests of expiry and send limits move a fake one (Redis compares the
+times it is given, not its own).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import httpx
+
+from live.domain.errors import (
+    CaptchaRequired,
+    CodeExpired,
+    CodeInvalid,
+    ProviderFailed,
+    SendLimited,
+)
+from live.domain.identity import (
+    ADDRESS_LIMIT,
+    CODE_DIGITS,
+    CODE_TTL_MS,
+    DEVICE_LIMIT,
+    NUMBER_LIMITS,
+    Claim,
+    PhoneStartIn,
+    PhoneVerifyIn,
+    check_code_shape,
+    code_digest,
+    identity_hash,
+    mask_phone,
+    normalize_phone,
+    parse_body,
+)
+from live.redis.identity import IdentityStore
+from live.services.sms import SmsProvider
+
+log = logging.getLogger("live.identity")
+
+
+def wall_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class Captcha(Protocol):
+    """The hook asked before a code is sent: is this answer from a person?"""
+
+    async def check(self, answer: str, ip: str) -> bool: ...
+
+
+class SiteVerify:
+    """A captcha checked by a ``siteverify`` endpoint (Cloudflare Turnstile, hCaptcha and
+    reCAPTCHA share the shape: a form POST of ``secret``, ``response``, ``remoteip``, answered
+    ``{"success": true|false}``)."""
+
+    def __init__(self, url: str, secret: str, http: httpx.AsyncClient) -> None:
+        self.url, self.secret, self.http = url, secret, http
+
+    async def check(self, answer: str, ip: str) -> bool:
+        if not answer:
+            return False
+        form = {"secret": self.secret, "response": answer, "remoteip": ip}
+        try:
+            reply = await self.http.post(self.url, data=form)
+            body: Any = reply.json()
+        except (httpx.HTTPError, ValueError):
+            raise ProviderFailed("the captcha service did not answer") from None
+        return isinstance(body, dict) and body.get("success") is True
+
+
+class Identity:
+    """Phone codes: ask (``start``) and prove (``verify``); other sign-ins end in ``claim``."""
+
+    def __init__(
+        self,
+        store: IdentityStore,
+        key: bytes,
+        sms: SmsProvider,
+        captcha: Captcha | None = None,
+        clock: Callable[[], int] = wall_ms,
+    ) -> None:
+        self.store = store
+        self.key = key
+        self.sms = sms
+        self.captcha = captcha
+        self.clock = clock
+
+    def claim(self, kind: Any, subject: str, label: str) -> Claim:
+        """The claim for ``subject`` of ``kind`` (a WeChat openid, an OIDC ``iss|sub``):
+        only its keyed hash and ``label`` are kept."""
+        return Claim(kind, identity_hash(self.key, kind, subject), label, self.clock())
+
+    async def start(self, raw: bytes | dict[str, Any], ip: str, device: str) -> dict[str, Any]:
+        """Send a new code to the number in ``raw`` unless a limit or the captcha refuses."""
+        body = parse_body(PhoneStartIn, raw)
+        phone = normalize_phone(body.phone)
+        if self.captcha is not None and not await self.captcha.check(body.captcha, ip):
+            raise CaptchaRequired("solve the captcha first (captcha: its answer)")
+        number = identity_hash(self.key, "phone", phone)
+        code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
+        now = self.clock()
+        status, reason, retry_ms = await self.store.send(
+            number,
+            ip,
+            device,
+            code_digest(self.key, number, code),
+            now,
+            (NUMBER_LIMITS, ADDRESS_LIMIT, DEVICE_LIMIT),
+        )
+        if status != "sent":
+            seconds = max(1, -(-retry_ms // 1000))
+            raise SendLimited(
+                f"too many codes asked for ({reason}); try again in {seconds} s", reason, seconds
+            )
+        await self.sms.send(phone, code)
+        log.info("phone code sent to %s by %s", mask_phone(phone), self.sms.name)
+        return {
+            "status": "sent",
+            "phone": mask_phone(phone),
+            "expires_in": CODE_TTL_MS // 1000,
+            "resend_in": NUMBER_LIMITS[0].seconds,
+        }
+
+    async def verify(self, raw: bytes | dict[str, Any]) -> Claim:
+        """The phone claim, if the code is the live one for the number."""
+        body = parse_body(PhoneVerifyIn, raw)
+        phone = normalize_phone(body.phone)
+        code = check_code_shape(body.code)
+        number = identity_hash(self.key, "phone", phone)
+        status, left = await self.store.check(
+            number, code_digest(self.key, number, code), self.clock()
+        )
+        if status == "expired":
+            raise CodeExpired("no live code for this number: ask for a new one")
+        if status == "wrong":
+            more = f"{left} attempt(s) left" if left else "no attempts left: ask for a new code"
+            raise CodeInvalid(f"wrong code: {more}", left)
+        return Claim("phone", number, mask_phone(phone), self.clock())

@@ -89,7 +89,7 @@ def _finish(
         ]
     manifest |= {
         "anonymised": ["dev", "ip", "ua"],
-        "pseudonymous": ["pdev", "pip", "pua"],
+        "pseudonymous": ["pdev", "pip", "pua", "pid"],
         "pseudonym": "HMAC-SHA-256, first 128 bits, hex; the key stays on the server",
         "sha256": {name: _sha256(out / name) for name in files},
     }

@@ -15,6 +15,14 @@ from pathlib import Path
 
 from live.domain.ballot import parse_like, parse_vote
 from live.domain.errors import LiveError
+from live.domain.identity import (
+    PhoneStartIn,
+    PhoneVerifyIn,
+    check_code_shape,
+    mask_phone,
+    normalize_phone,
+    parse_body,
+)
 from live.domain.judging import check_marks
 from live.domain.protocol import decode
 from live.domain.reconcile.eurovision import PointsFileError, contest_inputs, read_points
@@ -85,6 +93,22 @@ def points(data: bytes) -> None:
         pass
 
 
+def phone(data: bytes) -> None:
+    """The bodies of ``POST /api/identity/phone/start`` and ``/verify``: the model, the number
+    (E.164, masked) and the code's shape."""
+    try:
+        start = parse_body(PhoneStartIn, data)
+        mask_phone(normalize_phone(start.phone))
+    except LiveError:
+        pass
+    try:
+        verify = parse_body(PhoneVerifyIn, data)
+        mask_phone(normalize_phone(verify.phone))
+        check_code_shape(verify.code)
+    except LiveError:
+        pass
+
+
 TARGETS: dict[str, Callable[[bytes], None]] = {
     "show": show_file,
     "vote": vote,
@@ -92,6 +116,7 @@ TARGETS: dict[str, Callable[[bytes], None]] = {
     "sheet": sheet,
     "ws": ws_message,
     "points": points,
+    "phone": phone,
 }
 
 SEEDS: dict[str, list[bytes]] = {
@@ -116,6 +141,11 @@ SEEDS: dict[str, list[bytes]] = {
         b'{"type":"vote","category":"cap20","contestant":"p1","vote_id":"abcdefgh1"}',
         b'{"type":"like","n":3}',
         b'{"type":"ping"}',
+    ],
+    "phone": [
+        b'{"phone":"138 1234 1234"}',
+        b'{"phone":"+447700900123","code":"024816"}',
+        b'{"phone":"0086-138-1234-1234","captcha":"token"}',
     ],
     "points": [
         b"year,round,from_country,to_country,jury_points,televoting_points\n"

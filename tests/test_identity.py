@@ -19,9 +19,17 @@ import redis.asyncio as aioredis
 from live.domain.errors import BadRequest
 from live.domain.identity import identity_hash, mask_phone, normalize_phone
 from live.redis.personal import Personal
-from tests.conftest import make_settings
+from tests.conftest import make_settings, partitioned
 from tests.fake_identity import Clock, FakeOidc, FakeWeChat, SmsRecorder
-from tests.helpers import DATA, LiveServer, all_entries, serve
+from tests.helpers import (
+    DATA,
+    LiveServer,
+    all_entries,
+    assert_recount,
+    serve,
+    staff_client,
+    staff_login,
+)
 
 SHOW = DATA / "identity.toml"
 PHONE = "13812341234"
@@ -475,3 +483,67 @@ async def test_the_ledger_holds_a_pseudonym_and_purge_removes_the_label(
     assert await personal.resolve("idt", 0, [pid]) == {pid: "phone 138****1234"}
     await personal.purge("idt")
     assert await personal.resolve("idt", 0, [pid]) == {}
+
+
+# -- caps per person: voids and partitions ------------------------------------------------------
+
+
+async def test_a_returned_void_gives_the_person_their_vote_back(
+    redis_url: str, prefix: str, tmp_path: Path
+) -> None:
+    show = tmp_path / "returned.toml"
+    show.write_text(SHOW.read_text() + '\n[integrity]\nvoided_cap = "returned"\n')
+    settings = replace(make_settings(redis_url, prefix, tmp_path, show), identity_key="k")
+    async with serve(settings) as live:
+        live.rt.identity.sms = SmsRecorder()
+        cookie, csrf = await staff_login(live, "moderator", show="idt")
+        async with live.client(live.cookie()) as one, live.client(live.cookie()) as two:
+            await verify_phone(live, one)
+            bodies = [vote("people") for _ in range(2)]
+            for body in bodies:
+                assert (await one.post("/api/shows/idt/votes", json=body)).status_code == 200
+            live.rt.identity.clock = Clock()
+            live.rt.identity.clock.advance(61)
+            await verify_phone(live, two)  # the same person on a second phone: capped
+            capped = await two.post("/api/shows/idt/votes", json=vote("people"))
+            async with staff_client(live, cookie) as staff:
+                voided = await staff.post(
+                    "/api/shows/idt/voids",
+                    json={"op": "void", "vote_ids": [bodies[0]["vote_id"]], "reason": "test"},
+                    headers={"X-CSRF-Token": csrf},
+                )
+            again = await two.post("/api/shows/idt/votes", json=vote("people"))
+            then = await two.post("/api/shows/idt/votes", json=vote("people"))
+        assert capped.status_code == 409
+        assert voided.status_code == 200, voided.text
+        assert again.json()["status"] == "accepted"  # the person's vote was given back
+        assert then.json()["reason"] == "cap_reached"
+        await assert_recount(live)
+
+
+async def test_a_person_is_capped_across_devices_in_a_partitioned_show(
+    redis_url: str, prefix: str, tmp_path: Path
+) -> None:
+    settings = replace(
+        make_settings(redis_url, prefix, tmp_path, partitioned(SHOW, tmp_path, 8)),
+        identity_key="k",
+    )
+    async with serve(settings) as live:
+        live.rt.identity.sms = SmsRecorder()
+        clock = live.rt.identity.clock = Clock()
+        accepted = refused = 0
+        for i in range(6):  # six devices of one person: most land in other partitions
+            async with live.client(live.cookie()) as http:
+                clock.advance(3601)  # past the number's hourly send limit
+                await verify_phone(live, http)
+                for _ in range(2):
+                    reply = await http.post("/api/shows/idt/votes", json=vote("people"))
+                    accepted += reply.json()["status"] == "accepted"
+                    refused += reply.json().get("reason") == "cap_reached"
+                if i == 5:
+                    me = (await http.get("/api/shows/idt/me")).json()["categories"]["people"]
+        assert (accepted, refused) == (2, 10)
+        assert me["used"] == 2 and me["left"] == 0
+        state = await live.state("idt")
+        assert sum(state["tallies"]["people"].values()) == 2
+        await assert_recount(live)

@@ -20,7 +20,6 @@ from live.domain.errors import (
     CaptchaRequired,
     CodeExpired,
     CodeInvalid,
-    ProviderFailed,
     SendLimited,
 )
 from live.domain.identity import (
@@ -32,6 +31,7 @@ from live.domain.identity import (
     Claim,
     PhoneStartIn,
     PhoneVerifyIn,
+    Tier,
     check_code_shape,
     code_digest,
     identity_hash,
@@ -40,6 +40,7 @@ from live.domain.identity import (
     parse_body,
 )
 from live.redis.identity import IdentityStore
+from live.services.outside import answer_of
 from live.services.sms import SmsProvider
 
 log = logging.getLogger("live.identity")
@@ -67,12 +68,8 @@ class SiteVerify:
         if not answer:
             return False
         form = {"secret": self.secret, "response": answer, "remoteip": ip}
-        try:
-            reply = await self.http.post(self.url, data=form)
-            body: Any = reply.json()
-        except (httpx.HTTPError, ValueError):
-            raise ProviderFailed("the captcha service did not answer") from None
-        return isinstance(body, dict) and body.get("success") is True
+        body = await answer_of(self.http.post(self.url, data=form), "captcha service")
+        return body.get("success") is True
 
 
 class Identity:
@@ -92,7 +89,7 @@ class Identity:
         self.captcha = captcha
         self.clock = clock
 
-    def claim(self, kind: Any, subject: str, label: str) -> Claim:
+    def claim(self, kind: Tier, subject: str, label: str) -> Claim:
         """The claim for ``subject`` of ``kind`` (a WeChat openid, an OIDC ``iss|sub``):
         only its keyed hash and ``label`` are kept."""
         return Claim(kind, identity_hash(self.key, kind, subject), label, self.clock())

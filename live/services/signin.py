@@ -22,30 +22,19 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 from live.domain.errors import IdentityDisabled, ProviderFailed, SignInFailed
+from live.domain.identity import Tier
 from live.redis.identity import IdentityStore
+from live.services.outside import answer_of
 
 WECHAT_AUTHORIZE = "https://open.weixin.qq.com/connect/oauth2/authorize"
 WECHAT_TOKEN = "https://api.weixin.qq.com/sns/oauth2/access_token"  # noqa: S105 (a URL)
-
-
-async def _json(request: Any) -> dict[str, Any]:
-    try:
-        response = await request
-        body = response.json()
-    except (httpx.HTTPError, ValueError) as exc:
-        raise ProviderFailed(
-            f"the sign-in provider did not answer ({type(exc).__name__})"
-        ) from None
-    if not isinstance(body, dict):
-        raise ProviderFailed("the sign-in provider's answer is not a JSON object")
-    return body
 
 
 class WeChat:
     """WeChat's web authorisation with ``scope=snsapi_base`` (silent: no consent screen, only
     the openid, which identifies the person within this official account)."""
 
-    kind = "wechat"
+    kind: Tier = "wechat"
 
     def __init__(
         self, app_id: str, secret: str, http: httpx.AsyncClient, store: IdentityStore
@@ -82,7 +71,7 @@ class WeChat:
             "code": code,
             "grant_type": "authorization_code",
         }
-        body = await _json(self.http.get(WECHAT_TOKEN, params=params))
+        body = await answer_of(self.http.get(WECHAT_TOKEN, params=params), "WeChat")
         openid = body.get("openid")
         if body.get("errcode") or not isinstance(openid, str) or not openid:
             raise SignInFailed(f"WeChat refused the code ({body.get('errcode')})")
@@ -92,7 +81,7 @@ class WeChat:
 class Oidc:
     """OpenID Connect, authorisation code flow with PKCE (S256) and a nonce."""
 
-    kind = "oidc"
+    kind: Tier = "oidc"
 
     def __init__(
         self,
@@ -117,7 +106,7 @@ class Oidc:
             raise IdentityDisabled("OIDC sign-in is not configured (LIVE_OIDC_ISSUER)")
         if self._meta is None:
             url = self.issuer + "/.well-known/openid-configuration"
-            meta = await _json(self.http.get(url))
+            meta = await answer_of(self.http.get(url), "OIDC provider")
             if meta.get("issuer") != self.issuer:
                 raise ProviderFailed("the OIDC discovery document names another issuer")
             self._meta = meta
@@ -140,7 +129,8 @@ class Oidc:
     async def _key_set(self, refresh: bool = False) -> KeySet:
         if self._keys is None or refresh:
             meta = await self.metadata()
-            self._keys = KeySet.import_key_set(await _json(self.http.get(meta["jwks_uri"])))  # type: ignore[arg-type]
+            keys: Any = await answer_of(self.http.get(meta["jwks_uri"]), "OIDC provider")
+            self._keys = KeySet.import_key_set(keys)
         return self._keys
 
     async def exchange(
@@ -163,7 +153,7 @@ class Oidc:
             sent = self.http.post(meta["token_endpoint"], data=form, auth=basic)
         else:  # a public client: PKCE alone
             sent = self.http.post(meta["token_endpoint"], data=form)
-        body = await _json(sent)
+        body = await answer_of(sent, "OIDC provider")
         token = body.get("id_token")
         if not isinstance(token, str):
             raise SignInFailed(f"the provider refused the code ({body.get('error')})")

@@ -22,12 +22,13 @@ import secrets
 import time
 import urllib.parse
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 import httpx
 
 from live.domain.errors import ConfigError, ProviderFailed
 from live.domain.identity import CODE_TTL_MS, mask_phone, national
+from live.services.outside import answer_of
 from live.settings import Sms
 
 log = logging.getLogger("live.sms")
@@ -98,7 +99,7 @@ class AliyunSms:
 
     async def send(self, phone: str, code: str) -> None:
         params = self.params(phone, code, time.time(), secrets.token_hex(16))
-        body = await _call(self.http.get(self.endpoint, params=params))
+        body = await answer_of(self.http.get(self.endpoint, params=params), "SMS provider")
         if body.get("Code") != "OK":
             raise ProviderFailed(
                 f"aliyun SendSms refused: {body.get('Code')}: {body.get('Message')}"
@@ -185,9 +186,8 @@ class TencentSms:
 
     async def send(self, phone: str, code: str) -> None:
         headers, payload = self.request(phone, code, int(time.time()))
-        body = await _call(
-            self.http.post(f"https://{self.host}/", headers=headers, content=payload)
-        )
+        sent = self.http.post(f"https://{self.host}/", headers=headers, content=payload)
+        body = await answer_of(sent, "SMS provider")
         answer = body.get("Response", {})
         if "Error" in answer:
             err = answer["Error"]
@@ -203,17 +203,6 @@ class TencentSms:
 
 def _hmac(key: bytes, text: str) -> bytes:
     return hmac.new(key, text.encode(), hashlib.sha256).digest()
-
-
-async def _call(request: Any) -> dict[str, Any]:
-    try:
-        response = await request
-        body = response.json()
-    except (httpx.HTTPError, ValueError) as exc:
-        raise ProviderFailed(f"the SMS provider did not answer ({type(exc).__name__})") from None
-    if not isinstance(body, dict):
-        raise ProviderFailed("the SMS provider's answer is not a JSON object")
-    return body
 
 
 def provider(config: Sms, http: httpx.AsyncClient) -> SmsProvider:

@@ -55,6 +55,10 @@ class Sms:
     """``LIVE_SMS_APP_ID``: tencent's SmsSdkAppId."""
     region: str = ""
     """``LIVE_SMS_REGION``: default ``cn-hangzhou`` (aliyun), ``ap-guangzhou`` (tencent)."""
+    per_address: int = 30
+    """``LIVE_SMS_PER_ADDRESS``: codes one client address may ask for in an hour."""
+    per_device: int = 5
+    """``LIVE_SMS_PER_DEVICE``: codes one device may ask for in an hour."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,6 +205,8 @@ class Settings:
                 template=env.get("LIVE_SMS_TEMPLATE", ""),
                 app_id=env.get("LIVE_SMS_APP_ID", ""),
                 region=env.get("LIVE_SMS_REGION", ""),
+                per_address=_int(env, "LIVE_SMS_PER_ADDRESS", 30),
+                per_device=_int(env, "LIVE_SMS_PER_DEVICE", 5),
             ),
             wechat_app_id=env.get("LIVE_WECHAT_APP_ID", ""),
             wechat_secret=env.get("LIVE_WECHAT_SECRET", ""),

@@ -173,3 +173,7 @@ async def test_the_provider_comes_from_the_settings_and_needs_its_keys() -> None
             provider(Settings.from_env({"LIVE_SMS_PROVIDER": "aliyun"}).sms, http)
     with pytest.raises(ConfigError):
         Settings.from_env({"LIVE_SMS_PROVIDER": "carrier-pigeon"})
+    venue = Settings.from_env({"LIVE_SMS_PER_ADDRESS": "400", "LIVE_SMS_PER_DEVICE": "3"}).sms
+    assert (venue.per_address, venue.per_device) == (400, 3)
+    with pytest.raises(ConfigError, match="LIVE_SMS_PER_ADDRESS"):
+        Settings.from_env({"LIVE_SMS_PER_ADDRESS": "0"})

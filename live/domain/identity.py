@@ -45,10 +45,24 @@ NUMBER_LIMITS = (
     SendLimit(10, 86_400, "number_day"),
 )
 """Codes sent to one number (what an SMS bill and the number's owner suffer)."""
-ADDRESS_LIMIT = SendLimit(20, 3600, "address")
-"""Codes asked for from one client address (a venue's Wi-Fi is many phones: generous)."""
-DEVICE_LIMIT = SendLimit(5, 3600, "device")
-"""Codes asked for from one device cookie (a script cycling numbers)."""
+ADDRESS_SENDS = 30
+"""Codes asked for from one client address in an hour, by default (``LIVE_SMS_PER_ADDRESS``:
+a venue's Wi-Fi or a carrier's NAT puts many phones behind one address)."""
+DEVICE_SENDS = 5
+"""Codes asked for from one device cookie in an hour, by default (``LIVE_SMS_PER_DEVICE``: a
+script cycling numbers)."""
+
+
+def send_limits(
+    per_address: int = ADDRESS_SENDS, per_device: int = DEVICE_SENDS
+) -> tuple[tuple[SendLimit, ...], SendLimit, SendLimit]:
+    """Every limit on sending a code: the number's (fixed), the address's and the device's
+    (an hour each)."""
+    return (
+        NUMBER_LIMITS,
+        SendLimit(per_address, 3600, "address"),
+        SendLimit(per_device, 3600, "device"),
+    )
 
 
 class PhoneStartIn(BaseModel):

@@ -23,14 +23,13 @@ from live.domain.errors import (
     SendLimited,
 )
 from live.domain.identity import (
-    ADDRESS_LIMIT,
     CODE_DIGITS,
     CODE_TTL_MS,
-    DEVICE_LIMIT,
     NUMBER_LIMITS,
     Claim,
     PhoneStartIn,
     PhoneVerifyIn,
+    SendLimit,
     Tier,
     check_code_shape,
     code_digest,
@@ -38,6 +37,7 @@ from live.domain.identity import (
     mask_phone,
     normalize_phone,
     parse_body,
+    send_limits,
 )
 from live.redis.identity import IdentityStore
 from live.services.outside import answer_of
@@ -82,7 +82,9 @@ class Identity:
         sms: SmsProvider,
         captcha: Captcha | None = None,
         clock: Callable[[], int] = wall_ms,
+        limits: tuple[tuple[SendLimit, ...], SendLimit, SendLimit] | None = None,
     ) -> None:
+        self.limits = limits or send_limits()
         self.store = store
         self.key = key
         self.sms = sms
@@ -109,7 +111,7 @@ class Identity:
             device,
             code_digest(self.key, number, code),
             now,
-            (NUMBER_LIMITS, ADDRESS_LIMIT, DEVICE_LIMIT),
+            self.limits,
         )
         if status != "sent":
             seconds = max(1, -(-retry_ms // 1000))

@@ -23,6 +23,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from live.domain.errors import LiveError
+from live.domain.identity import send_limits
 from live.domain.show import Show, load_shows
 from live.ingest.link import adapters
 from live.realtime import guard
@@ -217,7 +218,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 else None
             )
             identity = Identity(
-                identity_store, identity_key.encode(), sms_provider(settings.sms, http), captcha
+                identity_store,
+                identity_key.encode(),
+                sms_provider(settings.sms, http),
+                captcha,
+                limits=send_limits(settings.sms.per_address, settings.sms.per_device),
             )
             wechat = WeChat(settings.wechat_app_id, settings.wechat_secret, http, identity_store)
             oidc = Oidc(

@@ -402,3 +402,52 @@ async def test_phone_verifies_its_number_after_reading_what_is_kept_then_votes(
         await expect(people.locator("p.left")).to_have_text("Voted")
         await shot(page, "viewer-phone-verified")
         assert errors == []
+
+
+async def test_phone_signs_in_with_wechat_and_its_vote_is_cast_on_return(
+    redis_url: str, prefix: str, tmp_path: Path, browser: Browser
+) -> None:
+    from dataclasses import replace
+    from urllib.parse import parse_qs, urlsplit
+
+    from tests.conftest import make_settings
+    from tests.fake_identity import FakeWeChat
+    from tests.helpers import DATA, serve
+
+    settings = replace(
+        make_settings(redis_url, prefix, tmp_path, DATA / "identity.toml"),
+        identity_key="k",
+        wechat_app_id="wxapp",
+        wechat_secret="wxsecret",
+    )
+    async with serve(settings) as live:
+        fake = FakeWeChat("wxapp", "wxsecret")
+        live.rt.wechat.http = fake.client()
+        page = await browser.new_page(viewport=PHONE, is_mobile=True)
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+
+        async def wechat(route: Route) -> None:
+            # WeChat's authorisation page, as it answers a person who is signed in to WeChat.
+            query = parse_qs(urlsplit(route.request.url).query)
+            assert query["scope"] == ["snsapi_base"]
+            back = f"{query['redirect_uri'][0]}?code={fake.authorize('openid-amy')}"
+            await route.fulfill(
+                status=302, headers={"Location": f"{back}&state={query['state'][0]}"}
+            )
+
+        await page.route("https://open.weixin.qq.com/**", wechat)
+        await page.goto(f"{live.url}/s/idt?lang=en")
+        await expect(page.locator("#conn")).to_have_attribute("data-state", "open")
+        wx = page.locator('[data-category="wx"]')
+        await wx.locator('button[data-contestant="p4"]').click()
+        await expect(page.locator("#verify-stored")).to_contain_text("keyed hash")
+        await page.click("#verify-go")
+        # A redirect keeps the fragment of the page it left (WeChat's #wechat_redirect).
+        await page.wait_for_url(re.compile(r"/s/idt\?lang=en"))
+        await expect(page.locator("#toast")).to_have_text("Vote counted")
+        assert page.url == f"{live.url}/s/idt?lang=en"  # the page drops that fragment
+        await expect(wx.locator("p.left")).to_have_text("Voted")
+        assert fake.exchanged == ["openid-amy"]
+        assert (await live.state("idt"))["tallies"]["wx"]["p4"] == 1
+        assert errors == []

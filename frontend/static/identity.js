@@ -49,7 +49,7 @@ function errorText(t, answer) {
 // Open the dialog for `kind` (phone, wechat, oidc). Resolves true once this device holds the
 // identity (phone), false when cancelled; WeChat and OIDC leave the page for the provider and
 // come back to `next`.
-export function verifyIdentity(kind, t, { retentionDays, next }) {
+export function verifyIdentity(kind, t, { retentionDays, next, onLeave }) {
   return new Promise((resolve) => {
     const dialog = el("dialog", { id: "verify", class: "verify", "aria-labelledby": "verify-title" });
     const form = el("form", { method: "dialog", novalidate: "" });
@@ -69,6 +69,9 @@ export function verifyIdentity(kind, t, { retentionDays, next }) {
 
     if (kind !== "phone") {
       const go = el("a", { class: "button primary", id: "verify-go", href: `/api/identity/${kind}/start?next=${encodeURIComponent(next)}` }, t["id_sign_in_" + kind]);
+      go.addEventListener("click", () => {
+        if (onLeave) onLeave(); // the page is left for the provider: remember what to do after
+      });
       form.append(go, status, el("div", { class: "actions" }));
       form.lastChild.append(cancel);
     } else {

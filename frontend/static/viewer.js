@@ -24,6 +24,8 @@ const local = (obj, key) => (lang === "en" ? obj[key + "_en"] : obj[key]);
 const byId = () => Object.fromEntries(state.contestants.map((c) => [c.id, c]));
 
 let mine = {}; // this device's votes per category, from the server
+// A vote waiting for a WeChat or OIDC sign-in, which leaves the page and comes back to it.
+const PENDING = "live.pending-vote";
 let query = "";
 
 function render() {
@@ -231,7 +233,8 @@ async function vote(category, contestant, button) {
   if (needs) {
     // The award needs a verified identity: say what is kept, verify, then cast the vote.
     const retentionDays = Number(app.dataset.retention) || 30;
-    const verified = await verifyIdentity(needs, t, { retentionDays, next: location.pathname + location.search });
+    const onLeave = () => sessionStorage.setItem(PENDING, JSON.stringify({ showId, category, contestant }));
+    const verified = await verifyIdentity(needs, t, { retentionDays, next: location.pathname + location.search, onLeave });
     answer = verified ? await castVote(showId, category, contestant) : { status: "cancelled" };
     if (!verified) {
       button.disabled = false;
@@ -300,10 +303,34 @@ search.addEventListener("input", () => {
   render();
 });
 
+// Back from a sign-in: cast the vote it was for, once (a sign-in that failed leaves the
+// vote refused with identity_required, said in the toast, and the buttons to try again).
+async function castPending() {
+  // A redirect keeps the fragment of the page it came from: WeChat's is noise in a shared link.
+  if (location.hash === "#wechat_redirect") history.replaceState(null, "", location.pathname + location.search);
+  const raw = sessionStorage.getItem(PENDING);
+  if (!raw) return;
+  sessionStorage.removeItem(PENDING);
+  let pending = null;
+  try {
+    pending = JSON.parse(raw);
+  } catch (err) {
+    return;
+  }
+  if (!pending || pending.showId !== showId) return;
+  const answer = await castVote(showId, pending.category, pending.contestant);
+  const status = answer && answer.status ? answer.status : "error";
+  const needs = answer && answer.error && answer.error.code === "identity_required";
+  toast(needs ? t["id_badge_" + answer.error.identity] : status === "closed" ? t.closed_vote : t[status] || t.error);
+  mine = await myVotes(showId);
+  render();
+}
+
 render();
 myVotes(showId).then((found) => {
   mine = found;
   render();
+  castPending();
 });
 socket = keepConnected(`/ws/shows/${encodeURIComponent(showId)}`, {
   onStatus: setConn,

@@ -4,9 +4,9 @@ Server -> client:
 
 - ``show``: what changes only by an admin's edit (title, contestants and their texts, the
   categories' names, contestants and settings: ``votes_per_device``, ``per_contestant``,
-  ``hide_tallies``, ``rules_frozen``), with its ``show_rev``; sent first on every connection,
-  and again only when it changes (an edit before the show starts, a category's voting opening
-  for the first time).
+  ``hide_tallies``, ``rules_frozen``, ``identity``), with its ``show_rev``; sent first on every
+  connection, and again only when it changes (an edit before the show starts, a category's
+  voting opening for the first time).
 - ``snapshot``: everything else, the whole of it, with an integer ``version`` and the
   ``show_rev`` it goes with; sent on connect and on every change. Never a delta: a missed
   message heals itself with the next one. :func:`snapshot` is the whole state (both merged),

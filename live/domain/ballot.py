@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from live.domain.errors import BadRequest, IdentityRequired, invalid
+from live.domain.errors import BadRequest, IdentityRequired, parse_model
 from live.domain.identity import Claim, claim_for
 from live.domain.net import subnet_of
 from live.domain.show import Category, Show
@@ -41,21 +41,11 @@ class LikeIn(BaseModel):
 
 def parse_vote(raw: bytes | str | dict[str, Any]) -> VoteIn:
     """Decode and type-check a vote; raise :class:`BadRequest` naming each bad field."""
-    try:
-        if isinstance(raw, dict):
-            return VoteIn.model_validate(raw)
-        return VoteIn.model_validate_json(raw)
-    except ValidationError as exc:
-        raise invalid(exc) from None
+    return parse_model(VoteIn, raw)
 
 
 def parse_like(raw: bytes | str | dict[str, Any], show: Show) -> LikeIn:
-    try:
-        like = (
-            LikeIn.model_validate(raw) if isinstance(raw, dict) else LikeIn.model_validate_json(raw)
-        )
-    except ValidationError as exc:
-        raise invalid(exc) from None
+    like = parse_model(LikeIn, raw)
     if like.n > show.likes.max_per_message:
         raise BadRequest(f"n: at most {show.likes.max_per_message} taps per message")
     return like

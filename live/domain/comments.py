@@ -17,9 +17,9 @@ import unicodedata
 from dataclasses import asdict, dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from live.domain.errors import BadRequest, invalid
+from live.domain.errors import BadRequest
 
 STATES = ("pending", "approved", "rejected")
 CommentId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{8,64}$")]
@@ -101,15 +101,6 @@ class DanmakuIn(BaseModel):
 
 PINS = 3
 """Pinned messages on the overlay at once."""
-
-
-def parse(cls: type[Any], raw: bytes | str | dict[str, Any]) -> Any:
-    try:
-        if isinstance(raw, dict):
-            return cls.model_validate(raw)
-        return cls.model_validate_json(raw)
-    except ValidationError as exc:
-        raise invalid(exc) from None
 
 
 def clean_text(text: str, max_length: int) -> str:

@@ -22,9 +22,9 @@ code  meaning
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 WS_UNKNOWN_SHOW = 1008
 WS_FORGED_DEVICE = 4401
@@ -409,3 +409,17 @@ class ProviderFailed(LiveError):
 
     code = "provider_failed"
     status = 502
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse_model(cls: type[M], raw: bytes | str | dict[str, Any]) -> M:
+    """A request body (JSON text, or an already decoded websocket message) as ``cls``, or one
+    :class:`BadRequest` naming each bad field."""
+    try:
+        if isinstance(raw, dict):
+            return cls.model_validate(raw)
+        return cls.model_validate_json(raw)
+    except ValidationError as exc:
+        raise invalid(exc) from None

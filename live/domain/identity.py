@@ -16,11 +16,11 @@ import hashlib
 import hmac
 import re
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from live.domain.errors import BadRequest, invalid
+from live.domain.errors import BadRequest
 
 Tier = Literal["device", "phone", "wechat", "oidc"]
 TIERS: tuple[Tier, ...] = ("device", "phone", "wechat", "oidc")
@@ -82,19 +82,6 @@ class PhoneVerifyIn(BaseModel):
 
     phone: Annotated[str, Field(min_length=1, max_length=32)]
     code: Annotated[str, Field(min_length=1, max_length=12)]
-
-
-Body = TypeVar("Body", PhoneStartIn, PhoneVerifyIn)
-
-
-def parse_body(model: type[Body], raw: bytes | dict[str, Any]) -> Body:
-    """Decode and type-check an identity request; :class:`BadRequest` naming each bad field."""
-    try:
-        if isinstance(raw, dict):
-            return model.model_validate(raw)
-        return model.model_validate_json(raw)
-    except ValidationError as exc:
-        raise invalid(exc) from None
 
 
 _SEPARATORS = re.compile(r"[\s\-().]")

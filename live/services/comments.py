@@ -36,7 +36,6 @@ from live.domain.comments import (
     WordListIn,
     clean_text,
     comment_key,
-    parse,
     text_key,
 )
 from live.domain.errors import (
@@ -48,6 +47,7 @@ from live.domain.errors import (
     LiveError,
     Unavailable,
     UnknownComment,
+    parse_model,
 )
 from live.domain.ingest.event import Event
 from live.domain.show import Show
@@ -163,7 +163,7 @@ class Comments:
 
     async def edit_words(self, show_id: str, raw: bytes | dict[str, Any]) -> dict[str, Any]:
         show = self._show(show_id)
-        body: WordListIn = parse(WordListIn, raw)
+        body = parse_model(WordListIn, raw)
         changes = {
             "add": list(body.add),
             "remove": list(body.remove),
@@ -196,7 +196,7 @@ class Comments:
         (more than ``per_minute``)."""
         show = self._show(show_id)
         cfg = show.comments
-        body: CommentIn = parse(CommentIn, raw)
+        body = parse_model(CommentIn, raw)
         text = clean_text(body.text, cfg.max_length)
         pseudonym = await self.service.store.pseudonym(show.id)
         dev = pseudonym(device)
@@ -312,7 +312,7 @@ class Comments:
         self, show_id: str, comment_id: str, raw: bytes | dict[str, Any], actor: str
     ) -> dict[str, Any]:
         show = self._show(show_id)
-        body: CommentOpIn = parse(CommentOpIn, raw)
+        body = parse_model(CommentOpIn, raw)
         found = await self.store.get(show.id, comment_id)
         if found is None:
             raise UnknownComment(f"no comment {comment_id!r} in show {show_id!r}")
@@ -340,7 +340,7 @@ class Comments:
         self, show_id: str, raw: bytes | dict[str, Any], actor: str
     ) -> dict[str, Any]:
         show = self._show(show_id)
-        body: DanmakuIn = parse(DanmakuIn, raw)
+        body = parse_model(DanmakuIn, raw)
         fields: dict[str, str] = {}
         if body.enabled is not None:
             fields["enabled"] = "1" if body.enabled else "0"

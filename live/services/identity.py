@@ -21,6 +21,7 @@ from live.domain.errors import (
     CodeExpired,
     CodeInvalid,
     SendLimited,
+    parse_model,
 )
 from live.domain.identity import (
     CODE_DIGITS,
@@ -36,7 +37,6 @@ from live.domain.identity import (
     identity_hash,
     mask_phone,
     normalize_phone,
-    parse_body,
     send_limits,
 )
 from live.redis.identity import IdentityStore
@@ -98,7 +98,7 @@ class Identity:
 
     async def start(self, raw: bytes | dict[str, Any], ip: str, device: str) -> dict[str, Any]:
         """Send a new code to the number in ``raw`` unless a limit or the captcha refuses."""
-        body = parse_body(PhoneStartIn, raw)
+        body = parse_model(PhoneStartIn, raw)
         phone = normalize_phone(body.phone)
         if self.captcha is not None and not await self.captcha.check(body.captcha, ip):
             raise CaptchaRequired("solve the captcha first (captcha: its answer)")
@@ -129,7 +129,7 @@ class Identity:
 
     async def verify(self, raw: bytes | dict[str, Any]) -> Claim:
         """The phone claim, if the code is the live one for the number."""
-        body = parse_body(PhoneVerifyIn, raw)
+        body = parse_model(PhoneVerifyIn, raw)
         phone = normalize_phone(body.phone)
         code = check_code_shape(body.code)
         number = identity_hash(self.key, "phone", phone)

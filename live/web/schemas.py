@@ -7,7 +7,7 @@ named here.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -16,12 +16,11 @@ from pydantic import (
     StrictFloat,
     StrictInt,
     StrictStr,
-    ValidationError,
 )
 
 from live.domain.ballot import LikeIn, VoteIn
 from live.domain.comments import CommentIn, CommentOpIn, DanmakuIn, WordListIn
-from live.domain.errors import BadRequest
+from live.domain.errors import parse_model
 from live.domain.moderation import ModerationIn
 from live.domain.show import ContestantEdit, RulesEdit, RunningOrder
 from live.domain.stage import MAX_SECONDS
@@ -105,21 +104,6 @@ class DisplayIn(BaseModel):
     category: Annotated[str, Field(max_length=40)] = ""
     n: Annotated[int, Field(ge=1, le=40)] = 10
     """``overlay_top``: how many contestants the overlay's board shows."""
-
-
-M = TypeVar("M", bound=BaseModel)
-
-
-def parse_model(cls: type[M], raw: bytes) -> M:
-    """A JSON body as ``cls``, or :class:`BadRequest` naming each bad field."""
-    try:
-        return cls.model_validate_json(raw)
-    except ValidationError as exc:
-        parts = [
-            f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}"
-            for e in exc.errors(include_url=False)
-        ]
-        raise BadRequest("; ".join(parts)) from None
 
 
 class ShowIn(BaseModel):

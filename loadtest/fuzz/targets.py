@@ -21,7 +21,6 @@ from live.domain.identity import (
     check_code_shape,
     mask_phone,
     normalize_phone,
-    parse_body,
 )
 from live.domain.judging import check_marks
 from live.domain.protocol import decode
@@ -97,12 +96,12 @@ def phone(data: bytes) -> None:
     """The bodies of ``POST /api/identity/phone/start`` and ``/verify``: the model, the number
     (E.164, masked) and the code's shape."""
     try:
-        start = parse_body(PhoneStartIn, data)
+        start = parse_model(PhoneStartIn, data)
         mask_phone(normalize_phone(start.phone))
     except LiveError:
         pass
     try:
-        verify = parse_body(PhoneVerifyIn, data)
+        verify = parse_model(PhoneVerifyIn, data)
         mask_phone(normalize_phone(verify.phone))
         check_code_shape(verify.code)
     except LiveError:

@@ -124,14 +124,13 @@ local function vote(K, A)
   if per > 0 and tonumber(uses[2] or '0') >= per then
     return refuse('duplicate', 'contestant_cap_reached', 0)
   end
-  local idk, idpair, idused = '', '', 0
+  local idk, idpair = '', ''
   if pid ~= '' then
     -- The person's votes, whichever of their devices cast them.
     idk = 'i:' .. pid
     idpair = idk .. '\n' .. who
     local ids = redis.call('HMGET', K[3], idk, idpair)
-    idused = tonumber(ids[1] or '0')
-    if idused >= cap then
+    if tonumber(ids[1] or '0') >= cap then
       return refuse('duplicate', 'cap_reached', 0, 0)
     end
     if per > 0 and tonumber(ids[2] or '0') >= per then

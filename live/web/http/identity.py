@@ -16,7 +16,7 @@ import hmac
 import secrets
 from typing import Any
 
-from itsdangerous import BadSignature, URLSafeTimedSerializer
+from itsdangerous import BadSignature
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
@@ -85,10 +85,6 @@ def _provider(rt: Runtime, request: Request) -> WeChat | Oidc:
     return rt.wechat if request.url.path.startswith("/api/identity/wechat/") else rt.oidc
 
 
-def _serializer(rt: Runtime) -> URLSafeTimedSerializer:
-    return rt.identities.signin
-
-
 def _next(raw: str | None) -> str:
     """Where to go after signing in: a path of this site only (no open redirect)."""
     if not raw:
@@ -114,7 +110,7 @@ async def signin_start(request: Request) -> Response:
         _callback_url(rt, request, provider.kind), state, nonce, verifier
     )
     response = RedirectResponse(url, status_code=302)
-    packed = _serializer(rt).dumps([provider.kind, state, nonce, verifier, target])
+    packed = rt.identities.signin.dumps([provider.kind, state, nonce, verifier, target])
     response.set_cookie(
         SIGNIN_COOKIE,
         packed,
@@ -137,7 +133,7 @@ async def signin_callback(request: Request) -> Response:
     if not code or len(code) > 512 or not state:
         raise SignInFailed("the provider sent no code (sign-in cancelled?)")
     try:
-        kind, expected, nonce, verifier, target = _serializer(rt).loads(
+        kind, expected, nonce, verifier, target = rt.identities.signin.loads(
             request.cookies.get(SIGNIN_COOKIE, ""), max_age=SIGNIN_MAX_AGE
         )
     except (BadSignature, ValueError, TypeError):

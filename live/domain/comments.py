@@ -17,9 +17,10 @@ import unicodedata
 from dataclasses import asdict, dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 from live.domain.errors import BadRequest
+from live.domain.wordfiles import WordFile, name_problem
 
 STATES = ("pending", "approved", "rejected")
 CommentId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{8,64}$")]
@@ -45,14 +46,39 @@ class CommentsConfig(BaseModel):
     wordlists: Annotated[
         tuple[Annotated[str, Field(max_length=300)], ...], Field(max_length=20, strict=False)
     ] = ()
-    """Word-list files (relative to the show file): one word a line (``=word``: not matched by
-    sound), ``!phrase`` allows a phrase, ``#`` a comment line."""
+    """Word-list files (relative to the show file, inside its folder: :mod:`live.domain.wordfiles`):
+    one word a line (``=word``: not matched by sound), ``!phrase`` allows a phrase, ``#`` a
+    comment line. A show set up in the browser names none (its words are edited in Redis)."""
     shown: Annotated[int, Field(ge=1, le=100)] = 20
     """Approved comments every snapshot carries (the newest)."""
     danmaku: bool = True
     """Whether the overlay's danmaku layer starts on (the admin turns it on and off)."""
     density: Annotated[int, Field(ge=1, le=50)] = 8
     """Danmaku on the overlay's screen at once, at most (the admin changes it live)."""
+
+    _files: tuple[WordFile, ...] = PrivateAttr(default=())
+    """The word lists as read when the show file was loaded (:func:`live.domain.show.load_show`);
+    never set from a document, so nothing a request sends makes the server read a file."""
+
+    @field_validator("wordlists")
+    @classmethod
+    def _names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for name in value:
+            problem = name_problem(name)
+            if problem is not None:
+                raise ValueError(f"{name!r}: {problem}")
+        return value
+
+    @property
+    def files(self) -> tuple[WordFile, ...]:
+        """The word lists read from the show file's folder (none for a browser show)."""
+        return self._files
+
+    def with_files(self, files: tuple[WordFile, ...]) -> CommentsConfig:
+        """This config holding the word lists read for it (the names stay as the file says)."""
+        out = self.model_copy()
+        out._files = files
+        return out
 
 
 class CommentIn(BaseModel):

@@ -123,8 +123,21 @@ def check_redefinition(old: Show, new: Show) -> None:
     if new.partitions != old.partitions:
         why = f"the show has {old.partitions} vote partition(s); it cannot change"
         problems.append(Problem("<show>", "partitions", why))
+    problems += browser_problems(new)
     if problems:
         raise ShowFileError(problems)
+
+
+def browser_problems(show: Show, file: str = "<show>") -> list[Problem]:
+    """What a show set up in the browser may not have: word-list files (the server's files are
+    the operator's, not a show admin's; its words are edited through the word-list API)."""
+    if show.comments.wordlists:
+        why = (
+            "a show set up in the browser names no word-list files: add its words through "
+            "the word-list API (POST /api/shows/{show}/wordlist)"
+        )
+        return [Problem(file, "comments.wordlists", why)]
+    return []
 
 
 def _spread(seed: str, salt: str, low: int, high: int) -> int:

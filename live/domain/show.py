@@ -36,6 +36,7 @@ from live.domain.fraud import Signals
 from live.domain.identity import Tier
 from live.domain.ingest.source import IngestSource
 from live.domain.reconcile.rules import RuleSet, build_rules
+from live.domain.wordfiles import WordFile, WordFileError, read_wordfile
 
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")]
 Text = Annotated[str, Field(min_length=1, max_length=200)]
@@ -410,14 +411,18 @@ def load_show(path: Path) -> Show:
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ShowFileError([Problem(str(path), "(syntax)", str(exc))]) from None
     show = parse_show(data, str(path))
-    lists = show.comments.wordlists
-    if any(not Path(name).is_absolute() for name in lists):
-        # Word lists are named relative to the show file: kept as absolute paths from here on.
-        here = path.resolve().parent
-        absolute = tuple(str(here / name) for name in lists)
-        show = show.model_copy(
-            update={"comments": show.comments.model_copy(update={"wordlists": absolute})}
-        )
+    if show.comments.wordlists:
+        # Read now, once, bounded, inside the show file's folder: never again while serving.
+        files: list[WordFile] = []
+        problems: list[Problem] = []
+        for name in show.comments.wordlists:
+            try:
+                files.append(read_wordfile(path.parent, name))
+            except WordFileError as exc:
+                problems.append(Problem(str(path), "comments.wordlists", str(exc)))
+        if problems:
+            raise ShowFileError(problems)
+        show = show.model_copy(update={"comments": show.comments.with_files(tuple(files))})
     return show
 
 

@@ -22,7 +22,6 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from live import metrics
@@ -43,7 +42,6 @@ from live.domain.errors import (
     CommentBanned,
     CommentLimited,
     CommentsDisabled,
-    ConfigError,
     LiveError,
     Unavailable,
     UnknownComment,
@@ -51,7 +49,7 @@ from live.domain.errors import (
 )
 from live.domain.ingest.event import Event
 from live.domain.show import Show
-from live.domain.wordfilter import WordFilter, read_list
+from live.domain.wordfilter import WordFilter
 from live.redis.comments import CommentStore, WordEdits
 from live.services.shows import Service
 
@@ -95,7 +93,6 @@ class Comments:
         self.service = service
         self.store = store
         self.clock = clock
-        self._files: dict[str, tuple[list[str], list[str]]] = {}
         self._filters: dict[str, tuple[str, tuple[str, ...], WordFilter]] = {}
         """show -> (the lists' revision, the files it was built from, the filter)."""
         self._chat: deque[tuple[str, Event]] = deque()
@@ -107,23 +104,13 @@ class Comments:
     # -- word lists ----------------------------------------------------------------------------
 
     def file_lists(self, show: Show) -> tuple[list[str], list[str]]:
-        """The show file's word lists (words, allowed phrases), read once per file;
-        :class:`ConfigError` naming a file that cannot be read or has bad lines."""
+        """The show file's word lists (words, allowed phrases), as read when the show file was
+        loaded (:mod:`live.domain.wordfiles`): nothing here opens a file."""
         words: list[str] = []
         allowed: list[str] = []
-        for name in show.comments.wordlists:
-            found = self._files.get(name)
-            if found is None:
-                try:
-                    text = Path(name).read_text(encoding="utf-8")
-                except (OSError, UnicodeDecodeError) as exc:
-                    raise ConfigError(f"show {show.id!r}: word list {name}: {exc}") from None
-                w, a, problems = read_list(text)
-                if problems:
-                    raise ConfigError(f"show {show.id!r}: word list {name}: {problems[0]}")
-                found = self._files[name] = (w, a)
-            words += found[0]
-            allowed += found[1]
+        for found in show.comments.files:
+            words += found.words
+            allowed += found.allowed
         return words, allowed
 
     def build(self, show: Show, edits: WordEdits) -> WordFilter:

@@ -31,6 +31,7 @@ from live.domain.errors import (
 from live.domain.reconcile.rules import PRESETS
 from live.domain.roster import RosterError, read_roster, read_sheet
 from live.domain.setup import (
+    browser_problems,
     check_redefinition,
     document,
     edits_digest,
@@ -87,6 +88,9 @@ class Setup:
                 continue
             try:
                 show = parse_show_text(definition.toml, f"registry:{show_id}")
+                problems = browser_problems(show, f"registry:{show_id}")
+                if problems:
+                    raise ShowFileError(problems)
             except ShowFileError as exc:  # never written by define(); a hand-edited key
                 log.error("show %s in the registry does not load: %s", show_id, exc)
                 self.revs[show_id] = definition.rev

@@ -195,10 +195,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             supervisor.add("registry", setup.run, stale)
             if flagger is not None:
                 supervisor.add("flagger", flagger.run, stale + 2 * LEASE_MS / 1000)
-            comments = Comments(service, CommentStore(store))
-            for show in shows.values():
-                if show.comments.enabled:
-                    comments.file_lists(show)  # a missing or bad word list stops the start
+            comments = Comments(service, CommentStore(store))  # word lists: read by load_shows
             supervisor.add("comments", comments.run, stale)
             ingest = Ingest(service, IngestStore(store))
             ingest.comments = comments

@@ -1,0 +1,146 @@
+"""Hostile input from organisers, platforms and backups (issue 31): an admin of one show, a
+platform impostor, a fraudster and someone holding a backup reach no file, secret, memory or
+session through what they send. Each test is one finding's reproduction, answered by a refusal,
+with the process still answering ``/healthz`` where the old code hung or grew."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from live.domain.errors import ShowFileError
+from live.domain.show import load_show
+from live.domain.wordfiles import MAX_BYTES, WordFileError, read_wordfile
+from tests.conftest import make_settings
+from tests.helpers import SHOW, LiveServer, serve
+from tests.test_show_builder import create
+
+# -- watching the process --------------------------------------------------------------------
+
+
+async def healthz_while(live: LiveServer, work: Any, every: float = 0.2) -> tuple[Any, float]:
+    """Run ``work`` (an awaitable) while polling ``/healthz``; its result and the longest time
+    one ``/healthz`` took meanwhile (a hung event loop shows as a long one)."""
+    worst = 0.0
+    done = asyncio.Event()
+
+    async def watch() -> None:
+        nonlocal worst
+        async with live.client() as http:
+            while not done.is_set():
+                t0 = asyncio.get_running_loop().time()
+                reply = await http.get("/healthz", timeout=10)
+                assert reply.status_code == 200
+                worst = max(worst, asyncio.get_running_loop().time() - t0)
+                await asyncio.sleep(every)
+
+    watcher = asyncio.create_task(watch())
+    try:
+        result = await work
+    finally:
+        done.set()
+        await watcher
+    return result, worst
+
+
+@pytest.fixture
+async def live(redis_url: str, prefix: str, tmp_path: Path) -> AsyncIterator[LiveServer]:
+    async with serve(make_settings(redis_url, prefix, tmp_path)) as server:
+        yield server
+
+
+async def redefine_toml(http: httpx.AsyncClient, show: str, extra: str) -> httpx.Response:
+    """Save ``show``'s definition with ``extra`` TOML appended (the organiser's own upload)."""
+    current = (await http.get(f"/api/shows/{show}/definition")).json()
+    return await http.post(
+        f"/api/shows/{show}/definition?rev={current['rev']}",
+        content=current["toml"] + extra,
+        headers={"Content-Type": "application/toml"},
+    )
+
+
+# -- 1. word-list paths ------------------------------------------------------------------------
+
+
+HOSTILE_NAMES = ["/etc/shadow", "/etc/passwd", "../words.txt", "a/../../x", ".hidden", "/dev/zero",
+                 "words.txt\x00", "C:\\w.txt"]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", HOSTILE_NAMES)
+async def test_a_browser_show_naming_any_word_list_file_is_refused_and_nothing_is_read(
+    live: LiveServer, name: str
+) -> None:
+    client, _ = await create(live, "gala")
+    async with client as http:
+        reply = await redefine_toml(
+            http, "gala", f"\n[comments]\nwordlists = [{json.dumps(name)}]\n"
+        )
+        assert reply.status_code == 400, reply.text
+        error = reply.json()["error"]
+        assert error["code"] == "show_invalid"
+        assert any(p["where"].startswith("comments.wordlists") for p in error["problems"])
+        assert "root:" not in reply.text and "Errno" not in reply.text
+        words = (await http.get("/api/shows/gala/wordlist")).json()
+    assert words["files"] == [] and words["file_words"] == 0
+
+
+async def test_a_browser_show_names_no_file_even_a_plain_relative_one(live: LiveServer) -> None:
+    client, _ = await create(live, "gala")
+    async with client as http:
+        reply = await redefine_toml(http, "gala", '\n[comments]\nwordlists = ["words.txt"]\n')
+    assert reply.status_code == 400
+    assert "word-list API" in reply.json()["error"]["message"]
+
+
+def test_a_word_list_is_read_only_inside_the_show_files_folder(tmp_path: Path) -> None:
+    folder = tmp_path / "show"
+    (folder / "lists").mkdir(parents=True)
+    (folder / "lists" / "ok.txt").write_text("赌博\n!反赌博\n", encoding="utf-8")
+    (folder / "out.txt").symlink_to("/etc/passwd")
+    (folder / "zero.txt").symlink_to("/dev/zero")
+    os.mkfifo(folder / "fifo.txt")
+    (folder / "big.txt").write_bytes(b"a\n" * (MAX_BYTES // 2 + 1))
+    (folder / "dir.txt").mkdir()
+    (folder / "latin1.txt").write_bytes("caf\xe9\n".encode("latin-1"))
+    got = read_wordfile(folder, "lists/ok.txt")
+    assert (got.words, got.allowed) == (("赌博",), ("反赌博",))
+    refusals = {
+        "out.txt": "outside the show file's folder",
+        "zero.txt": "outside the show file's folder",
+        "fifo.txt": "not a regular file",  # opened without waiting for a writer
+        "big.txt": "larger than 1,000,000 bytes",
+        "dir.txt": "not a regular file",
+        "missing.txt": "no such file",
+        "latin1.txt": "not UTF-8 text",
+        "../show/lists/ok.txt": "no absolute path, no ..",
+        "/etc/passwd": "no absolute path, no ..",
+    }
+    for name, why in refusals.items():
+        with pytest.raises(WordFileError) as caught:
+            read_wordfile(folder, name)
+        assert why in str(caught.value), (name, str(caught.value))
+        assert "Errno" not in str(caught.value)
+
+
+def test_a_show_file_naming_a_bad_word_list_does_not_load(tmp_path: Path) -> None:
+    path = tmp_path / "show.toml"
+    os.mkfifo(tmp_path / "fifo.txt")
+    path.write_text(
+        SHOW.read_text(encoding="utf-8") + '\n[comments]\nwordlists = ["fifo.txt"]\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(ShowFileError, match="not a regular file"):
+        load_show(path)
+    path.write_text(
+        SHOW.read_text(encoding="utf-8") + '\n[comments]\nwordlists = ["/etc/shadow"]\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(ShowFileError, match="no absolute path"):
+        load_show(path)

@@ -6,21 +6,27 @@ with the process still answering ``/healthz`` where the old code hung or grew.""
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import os
+import re
+import zipfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 import pytest
 
 from live.domain.errors import ShowFileError
+from live.domain.roster import MAX_ROWS, read_sheet
 from live.domain.show import load_show
 from live.domain.wordfiles import MAX_BYTES, WordFileError, read_wordfile
 from tests.conftest import make_settings
 from tests.helpers import SHOW, LiveServer, serve
 from tests.test_show_builder import create
+from tests.test_show_setup import person, xlsx
 
 # -- watching the process --------------------------------------------------------------------
 
@@ -144,3 +150,91 @@ def test_a_show_file_naming_a_bad_word_list_does_not_load(tmp_path: Path) -> Non
     )
     with pytest.raises(ShowFileError, match="no absolute path"):
         load_show(path)
+
+
+# -- 2. sheet import memory bomb -------------------------------------------------------------
+
+
+def with_sheet_xml(book: bytes, edit: Any, extra: dict[str, bytes] | None = None) -> bytes:
+    """``book`` (an XLSX) with its first sheet's XML passed through ``edit`` (and more parts)."""
+    src = zipfile.ZipFile(io.BytesIO(book))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data = edit(data)
+            dst.writestr(item.filename, data)
+        for name, data in (extra or {}).items():
+            dst.writestr(name, data)
+    return out.getvalue()
+
+
+def claims_every_cell(xml: bytes) -> bytes:
+    """The sheet says it spans A1:XFD1048576 and has a cell in the very last row."""
+    xml = re.sub(rb'<dimension ref="[^"]*"/>', b'<dimension ref="A1:XFD1048576"/>', xml)
+    last = b'<row r="1048576"><c r="XFD1048576" t="inlineStr"><is><t>x</t></is></c></row>'
+    return xml.replace(b"</sheetData>", last + b"</sheetData>")
+
+
+def only_claims(xml: bytes) -> bytes:
+    return re.sub(rb'<dimension ref="[^"]*"/>', b'<dimension ref="A1:XFD1048576"/>', xml)
+
+
+def rss() -> int:
+    return int(psutil.Process().memory_info().rss)
+
+
+async def post_sheet(http: httpx.AsyncClient, show: str, data: bytes) -> httpx.Response:
+    rev = (await http.get(f"/api/shows/{show}/definition")).json()["rev"]
+    return await http.post(f"/api/shows/{show}/roster?name=r.xlsx&rev={rev}", content=data)
+
+
+async def test_a_sheet_claiming_17_billion_cells_is_refused_without_growing(
+    live: LiveServer,
+) -> None:
+    bomb = with_sheet_xml(xlsx([person(1), person(2)]), claims_every_cell)
+    assert len(bomb) < 10_000
+    client, _ = await create(live, "gala")
+    async with client as http:
+        before = rss()
+        reply, worst = await healthz_while(live, post_sheet(http, "gala", bomb))
+        grown = rss() - before
+    print(f"\nbomb of {len(bomb):,} bytes: {reply.status_code}, RSS +{grown / 2**20:.1f} MB, "
+          f"slowest /healthz {worst * 1000:.0f} ms")  # fmt: skip
+    assert reply.status_code == 400, reply.text
+    assert "more than 100,000 rows" in reply.json()["error"]["message"]
+    assert grown < 100 * 2**20
+    assert worst < 2.0
+
+
+async def test_a_sheet_whose_dimension_lies_is_read_as_its_rows_are(live: LiveServer) -> None:
+    """The ``<dimension>`` is ignored, not obeyed nor refused: the 40 rows import."""
+    sheet = with_sheet_xml(xlsx([person(i) for i in range(1, 41)]), only_claims)
+    client, _ = await create(live, "gala")
+    async with client as http:
+        reply = await post_sheet(http, "gala", sheet)
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["contestants"] == 40
+
+
+def test_a_zip_bomb_and_an_endless_sheet_are_refused_before_they_are_unpacked() -> None:
+    bomb = with_sheet_xml(xlsx([person(1)]), lambda x: x, {"xl/big.bin": bytes(60 * 2**20)})
+    assert len(bomb) < 200_000
+    with pytest.raises(ValueError, match="unpacks to more than 50 MB"):
+        read_sheet(bomb, "r.xlsx")
+    many = "\n".join(["number,name"] + [f"{i},n{i}" for i in range(MAX_ROWS + 1)])
+    with pytest.raises(ValueError, match="more than 5,000 contestants"):
+        read_sheet(many.encode(), "r.csv")
+    header, rows = read_sheet(("\n".join(many.splitlines()[: MAX_ROWS + 1])).encode(), "r.csv")
+    assert len(rows) == MAX_ROWS and header == ["number", "name"]
+
+
+async def test_one_sheet_is_read_at_a_time_per_process(live: LiveServer) -> None:
+    """A second import while one is being read is a 503 ``busy`` (Retry-After), not a second
+    copy of the work in memory."""
+    client, _ = await create(live, "gala")
+    async with client as http, live.rt.setup._reading:
+        reply = await post_sheet(http, "gala", xlsx([person(1)]))
+    assert (reply.status_code, reply.json()["error"]["code"]) == (503, "busy")
+    assert reply.headers["retry-after"] == "1"

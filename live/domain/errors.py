@@ -257,6 +257,13 @@ class Unavailable(LiveError):
         return {"Retry-After": str(self.retry_after)}
 
 
+class Busy(Unavailable):
+    """Slow work of this kind (reading a sheet, decoding an image) is already running in this
+    process: one at a time, so that several cannot together exhaust its memory or CPU."""
+
+    code = "busy"
+
+
 class NotReplicated(Unavailable):
     """The vote was written, but no replica confirmed a copy in time (``WAIT``): it could be lost
     by a failover, so it is not acknowledged. A retry with the same ``vote_id`` is safe."""

@@ -48,31 +48,102 @@ ALIASES = {
 
 MAX_SHEET_BYTES = 20 * 1024 * 1024
 """The largest sheet read (a 1,000-row roster is far below this)."""
+MAX_ROWS = 5000
+"""Contestants one sheet may list (rows after the header that are not blank)."""
+MAX_COLUMNS = 2 * len(COLUMNS)
+"""Columns read from a sheet: every known column, and as many more (refused as unknown by
+name). Cells further right are never read."""
+MAX_SCANNED = 100_000
+"""Rows (blank ones included) a sheet may span: past this it is refused without reading on."""
+MAX_UNPACKED = 50 * 1024 * 1024
+"""An XLSX is a ZIP: what its parts hold unpacked, at most (a 1,000-row roster: ~1 MB)."""
+MAX_PARTS = 500
+"""Files inside one XLSX (a workbook has a dozen)."""
+
+
+def _blank(row: Iterable[Any]) -> bool:
+    return all(v is None or (isinstance(v, str) and not v.strip()) for v in row)
+
+
+def _bounded_rows(rows: Iterable[Iterable[Any]], name: str) -> list[list[Any]]:
+    """The rows up to the last one that is not blank, each cut to :data:`MAX_COLUMNS`;
+    :class:`ValueError` past :data:`MAX_ROWS` contestants or :data:`MAX_SCANNED` rows. Lazy
+    input is read only as far as needed: a sheet that claims a million rows costs nothing
+    beyond the first refusal."""
+    out: list[list[Any]] = []
+    kept = 0  # rows of ``out`` up to the last that is not blank
+    filled = 0
+    for scanned, row in enumerate(rows, start=1):
+        if scanned > MAX_SCANNED:
+            raise _Bound(f"{name}: the sheet spans more than {MAX_SCANNED:,} rows")
+        cells = list(row)[:MAX_COLUMNS]
+        out.append(cells)
+        if not _blank(cells):
+            kept = len(out)
+            filled += 1
+            if filled > MAX_ROWS + 1:  # the header and the contestants
+                raise _Bound(f"{name}: more than {MAX_ROWS:,} contestants in one sheet")
+    return out[:kept]
+
+
+def _unpacked_size(data: bytes, name: str) -> None:
+    """Refuse an XLSX whose parts claim more than :data:`MAX_UNPACKED` (a ZIP bomb). Python's
+    ``zipfile`` never yields more than a part claims (and checks its CRC), so the claim holds."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            parts = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        raise ValueError(f"{name}: not an XLSX workbook (not a ZIP archive)") from None
+    if len(parts) > MAX_PARTS:
+        raise ValueError(f"{name}: not an XLSX workbook ({len(parts)} parts)")
+    if sum(p.file_size for p in parts) > MAX_UNPACKED:
+        raise ValueError(f"{name}: unpacks to more than {MAX_UNPACKED // (1024 * 1024)} MB")
+
+
+class _Bound(ValueError):
+    """A bound of this module passed (its message is for the organiser as it is)."""
+
+
+def _xlsx_rows(data: bytes, name: str) -> list[list[Any]]:
+    try:
+        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception:  # a hostile file: whatever openpyxl or the XML parser raise, one answer
+        raise ValueError(f"{name}: not an XLSX workbook") from None
+    try:
+        sheet = book.worksheets[0]
+        if hasattr(sheet, "reset_dimensions"):
+            sheet.reset_dimensions()  # the file's <dimension> says nothing we trust
+        return _bounded_rows(sheet.iter_rows(max_col=MAX_COLUMNS, values_only=True), name)
+    except _Bound:
+        raise
+    except Exception:
+        raise ValueError(f"{name}: not an XLSX workbook (a sheet cannot be read)") from None
+    finally:
+        book.close()
 
 
 def read_sheet(data: bytes, name: str) -> tuple[list[Any], list[list[Any]]]:
     """The header and rows of the first sheet of an XLSX file, or of a CSV (UTF-8, with or
     without a BOM, as spreadsheets save it); ``name``'s suffix says which. Raises
-    :class:`ValueError` with a sentence for a file that is neither."""
+    :class:`ValueError` with a sentence for a file that is neither, or one past the bounds
+    above. An XLSX's own ``<dimension>`` is ignored (it may claim 17 billion cells): rows are
+    read as they are in the file, at most :data:`MAX_COLUMNS` wide. CPU-bound for a large
+    sheet: call it off the event loop."""
     if len(data) > MAX_SHEET_BYTES:
         raise ValueError(f"{name}: larger than {MAX_SHEET_BYTES // (1024 * 1024)} MB")
     lower = name.lower()
     if lower.endswith(".xlsx"):
-        try:
-            book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-        except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
-            raise ValueError(f"{name}: not an XLSX workbook ({exc})") from None
-        try:
-            sheet = book.worksheets[0]
-            rows = [list(r) for r in sheet.iter_rows(values_only=True)]
-        finally:
-            book.close()
+        _unpacked_size(data, name)
+        rows = _xlsx_rows(data, name)
     elif lower.endswith(".csv"):
         try:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError:
             raise ValueError(f"{name}: a CSV must be UTF-8 (save it as CSV UTF-8)") from None
-        rows = [list(r) for r in csv.reader(io.StringIO(text))]
+        try:
+            rows = _bounded_rows(csv.reader(io.StringIO(text)), name)
+        except csv.Error:
+            raise ValueError(f"{name}: not a CSV file (a field is too long or malformed)") from None
     else:
         raise ValueError(f"{name}: a .csv or .xlsx file is expected")
     if not rows:

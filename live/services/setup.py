@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from live.domain.errors import (
     BadRequest,
+    Busy,
     DefinedByFile,
     DefinitionInvalid,
     DefinitionStale,
@@ -71,6 +72,8 @@ class Setup:
         """The shows served from show files: defined there, never from the registry."""
         self.revs: dict[str, str] = {}
         """Show set up in the browser -> the revision of its definition served here."""
+        self._reading = asyncio.Lock()
+        """Held while a contestant sheet is read (one at a time per process)."""
 
     # -- serving the registry ------------------------------------------------------------
 
@@ -206,10 +209,15 @@ class Setup:
         """Replace the contestants by a sheet's (CSV or XLSX): every row checked, every
         problem reported (``row R, column C``), nothing taken unless all rows are good."""
         self._not_a_file(show_id)
-        try:
-            header, rows = read_sheet(data, name)
-        except ValueError as exc:
-            raise BadRequest(str(exc)) from None
+        if self._reading.locked():
+            raise Busy("another contestant sheet is being read here: try again in a moment")
+        async with self._reading:
+            try:
+                # Off the event loop (a large sheet is seconds of CPU), one at a time per
+                # process (each may hold tens of MB while it is read).
+                header, rows = await asyncio.to_thread(read_sheet, data, name)
+            except ValueError as exc:
+                raise BadRequest(str(exc)) from None
         try:
             people = read_roster(header, rows)
         except RosterError as exc:

@@ -18,13 +18,14 @@ from typing import Any
 import httpx
 import psutil
 import pytest
+from PIL import Image
 
 from live.domain.errors import ShowFileError
 from live.domain.roster import MAX_ROWS, read_sheet
 from live.domain.show import load_show
 from live.domain.wordfiles import MAX_BYTES, WordFileError, read_wordfile
 from tests.conftest import make_settings
-from tests.helpers import SHOW, LiveServer, serve
+from tests.helpers import SHOW, LiveServer, serve, staff_client, staff_login
 from tests.test_show_builder import create
 from tests.test_show_setup import person, xlsx
 
@@ -238,3 +239,42 @@ async def test_one_sheet_is_read_at_a_time_per_process(live: LiveServer) -> None
         reply = await post_sheet(http, "gala", xlsx([person(1)]))
     assert (reply.status_code, reply.json()["error"]["code"]) == (503, "busy")
     assert reply.headers["retry-after"] == "1"
+
+
+# -- 10. image decompression ---------------------------------------------------------------------
+
+
+def flat_png(side: int) -> bytes:
+    out = io.BytesIO()
+    Image.new("L", (side, side), 200).save(out, format="PNG", optimize=True)
+    return out.getvalue()
+
+
+async def test_a_small_png_of_40_m_pixels_is_refused_from_its_header(live: LiveServer) -> None:
+    png = flat_png(6324)
+    assert len(png) < 200_000
+    cookie, csrf = await staff_login(live, "admin")
+    async with staff_client(live, cookie, headers={"X-CSRF-Token": csrf}) as http:
+        before = rss()
+        reply, worst = await healthz_while(
+            live, http.post("/api/shows/t/contestants/p1/photo", content=png)
+        )
+        grown = rss() - before
+    print(f"\n6324x6324 PNG of {len(png):,} bytes: {reply.status_code}, "
+          f"RSS +{grown / 2**20:.1f} MB")  # fmt: skip
+    assert (reply.status_code, reply.json()["error"]["code"]) == (400, "bad_image")
+    assert "16,000,000 pixels" in reply.json()["error"]["message"]
+    assert grown < 100 * 2**20 and worst < 2.0
+
+
+async def test_one_image_is_decoded_at_a_time_per_process(live: LiveServer) -> None:
+    cookie, csrf = await staff_login(live, "admin")
+    async with (
+        staff_client(live, cookie, headers={"X-CSRF-Token": csrf}) as http,
+        live.rt.decoding,
+    ):
+        busy = await http.post("/api/shows/t/contestants/p1/photo", content=flat_png(8))
+    assert (busy.status_code, busy.json()["error"]["code"]) == (503, "busy")
+    async with staff_client(live, cookie, headers={"X-CSRF-Token": csrf}) as http:
+        ok = await http.post("/api/shows/t/contestants/p1/photo", content=flat_png(8))
+    assert ok.status_code == 200, ok.text

@@ -10,23 +10,36 @@ uploader's.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
 import warnings
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from live.domain.errors import BadRequest
+from live.domain.errors import BadRequest, Busy
 
 FORMATS = ("JPEG", "PNG", "WEBP")
 MAX_BYTES = 8 * 1024 * 1024
 """An upload larger than this is refused (413) before it is read in full."""
-MAX_PIXELS = 40_000_000
+MAX_PIXELS = 16_000_000
+"""Pixels of an upload, read from its header before anything is decoded: a 16 M-pixel image
+decodes to 64 MB (RGBA), where a 155 KB PNG of 6324 x 6324 would cost ~530 MB. A phone's photo
+(12 MP) passes."""
 MAX_SIDE = 1200
 
 
 class BadImage(BadRequest):
     code = "bad_image"
+
+
+async def reencode_one(data: bytes, decoding: asyncio.Lock) -> tuple[bytes, str]:
+    """:func:`reencode` off the event loop, one image at a time per process (``decoding`` is
+    the process's lock): a second upload meanwhile is 503 ``busy``, never a second decode."""
+    if decoding.locked():
+        raise Busy("another image is being decoded here: try again in a moment")
+    async with decoding:
+        return await asyncio.to_thread(reencode, data)
 
 
 def reencode(data: bytes) -> tuple[bytes, str]:

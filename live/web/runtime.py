@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, field
 
 from starlette.applications import Starlette
 from starlette.templating import Jinja2Templates
@@ -61,6 +62,8 @@ class Runtime:
     """Signs and reads the device's ``live_identity`` cookie."""
     wechat: WeChat
     oidc: Oidc
+    decoding: asyncio.Lock = field(default_factory=asyncio.Lock)
+    """Held while an uploaded image is decoded (one at a time per process)."""
     draining: bool = False
     """Set from the moment SIGTERM arrives: ``/readyz`` answers 503 so that a balancer sends
     no new phones here while the process finishes (``LIVE_DRAIN_SECONDS``)."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from urllib.parse import urlencode
 
@@ -145,7 +144,7 @@ async def post_photo(request: Request, rt: Runtime, session: Session) -> Respons
     """The body is the image itself (JPEG, PNG or WebP, at most 8 MB): checked and re-encoded
     (:mod:`live.web.photos`) off the event loop, then kept."""
     data = await read_body(request, photos.MAX_BYTES)
-    webp, rev = await asyncio.to_thread(photos.reencode, data)
+    webp, rev = await photos.reencode_one(data, rt.decoding)
     p = request.path_params
     version = await rt.service.set_photo(p["show"], p["contestant"], webp, rev, actor(session))
     url = f"/s/{p['show']}/c/{p['contestant']}/photo.webp?v={rev}"

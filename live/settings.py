@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from live.domain.errors import ConfigError
+from live.domain.ingest.source import origin
 
 DEMO_SHOW = Path(__file__).parent / "shows" / "demo.toml"
 
@@ -155,6 +156,10 @@ class Settings:
     before a phone code is sent; empty: no captcha."""
     captcha_secret: str = field(default="", repr=False)
     """``LIVE_CAPTCHA_SECRET``."""
+    ingest_endpoints: frozenset[str] = frozenset()
+    """``LIVE_INGEST_ENDPOINTS``: comma-separated origins (``https://host:port``) a show's
+    platform source may name as its ``url`` or ``api`` besides the platform's own (a proxy, a
+    local fake). Empty: only the platforms' own endpoints."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -215,6 +220,7 @@ class Settings:
             oidc_client_secret=env.get("LIVE_OIDC_CLIENT_SECRET", ""),
             captcha_url=env.get("LIVE_CAPTCHA_VERIFY_URL", ""),
             captcha_secret=env.get("LIVE_CAPTCHA_SECRET", ""),
+            ingest_endpoints=_origins(env, "LIVE_INGEST_ENDPOINTS"),
             allowed_origins=tuple(
                 o.strip().lower().rstrip("/")
                 for o in env.get("LIVE_ALLOWED_ORIGINS", "").split(",")
@@ -230,3 +236,15 @@ def _public_url(raw: str) -> str | None:
     if not url.startswith(("https://", "http://")) or any(c in url for c in " <>\"'"):
         raise ConfigError(f"LIVE_PUBLIC_URL must be an http(s) address, got {raw!r}")
     return url
+
+
+def _origins(env: Mapping[str, str], name: str) -> frozenset[str]:
+    out = set()
+    for raw in env.get(name, "").split(","):
+        if not raw.strip():
+            continue
+        found = origin(raw)
+        if not found or found != raw.strip().lower().rstrip("/"):
+            raise ConfigError(f"{name}: {raw.strip()!r} is not an origin (scheme://host[:port])")
+        out.add(found)
+    return frozenset(out)

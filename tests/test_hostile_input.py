@@ -10,10 +10,11 @@ import io
 import json
 import os
 import re
+import time
 import zipfile
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import psutil
@@ -21,11 +22,27 @@ import pytest
 from PIL import Image
 
 from live.domain.errors import ShowFileError
+from live.domain.ingest import douyin
+from live.domain.ingest.source import IngestSource
 from live.domain.roster import MAX_ROWS, read_sheet
 from live.domain.show import load_show
 from live.domain.wordfiles import MAX_BYTES, WordFileError, read_wordfile
+from live.services import ingest as ingest_service
+from live.services.ingest import (
+    BAD_SIGNATURES_PER_ADDRESS,
+    BAD_SIGNATURES_PER_ROOM,
+    Ingest,
+)
 from tests.conftest import make_settings
 from tests.helpers import SHOW, LiveServer, serve, staff_client, staff_login
+from tests.test_ingest import (
+    DOUYIN_SECRET,
+    SECRET_ENV,
+    comment,
+    push,
+    push_headers,
+    with_ingest,
+)
 from tests.test_show_builder import create
 from tests.test_show_setup import person, xlsx
 
@@ -278,3 +295,120 @@ async def test_one_image_is_decoded_at_a_time_per_process(live: LiveServer) -> N
     async with staff_client(live, cookie, headers={"X-CSRF-Token": csrf}) as http:
         ok = await http.post("/api/shows/t/contestants/p1/photo", content=flat_png(8))
     assert ok.status_code == 200, ok.text
+
+
+# -- 3. platform credentials and endpoints -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("source", "why"),
+    [
+        ('platform = "douyin"\nroom = "r1"\nsecret_env = "LIVE_METRICS_TOKEN"', "LIVE_INGEST_"),
+        ('platform = "douyin"\nroom = "r1"\nsecret_env = "REDIS_URL"', "LIVE_INGEST_"),
+        ('platform = "bilibili"\nroom = "1"\napp_id = 1\nkey_id_env = "LIVE_INGEST_K"\n'
+         'secret_env = "LIVE_INGEST_S"\ncode_env = "LIVE_INGEST_C"\n'
+         'url = "https://evil.example"', "LIVE_INGEST_ENDPOINTS"),
+        ('platform = "twitch"\nroom = "1"\nclient_id_env = "LIVE_INGEST_C"\n'
+         'token_env = "LIVE_INGEST_T"\napi = "https://api.twitch.tv.evil.example"',
+         "LIVE_INGEST_ENDPOINTS"),
+    ],
+)  # fmt: skip
+async def test_a_browser_show_cannot_name_a_setting_as_a_secret_nor_a_host_for_credentials(
+    live: LiveServer, source: str, why: str
+) -> None:
+    client, _ = await create(live, "gala")
+    async with client as http:
+        reply = await redefine_toml(http, "gala", f"\n[[ingest]]\n{source}\n")
+    assert reply.status_code == 400, reply.text
+    assert reply.json()["error"]["code"] == "show_invalid"
+    assert why in reply.text
+
+
+def test_a_credential_is_read_only_from_the_operators_ingest_variables() -> None:
+    """Even a source built without its checks (a hand-edited registry key) reads no setting."""
+    env = {"LIVE_METRICS_TOKEN": "m", "LIVE_INGEST_DOUYIN": "d"}
+    ingest = Ingest(cast(Any, None), cast(Any, None), env=env)
+    planted = IngestSource.model_construct(
+        platform="douyin", room="r", secret_env="LIVE_METRICS_TOKEN"
+    )
+    assert ingest.credential(planted, "secret_env") == ""
+    own = IngestSource(platform="douyin", room="r", secret_env="LIVE_INGEST_DOUYIN")
+    assert ingest.credential(own, "secret_env") == "d"
+    twitch = IngestSource(
+        platform="twitch", room="1", client_id_env="LIVE_INGEST_C", token_env="LIVE_INGEST_T"
+    )
+    elsewhere = twitch.model_copy(update={"url": "wss://127.0.0.1:9/ws"})
+    assert "not the platform's own" in ingest.endpoint_problem(elsewhere)
+    assert ingest.endpoint_problem(twitch) == ""
+    allowed = Ingest(cast(Any, None), cast(Any, None), endpoints=frozenset({"wss://127.0.0.1:9"}))
+    assert allowed.endpoint_problem(elsewhere) == ""
+
+
+@pytest.fixture
+async def douyin_live(
+    redis_url: str, prefix: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[LiveServer]:
+    monkeypatch.setenv(SECRET_ENV, DOUYIN_SECRET)
+    async with serve(make_settings(redis_url, prefix, tmp_path, with_ingest(tmp_path))) as server:
+        yield server
+
+
+async def forged(live: LiveServer, n: int, room: str = "268") -> list[int]:
+    body = b"[]"
+    headers = push_headers(body, "live_comment", room) | {"x-signature": "AAAAAAAAAAAAAAAAAAAAAA=="}
+    async with live.client() as http:
+        return [
+            (await http.post("/ingest/douyin/t", content=body, headers=headers)).status_code
+            for _ in range(n)
+        ]
+
+
+async def test_bad_signatures_are_limited_per_address(douyin_live: LiveServer) -> None:
+    codes = await forged(douyin_live, BAD_SIGNATURES_PER_ADDRESS + 2)
+    assert codes == [401] * BAD_SIGNATURES_PER_ADDRESS + [429, 429]
+    good = await push(douyin_live, "live_comment", [comment("m1", "u1", "加油")])
+    assert good.status_code == 429 and int(good.headers["retry-after"]) >= 1
+
+
+async def test_bad_signatures_are_limited_per_room_from_anywhere(
+    douyin_live: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ingest_service, "BAD_SIGNATURES_PER_ADDRESS", 10_000)
+    codes = await forged(douyin_live, BAD_SIGNATURES_PER_ROOM + 1)
+    assert codes[-2:] == [401, 429] and codes.count(401) == BAD_SIGNATURES_PER_ROOM
+    other_room = await push(douyin_live, "live_comment", [comment("m1", "u1", "加油")], "269")
+    assert other_room.status_code == 200  # another room's budget is its own
+
+
+async def test_good_signatures_use_up_no_budget(douyin_live: LiveServer) -> None:
+    for i in range(BAD_SIGNATURES_PER_ADDRESS + 5):
+        reply = await push(douyin_live, "live_comment", [comment(f"m{i}", "u1", "加油")])
+        assert reply.status_code == 200
+
+
+# -- 7. Douyin freshness -------------------------------------------------------------------------
+
+
+async def test_a_signed_push_dated_2001_is_refused(douyin_live: LiveServer) -> None:
+    body = json.dumps([comment("old1", "u1", "投2")]).encode()
+    headers = {"x-nonce-str": "n-2001", "x-timestamp": "978307200", "x-roomid": "268",
+               "x-msg-type": "live_comment"}  # fmt: skip
+    headers["x-signature"] = douyin.signature(headers, body, DOUYIN_SECRET)
+    async with douyin_live.client() as http:
+        reply = await http.post("/ingest/douyin/t", content=body, headers=headers)
+    assert (reply.status_code, reply.json()["error"]["code"]) == (401, "stale_push")
+    assert douyin.fresh(
+        headers | {"x-timestamp": str(int(time.time() * 1000))}, int(time.time() * 1000)
+    )
+
+
+async def test_a_replayed_push_counts_once(douyin_live: LiveServer) -> None:
+    body = json.dumps([comment("r1", "u1", "投2")], ensure_ascii=False).encode()
+    headers = push_headers(body, "live_comment")
+    async with douyin_live.client() as http:
+        first = await http.post("/ingest/douyin/t", content=body, headers=headers)
+        again = await http.post("/ingest/douyin/t", content=body, headers=headers)
+    assert first.json() == {"status": "ok", "received": 1}
+    assert again.status_code == 200 and again.json() == {
+        "status": "ok", "received": 0, "replay": True
+    }  # fmt: skip

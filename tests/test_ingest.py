@@ -7,6 +7,7 @@ import asyncio
 import json
 import random
 import secrets
+import time
 from collections.abc import AsyncIterator
 from fractions import Fraction
 from pathlib import Path
@@ -34,7 +35,7 @@ from tests.helpers import (
 from tests.test_a11y import serious, signed_in
 from tests.test_browser import browser, chromium  # noqa: F401
 
-SECRET_ENV = "LIVE_TEST_DOUYIN_SECRET"
+SECRET_ENV = "LIVE_INGEST_TEST_DOUYIN_SECRET"
 DOUYIN_SECRET = "douyin-" + "s" * 24
 INGEST = f"""
 [[ingest]]
@@ -91,7 +92,7 @@ def test_only_strict_forms_are_chat_votes(text: str, number: str | None) -> None
 
 
 def push_headers(body: bytes, msg_type: str, room: str = "268") -> dict[str, str]:
-    headers = {"x-nonce-str": secrets.token_hex(4), "x-timestamp": "1700000000",
+    headers = {"x-nonce-str": secrets.token_hex(4), "x-timestamp": str(int(time.time())),
                "x-roomid": room, "x-msg-type": msg_type}  # fmt: skip
     return {**headers, "x-signature": douyin.signature(headers, body, DOUYIN_SECRET)}
 
@@ -305,7 +306,7 @@ async def test_declared_source_weights_merge_chat_votes_and_the_export_reproduce
 async def test_the_demo_show_takes_douyin_pushes_once_its_secret_is_set(
     redis_url: str, prefix: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("LIVE_DOUYIN_SECRET", DOUYIN_SECRET)
+    monkeypatch.setenv("LIVE_INGEST_DOUYIN_SECRET", DOUYIN_SECRET)
     async with serve(make_settings(redis_url, prefix, tmp_path, DEMO_SHOW)) as live:
         body = json.dumps([comment("demo1", "u1", "投3")]).encode()
         async with live.client() as http:

@@ -84,6 +84,24 @@ class CommentLimited(Throttled):
         return {"Retry-After": str(self.retry_after)}
 
 
+class RetryLater(Throttled):
+    """A rate limit with a known end: ``Retry-After`` says when (seconds)."""
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, retry_after_s)
+
+    def headers(self) -> dict[str, str] | None:
+        return {"Retry-After": str(self.retry_after)}
+
+
+class SignaturesLimited(RetryLater):
+    """Too many pushes with a bad signature for this room, or from this address, this minute:
+    the next is not even checked (a secret cannot be guessed at speed)."""
+
+    code = "bad_signatures_limited"
+
+
 class PayloadTooLarge(LiveError):
     code = "payload_too_large"
     status = 413
@@ -201,6 +219,13 @@ class BadSignature(LiveError):
 
     code = "bad_signature"
     status = 401
+
+
+class StalePush(BadSignature):
+    """A signed platform push whose timestamp is more than 5 minutes from our clock (an old
+    push replayed): nothing counted."""
+
+    code = "stale_push"
 
 
 class NotFound(LiveError):

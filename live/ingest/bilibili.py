@@ -61,6 +61,9 @@ class Bilibili(Adapter):
     async def session(self, beat: Callable[[], None]) -> None:
         if not (self.key_id and self.secret and self.code):
             raise PlatformError("credentials missing: set the environment variables it names")
+        refused = self.ingest.endpoint_problem(self.src)
+        if refused:
+            raise PlatformError(refused)
         async with httpx.AsyncClient(base_url=self.src.base_url, timeout=10) as http:
             start = {"code": self.code, "app_id": self.src.app_id}
             data = await self.call(http, "/v2/app/start", start)

@@ -76,6 +76,9 @@ class Twitch(Adapter):
     async def session(self, beat: Callable[[], None]) -> None:
         if not (self.client_id and self.token):
             raise SessionLost("credentials missing: set the environment variables it names")
+        refused = self.ingest.endpoint_problem(self.src)
+        if refused:
+            raise SessionLost(refused)
         self.ws = await connect(self.src.base_url, max_size=MAX_MESSAGE, open_timeout=10)
         keep: asyncio.Task[None] | None = None
         try:

@@ -3,6 +3,7 @@ figures read back."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -32,11 +33,47 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
+BAD_SIGNATURE_WINDOW_MS = 60_000
+NONCE_MS = 10 * 60_000
+"""How long a Douyin push's nonce is remembered: past the 5 minutes a timestamp may be off, on
+either side, a replay is refused by its timestamp instead."""
+
+
 class IngestStore:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.client = store.client
         self._script = store.script("ingest.lua")
+        self._budget = store.script("budget.lua")
+
+    def _checks(self, show: str, room: str, address: str) -> list[str]:
+        base = self.store.keys(show).base
+        return [f"{base}:win:badsig:room:{room}", f"{base}:win:badsig:ip:{address}"]
+
+    async def reserve_check(
+        self, show: str, room: str, address: str, per_room: int, per_address: int
+    ) -> int:
+        """Take one signature check from the room's and the address's budgets of bad
+        signatures (per minute): 0 when taken, else the ms until one is free again. A check
+        whose signature is good is given back (:meth:`give_back`): only bad ones use them up.
+        ``address`` is the show's pseudonym of the sender's address, never the address."""
+        keys = self._checks(show, room, address)
+        args: list[int] = [BAD_SIGNATURE_WINDOW_MS, per_room, per_address]
+        raw: list[Any] = await self.store.call(self._budget(keys=keys, args=args))
+        return int(raw[1]) if int(raw[0]) else 0
+
+    async def give_back(self, show: str, room: str, address: str) -> None:
+        pipe = self.client.pipeline(transaction=False)
+        for key in self._checks(show, room, address):
+            pipe.incrby(key, -1)  # the ACL allows INCRBY, not DECR
+        await self.store.call(pipe.execute())
+
+    async def first_nonce(self, show: str, nonce: str) -> bool:
+        """Remember a signed push's nonce; False if it was seen within :data:`NONCE_MS` (a
+        replay of the same push)."""
+        digest = hashlib.sha256(nonce.encode()).hexdigest()[:32]
+        key = f"{self.store.keys(show).seen}nonce:{digest}"
+        return bool(await self.store.call(self.client.set(key, "1", nx=True, px=NONCE_MS)))
 
     async def count(
         self, show: Show, ballots: Sequence[Ballot], comments: dict[str, int] | None = None

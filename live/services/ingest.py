@@ -19,15 +19,32 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 from live import metrics
-from live.domain.errors import LiveError, Unavailable
+from live.domain.errors import (
+    BadRequest,
+    BadSignature,
+    IngestDisabled,
+    LiveError,
+    SignaturesLimited,
+    StalePush,
+    Unavailable,
+)
+from live.domain.ingest import douyin
 from live.domain.ingest.chatvote import number_key, parse_vote
 from live.domain.ingest.event import Event
-from live.domain.ingest.source import IngestSource
+from live.domain.ingest.source import ENV_PREFIX, IngestSource, endpoint_problems
 from live.domain.show import Show
 from live.redis.ingest import Ballot, IngestStore
 from live.services.shows import Service
 
 log = logging.getLogger("live.ingest")
+
+BAD_SIGNATURES_PER_ROOM = 120
+"""Douyin pushes with a bad signature one room may receive in a minute (from anywhere); past
+it the room's pushes are refused unchecked (429) until the minute ends: a forger flooding from
+many addresses delays the room's pushes (the platform sends them again), never guesses at
+speed."""
+BAD_SIGNATURES_PER_ADDRESS = 20
+"""Douyin pushes with a bad signature one address may send in a minute (over its rooms)."""
 
 QUEUE = 1000
 """Pushes waiting to be counted (per process): beyond it a push is answered 503 and the
@@ -66,10 +83,13 @@ class Ingest:
         store: IngestStore,
         env: Mapping[str, str] | None = None,
         clock: Callable[[], float] = time.time,
+        endpoints: frozenset[str] = frozenset(),
     ) -> None:
         self.service = service
         self.store = store
         self.env = os.environ if env is None else env
+        self.endpoints = endpoints
+        """Origins a source may name besides its platform's own (``LIVE_INGEST_ENDPOINTS``)."""
         self.clock = clock
         self.states: dict[tuple[str, str, str], SourceState] = {}
         self.queue: asyncio.Queue[tuple[str, list[Event]]] = asyncio.Queue(QUEUE)
@@ -83,9 +103,59 @@ class Ingest:
         return _sources(show).get((platform, room)) or _sources(show).get((platform, "*"))
 
     def credential(self, src: IngestSource, name: str) -> str:
-        """The value of the environment variable a source names for a credential ('' unset)."""
+        """The value of the environment variable a source names for a credential ('' unset, or
+        a name outside ``LIVE_INGEST_*``: the show file's check, again where it is read)."""
         var = getattr(src, name)
-        return self.env.get(var, "") if var else ""
+        return self.env.get(var, "") if var and var.startswith(ENV_PREFIX) else ""
+
+    def endpoint_problem(self, src: IngestSource) -> str:
+        """Why ``src``'s ``url``/``api`` may not be reached ('' when it may)."""
+        return "; ".join(endpoint_problems(src, self.endpoints))
+
+    def douyin_source(self, show: Show, headers: Mapping[str, str]) -> IngestSource:
+        """The show's Douyin source for a push's ``x-roomid`` with its secret set, or
+        :class:`IngestDisabled`: one answer for an unknown room and a receiver without its
+        secret (no probing which is which)."""
+        src = self.source(show, "douyin", headers.get("x-roomid", ""))
+        if src is None or not self.credential(src, "secret_env"):
+            raise IngestDisabled(f"show {show.id!r} receives no Douyin pushes for this room")
+        return src
+
+    async def douyin(
+        self, show: Show, src: IngestSource, headers: Mapping[str, str], body: bytes, ip: str
+    ) -> int | None:
+        """Check and queue one Douyin push: how many events it brought, or None for a replay
+        of a push taken within 10 minutes (answered 200: the platform stops sending it).
+        Checked in this order: the budgets of bad signatures (the room's, the address's: 429
+        :class:`SignaturesLimited` before any check once spent), the signature (401), the
+        timestamp (5 minutes either way: 401 :class:`StalePush`), the nonce, the body (400)."""
+        address = (await self.store.store.pseudonym(show.id))(ip)
+        wait_ms = await self.store.reserve_check(
+            show.id, src.room, address, BAD_SIGNATURES_PER_ROOM, BAD_SIGNATURES_PER_ADDRESS
+        )
+        if wait_ms:
+            raise SignaturesLimited(
+                "too many pushes with a bad signature: try again later", -(-wait_ms // 1000)
+            )
+        if not douyin.signed(headers, body, self.credential(src, "secret_env")):
+            self.bad_signature(show.id, src)
+            raise BadSignature("x-signature does not match the push")
+        await self.store.give_back(show.id, src.room, address)
+        if not douyin.fresh(headers, int(self.clock() * 1000)):
+            self.bad_signature(show.id, src)
+            raise StalePush("x-timestamp is more than 5 minutes from the server's clock")
+        nonce = headers.get("x-nonce-str", "")
+        if not nonce:
+            raise BadRequest("x-nonce-str is missing")
+        if not await self.store.first_nonce(show.id, nonce):
+            return None
+        try:
+            events = douyin.parse_push(headers, body)
+        except douyin.BadPush as exc:
+            raise BadRequest(str(exc)) from None
+        self.submit(show.id, events)
+        self.state(show.id, src).connected = True
+        return len(events)
 
     def state(self, show_id: str, src: IngestSource) -> SourceState:
         key = (show_id, src.platform, src.room)

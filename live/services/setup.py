@@ -29,6 +29,7 @@ from live.domain.errors import (
     ShowFileError,
     ShowStarted,
 )
+from live.domain.ingest.source import endpoint_problems
 from live.domain.reconcile.rules import PRESETS
 from live.domain.roster import RosterError, read_roster, read_sheet
 from live.domain.setup import (
@@ -62,8 +63,15 @@ def _invalid(exc: ShowFileError) -> DefinitionInvalid:
 
 class Setup:
     def __init__(
-        self, service: Service, registry: Registry, sessions: Sessions, files: frozenset[str]
+        self,
+        service: Service,
+        registry: Registry,
+        sessions: Sessions,
+        files: frozenset[str],
+        endpoints: frozenset[str] = frozenset(),
     ) -> None:
+        self.endpoints = endpoints
+        """Origins a platform source may name besides its platform's own."""
         self.service = service
         self.store = service.store
         self.registry = registry
@@ -184,6 +192,13 @@ class Setup:
             check_redefinition(old, show)
         except ShowFileError as exc:
             raise _invalid(exc) from None
+        reach = [
+            Problem("<show>", "ingest", why)
+            for src in show.ingest
+            for why in endpoint_problems(src, self.endpoints)
+        ]
+        if reach:
+            raise DefinitionInvalid(reach)
         text = show_toml(show)
         new_rev = revision(text)
         kept = {c.id for c in show.categories}

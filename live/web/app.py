@@ -22,8 +22,9 @@ from starlette.routing import Match, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from live.domain.errors import LiveError
+from live.domain.errors import ConfigError, LiveError
 from live.domain.identity import send_limits
+from live.domain.ingest.source import endpoint_problems
 from live.domain.show import Show, load_shows
 from live.ingest.link import adapters
 from live.realtime import guard
@@ -143,6 +144,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
     """The ASGI app. Without ``REDIS_URL`` it uses (or starts) the embedded Redis."""
     settings = settings or Settings.from_env()
     shows = load_shows(settings.show_files)  # refuse a bad show file before serving anything
+    unreachable = [
+        f"show {show.id!r}: {why}"
+        for show in shows.values()
+        for src in show.ingest
+        for why in endpoint_problems(src, settings.ingest_endpoints)
+    ]
+    if unreachable:
+        raise ConfigError("; ".join(unreachable))
     templates = Jinja2Templates(directory=str(FRONTEND / "templates"))
 
     @contextlib.asynccontextmanager
@@ -175,7 +184,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
             judging_ = Judging(service, store, sessions)
             moderation_store = ModerationStore(store)
             flagger = Flagger(shows, store, moderation_store) if settings.flagger_inline else None
-            setup = Setup(service, Registry(store), sessions, frozenset(shows))
+            setup = Setup(
+                service,
+                Registry(store),
+                sessions,
+                frozenset(shows),
+                endpoints=settings.ingest_endpoints,
+            )
 
             def added(show: Show) -> None:  # a show set up in the browser, or redefined
                 broker.add(store.keys(show.id).events)
@@ -197,7 +212,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 supervisor.add("flagger", flagger.run, stale + 2 * LEASE_MS / 1000)
             comments = Comments(service, CommentStore(store))  # word lists: read by load_shows
             supervisor.add("comments", comments.run, stale)
-            ingest = Ingest(service, IngestStore(store))
+            ingest = Ingest(service, IngestStore(store), endpoints=settings.ingest_endpoints)
             ingest.comments = comments
             supervisor.add("ingest", ingest.run, stale)
             for show in shows.values():

@@ -23,6 +23,10 @@ MAX_BODY = 1_000_000
 """Bytes of one push accepted (the platform batches a few hundred messages at most)."""
 
 
+MAX_SKEW_MS = 5 * 60_000
+"""How far a push's ``x-timestamp`` may be from our clock, either way."""
+
+
 class BadPush(ValueError):
     """A push that is not a JSON array of messages of a known type."""
 
@@ -40,6 +44,22 @@ def signed(headers: Mapping[str, str], body: bytes, secret: str) -> bool:
     return bool(given) and hmac.compare_digest(
         given.encode(), signature(headers, body, secret).encode()
     )
+
+
+def timestamp_ms(headers: Mapping[str, str]) -> int:
+    """A push's ``x-timestamp`` in ms (given in seconds or in ms), 0 when it is not one."""
+    raw = headers.get("x-timestamp", "")
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 16:
+        return 0
+    value = int(raw)
+    return value if value >= 10**11 else value * 1000
+
+
+def fresh(headers: Mapping[str, str], now_ms: int) -> bool:
+    """Whether a push was made within :data:`MAX_SKEW_MS` of ``now_ms`` (a replay of an old
+    push, even signed, is refused)."""
+    at = timestamp_ms(headers)
+    return bool(at) and abs(now_ms - at) <= MAX_SKEW_MS
 
 
 def parse_push(headers: Mapping[str, str], body: bytes) -> list[Event]:

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from live.domain.ingest.event import Platform
 
-EnvName = Annotated[str, Field(pattern=r"^([A-Z][A-Z0-9_]{0,63})?$")]
-"""The name of an environment variable holding a credential (never the credential itself)."""
+ENV_PREFIX = "LIVE_INGEST_"
+"""The only environment variables a show may name for a platform credential: the operator's
+own, set for this purpose. Never another setting (``LIVE_METRICS_TOKEN``, ``REDIS_URL``, ...):
+a show admin is not the operator, and a webhook that answers differently for a variable that
+is set would let them probe the server's secrets."""
+
+EnvName = Annotated[str, Field(pattern=r"^(LIVE_INGEST_[A-Z0-9_]{1,52})?$")]
+"""The name of an environment variable holding a credential (never the credential itself):
+``LIVE_INGEST_`` and then capitals, digits or ``_``."""
 
 NEEDS: dict[str, tuple[str, ...]] = {
     "douyin": ("secret_env",),
@@ -74,6 +82,17 @@ class IngestSource(BaseModel):
             raise ValueError("bilibili needs app_id")
         return self
 
+    @field_validator("secret_env", "key_id_env", "code_env", "client_id_env", "token_env",
+                     mode="before")  # fmt: skip
+    @classmethod
+    def _env_name(cls, value: object) -> object:
+        if isinstance(value, str) and value and not value.startswith(ENV_PREFIX):
+            raise ValueError(
+                f"{value!r}: a platform credential is named by an environment variable "
+                f"starting {ENV_PREFIX} (the operator's; never another setting)"
+            )
+        return value
+
     @property
     def base_url(self) -> str:
         return (self.url or DEFAULT_URL[self.platform]).rstrip("/")
@@ -81,3 +100,32 @@ class IngestSource(BaseModel):
     @property
     def api_url(self) -> str:
         return (self.api or DEFAULT_API[self.platform]).rstrip("/")
+
+
+def origin(url: str) -> str:
+    """``scheme://host[:port]`` of ``url``, lower case ('' for what is not an absolute URL)."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return ""
+    if parts.scheme not in ("https", "wss", "http", "ws") or not parts.hostname:
+        return ""
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    return f"{parts.scheme}://{host}" + (f":{port}" if port else "")
+
+
+def endpoint_problems(src: IngestSource, allowed: frozenset[str]) -> list[str]:
+    """Why ``src`` may not be reached where it says (``url``, ``api``): only the platform's own
+    endpoints, and the origins the operator allows (``LIVE_INGEST_ENDPOINTS``, e.g. a local
+    fake in tests). A show may otherwise send the operator's credentials to any host. Pure."""
+    own = {origin(DEFAULT_URL[src.platform]), origin(DEFAULT_API[src.platform])} - {""}
+    problems = []
+    for name in ("url", "api"):
+        value = getattr(src, name)
+        if value and origin(value) not in own | allowed:
+            problems.append(
+                f"{src.platform} room {src.room}: {name} {value!r} is not the platform's own "
+                "endpoint nor one the operator allows (LIVE_INGEST_ENDPOINTS)"
+            )
+    return problems

@@ -156,6 +156,9 @@ class Settings:
     before a phone code is sent; empty: no captcha."""
     captcha_secret: str = field(default="", repr=False)
     """``LIVE_CAPTCHA_SECRET``."""
+    backup_passphrase: str | None = field(default=None, repr=False)
+    """``LIVE_BACKUP_PASSPHRASE``: seals ``live backup --encrypt`` files and opens them for
+    ``live restore`` (at least 12 characters)."""
     ingest_endpoints: frozenset[str] = frozenset()
     """``LIVE_INGEST_ENDPOINTS``: comma-separated origins (``https://host:port``) a show's
     platform source may name as its ``url`` or ``api`` besides the platform's own (a proxy, a
@@ -221,6 +224,7 @@ class Settings:
             captcha_url=env.get("LIVE_CAPTCHA_VERIFY_URL", ""),
             captcha_secret=env.get("LIVE_CAPTCHA_SECRET", ""),
             ingest_endpoints=_origins(env, "LIVE_INGEST_ENDPOINTS"),
+            backup_passphrase=env.get("LIVE_BACKUP_PASSPHRASE") or None,
             allowed_origins=tuple(
                 o.strip().lower().rstrip("/")
                 for o in env.get("LIVE_ALLOWED_ORIGINS", "").split(",")

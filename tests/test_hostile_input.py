@@ -6,10 +6,14 @@ with the process still answering ``/healthz`` where the old code hung or grew.""
 from __future__ import annotations
 
 import asyncio
+import gzip
+import hashlib
 import io
 import json
 import os
 import re
+import secrets
+import stat
 import time
 import zipfile
 from collections.abc import AsyncIterator
@@ -20,8 +24,11 @@ import httpx
 import psutil
 import pytest
 from PIL import Image
+from redis import asyncio as redis_asyncio
 
-from live.domain.errors import ShowFileError
+from live.cli.backup import check_file
+from live.cli.sealed import CHUNK, MAGIC, SealError, SealingWriter, opener
+from live.domain.errors import ConfigError, ShowFileError
 from live.domain.ingest import douyin
 from live.domain.ingest.source import IngestSource
 from live.domain.roster import MAX_ROWS, read_sheet
@@ -34,7 +41,8 @@ from live.services.ingest import (
     Ingest,
 )
 from tests.conftest import make_settings
-from tests.helpers import SHOW, LiveServer, serve, staff_client, staff_login
+from tests.helpers import SHOW, LiveServer, run_cli, serve, staff_client, staff_login
+from tests.test_backup import cli_on
 from tests.test_ingest import (
     DOUYIN_SECRET,
     SECRET_ENV,
@@ -412,3 +420,148 @@ async def test_a_replayed_push_counts_once(douyin_live: LiveServer) -> None:
     assert again.status_code == 200 and again.json() == {
         "status": "ok", "received": 0, "replay": True
     }  # fmt: skip
+
+
+# -- 4. restore plants sessions ------------------------------------------------------------------
+
+
+def backup_file(path: Path, show: str, rows: list[dict[str, Any]]) -> Path:
+    header = {"format": "live-backup", "version": 1, "show": show, "prefix": "x",
+              "partitions": 1, "created": 1, "registry": None}  # fmt: skip
+    end = {"end": True, "keys": len(rows), "entries": 0}
+    with gzip.open(path, "wt", encoding="utf-8") as fh:
+        for row in (header, *rows, end):
+            fh.write(json.dumps(row) + "\n")
+    return path
+
+
+def planted_session(show: str, sid: str, staff: str = "s000000000000") -> dict[str, Any]:
+    key = f":{{{show}}}:sess:{hashlib.sha256(sid.encode()).hexdigest()}"
+    value = ["staff", staff, "name", "ghost", "role", "admin", "csrf", "c" * 32]
+    return {"key": key, "type": "hash", "value": value}
+
+
+async def admin_page(live: LiveServer, show: str, sid: str) -> int:
+    async with staff_client(live, f"{show}.{sid}") as http:
+        return (await http.get(f"/admin/{show}")).status_code
+
+
+@pytest.mark.parametrize("header_show", ["ghost", "t"])
+async def test_a_backup_cannot_plant_a_session_for_any_show(
+    live: LiveServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any,
+    header_show: str,
+) -> None:  # fmt: skip
+    sid = "planted-" + "x" * 40
+    file = backup_file(tmp_path / "b.gz", header_show, [planted_session("t", sid)])
+    code, _, err = await run_cli(live, monkeypatch, capsys, "restore", str(file), "--no-progress")
+    assert code != 0 and "a restore may write: nothing restored" in err, err
+    assert await admin_page(live, "t", sid) == 401
+    keys = [
+        k async for k in live.rt.store.client.scan_iter(match=f"{live.settings.key_prefix}:*sess*")
+    ]
+    assert keys == []
+
+
+async def test_a_session_is_worth_nothing_without_its_active_staff_member(
+    live: LiveServer, redis_admin_url: str
+) -> None:
+    cookie, _ = await staff_login(live, "admin", "Real")
+    sid = cookie.split(".", 1)[1]
+    assert await admin_page(live, "t", sid) == 200
+    rogue = "rogue-" + "y" * 40
+    row = planted_session("t", rogue)
+    admin = redis_asyncio.from_url(redis_admin_url, decode_responses=True)
+    try:
+        key = live.settings.key_prefix + row["key"]
+        await admin.hset(key, mapping=dict(zip(row["value"][::2], row["value"][1::2], strict=True)))
+        assert await admin_page(live, "t", rogue) == 401  # no such staff member
+        session = await live.rt.sessions.session("t", sid)
+        assert session is not None
+        member = json.loads(
+            str(await admin.hget(f"{live.rt.store.keys('t').base}:staff", session.staff))
+        )
+        await admin.hset(
+            f"{live.rt.store.keys('t').base}:staff", session.staff,
+            json.dumps(member | {"active": False}),
+        )  # fmt: skip
+        assert await admin_page(live, "t", sid) == 401  # the member is no longer active
+        assert await live.rt.sessions.valid_keys("t", [session.key]) == [None]
+    finally:
+        await admin.aclose()
+
+
+@pytest.mark.parametrize(
+    ("row", "why"),
+    [
+        ({"key": ":{t}:stage", "type": "module", "value": []}, "unknown type"),
+        ({"key": ":{t}:stage", "type": "hash", "value": ["odd"]}, "is not a hash"),
+        ({"key": ":{t}:tally:x", "type": "zset", "value": ["p1", "lots"]}, "is not a zset"),
+        ({"s": ":{t}:ledger", "id": "../1", "f": ["a", "b"]}, "is not one"),
+        ({"key": ":{t}:invite:abc", "type": "string", "value": "s1"}, "a restore may write"),
+        ({"key": ":{other}:stage", "type": "hash", "value": []}, "a restore may write"),
+    ],
+)
+def test_every_line_of_a_backup_is_checked_before_anything_is_written(
+    tmp_path: Path, row: dict[str, Any], why: str
+) -> None:
+    with pytest.raises(ConfigError, match=why):
+        check_file(backup_file(tmp_path / "b.gz", "t", [row]))
+
+
+# -- 8. backups: owner only, and sealed on request -------------------------------------------
+
+
+async def test_a_backup_is_readable_by_its_owner_only_and_sealed_with_encrypt(
+    live: LiveServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    plain, sealed_file = tmp_path / "plain.gz", tmp_path / "sealed.bin"
+    sealed_file.write_bytes(b"")
+    sealed_file.chmod(0o644)  # an existing file keeps no wider mode
+    code, _, err = await run_cli(live, monkeypatch, capsys, "backup", "--show", "t", "--out",
+                                 str(plain), "--no-progress")  # fmt: skip
+    assert code == 0, err
+    assert stat.S_IMODE(plain.stat().st_mode) == 0o600
+    monkeypatch.setenv("LIVE_BACKUP_PASSPHRASE", "correct horse battery")
+    code, _, err = await run_cli(live, monkeypatch, capsys, "backup", "--show", "t", "--out",
+                                 str(sealed_file), "--no-progress", "--encrypt")  # fmt: skip
+    assert code == 0, err
+    data = sealed_file.read_bytes()
+    assert stat.S_IMODE(sealed_file.stat().st_mode) == 0o600
+    assert data.startswith(MAGIC) and b"pseudonym" not in data
+    with pytest.raises(OSError):
+        gzip.decompress(data)
+    assert check_file(sealed_file, opener("correct horse battery"))["show"] == "t"
+    with pytest.raises(ConfigError, match="wrong passphrase"):
+        check_file(sealed_file, opener("wrong horse battery"))
+    with pytest.raises(ConfigError, match="set LIVE_BACKUP_PASSPHRASE"):
+        check_file(sealed_file)
+    assert live.settings.redis_url is not None
+    into = "r" + secrets.token_hex(6)
+    code, out, err = await cli_on(live.settings.redis_url, into, live, monkeypatch, capsys,
+                                  "restore", str(sealed_file), "--no-progress")  # fmt: skip
+    assert code == 0 and "restored show t" in out, err
+    (tmp_path / "cut.bin").write_bytes(data[:-10])
+    with pytest.raises(ConfigError, match="cut short"):
+        check_file(tmp_path / "cut.bin", opener("correct horse battery"))
+
+
+@pytest.mark.parametrize("size", [0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 3 * CHUNK])
+def test_sealing_round_trips_and_refuses_moved_or_dropped_chunks(size: int) -> None:
+    data = os.urandom(size)
+    out = io.BytesIO()
+    out.close = lambda: None  # type: ignore[method-assign]  # keep it readable after the seal
+    writer = SealingWriter(cast(Any, out), "a passphrase of ours", log_n=10)
+    writer.write(data[: size // 2])
+    writer.write(data[size // 2 :])
+    writer.close()
+    sealed_bytes = out.getvalue()
+    opened = opener("a passphrase of ours")(cast(Any, io.BytesIO(sealed_bytes)))
+    assert opened.read() == data
+    head = len(MAGIC) + 17
+    chunks = [sealed_bytes[i : i + CHUNK + 16] for i in range(head, len(sealed_bytes), CHUNK + 16)]
+    damaged = [sealed_bytes[:head] + b"".join(chunks[:-1])]  # the last chunk dropped
+    if len(chunks) > 2:
+        damaged.append(sealed_bytes[:head] + chunks[1] + chunks[0] + b"".join(chunks[2:]))
+    for bad in damaged:
+        with pytest.raises(SealError):
+            opener("a passphrase of ours")(cast(Any, io.BytesIO(bad))).read()

@@ -10,21 +10,28 @@ show; afterwards ``live verify`` passes and the chain heads are the ones backed 
 
 from __future__ import annotations
 
+import contextlib
 import gzip
+import io
 import json
+import os
+import re
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, BinaryIO, TextIO, cast
 
 from tqdm import tqdm
 
+from live.cli.sealed import CHUNK, SealingWriter, opener
 from live.domain.errors import ConfigError
-from live.redis.backup import Backups, Record
+from live.redis.backup import Backups, Record, restorable
 from live.redis.store import Store
 
 FORMAT = "live-backup"
+MAX_PARTITIONS = 64
+"""As a show file allows."""
 VERSION = 1
 BATCH = 1000
 
@@ -33,17 +40,40 @@ def _line(out: Any, row: dict[str, Any]) -> None:
     out.write(json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n")
 
 
+@contextlib.contextmanager
+def _writing(path: Path, passphrase: str | None) -> Iterator[TextIO]:
+    """A new file only its owner may read (0600: a backup is personal data), gzip'd JSON
+    lines, sealed under ``passphrase`` when one is given."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # an existing temporary file keeps no wider mode
+    raw: BinaryIO = os.fdopen(fd, "wb")
+    sink: BinaryIO = (
+        cast(BinaryIO, io.BufferedWriter(SealingWriter(raw, passphrase), CHUNK))
+        if passphrase
+        else raw
+    )
+    with sink, gzip.GzipFile(fileobj=sink, mode="wb") as packed:
+        with io.TextIOWrapper(packed, encoding="utf-8") as text:
+            yield text
+
+
 async def backup(
-    store: Store, show: str, partitions: int, out: Path, progress: bool
+    store: Store,
+    show: str,
+    partitions: int,
+    out: Path,
+    progress: bool,
+    passphrase: str | None = None,
 ) -> dict[str, int]:
-    """Write the backup of ``show`` to ``out`` (atomically: a temporary file, renamed)."""
+    """Write the backup of ``show`` to ``out`` (atomically: a temporary file, renamed; mode
+    0600; sealed under ``passphrase`` when one is given: :mod:`live.cli.sealed`)."""
     backups = Backups(store)
     total = sum([await store.ledger_length(show, p) for p in range(partitions)])
     bar = tqdm(total=int(total), unit=" entries", desc="backup", file=sys.stderr,
                disable=not progress, mininterval=0.5)  # fmt: skip
     keys = entries = 0
     tmp = out.with_name(f".{out.name}.tmp")
-    with bar, gzip.open(tmp, "wt", encoding="utf-8") as fh:
+    with bar, _writing(tmp, passphrase) as fh:
         header = {
             "format": FORMAT,
             "version": VERSION,
@@ -71,43 +101,124 @@ async def backup(
     return {"keys": keys, "entries": entries}
 
 
-def _rows(path: Path) -> Iterator[dict[str, Any]]:
-    with gzip.open(path, "rt", encoding="utf-8") as fh:
-        for line in fh:
-            yield json.loads(line)
+MAX_LINE = 256 * 1024 * 1024
+"""The longest line a backup may have (one key: a show's photos hash is its largest)."""
+TYPES = ("hash", "set", "zset", "list", "string", "stream")
+SHOW_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
+ENTRY_ID = re.compile(r"^[0-9]{1,20}-[0-9]{1,20}$")
 
 
-def check_file(path: Path) -> dict[str, Any]:
-    """The header of a complete backup file, or :class:`ConfigError` saying what is wrong."""
+Opener = Callable[[BinaryIO], IO[bytes]]
+
+
+def _rows(path: Path, open_: Opener) -> Iterator[dict[str, Any]]:
+    with (
+        open_(path.open("rb")) as raw,
+        gzip.GzipFile(fileobj=raw, mode="rb") as packed,
+        io.TextIOWrapper(packed, encoding="utf-8") as fh,
+    ):
+        while line := fh.readline(MAX_LINE + 1):
+            if len(line) > MAX_LINE:
+                raise ValueError(f"a line longer than {MAX_LINE:,} characters")
+            row = json.loads(line)
+            if not isinstance(row, dict):
+                raise ValueError("a line that is not a JSON object")
+            yield row
+
+
+def _strings(value: Any, even: bool = False) -> bool:
+    return (
+        isinstance(value, list)
+        and all(isinstance(v, str) for v in value)
+        and (not even or len(value) % 2 == 0)
+    )
+
+
+def row_problem(row: dict[str, Any], show: str, partitions: int) -> str:
+    """What is wrong with one line of a backup of ``show`` ('' if nothing): a key of
+    another show or of an ephemeral family (sessions, login tokens), an unknown type, a value
+    of the wrong shape, a stream entry with a malformed id."""
+    if "end" in row:
+        counts = (row.get("keys"), row.get("entries"))
+        return "" if all(isinstance(n, int) and n >= 0 for n in counts) else "a bad end line"
+    if "s" in row:
+        key, entry, fields = row.get("s"), row.get("id"), row.get("f")
+        if not isinstance(key, str) or not restorable(key, show, partitions):
+            return f"stream {key!r} is not a key of show {show!r} a restore may write"
+        if not isinstance(entry, str) or not ENTRY_ID.fullmatch(entry):
+            return f"stream {key!r}: entry id {entry!r} is not one"
+        if not _strings(fields, even=True) or not fields:
+            return f"stream {key!r}: entry {entry} has no field list"
+        return ""
+    key, kind, value = row.get("key"), row.get("type"), row.get("value", row.get("last"))
+    if not isinstance(key, str) or not restorable(key, show, partitions):
+        return f"key {key!r} is not a key of show {show!r} a restore may write"
+    if kind not in TYPES:
+        return f"key {key!r}: unknown type {kind!r}"
+    if kind in ("string", "stream"):
+        ok = isinstance(value, str)
+    else:
+        ok = _strings(value, even=kind in ("hash", "zset"))
+        if ok and kind == "zset":
+            ok = all(_number(v) for v in cast(list[str], value)[1::2])
+    return "" if ok else f"key {key!r}: its value is not a {kind}"
+
+
+def _number(text: str) -> bool:
     try:
-        rows = _rows(path)
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def check_file(path: Path, open_: Opener | None = None) -> dict[str, Any]:
+    """The header of a complete backup file whose every line is a key of the show the header
+    names, or :class:`ConfigError` saying what is wrong (nothing is written before this)."""
+    try:
+        rows = _rows(path, open_ or opener(None))
         header = next(rows)
+        if header.get("format") != FORMAT or header.get("version") != VERSION:
+            raise ConfigError(f"{path}: not a live backup (format {FORMAT} {VERSION})")
+        show, partitions = header.get("show"), header.get("partitions")
+        if not isinstance(show, str) or not SHOW_ID.fullmatch(show):
+            raise ConfigError(f"{path}: the header names no show id ({show!r})")
+        if not isinstance(partitions, int) or not 1 <= partitions <= MAX_PARTITIONS:
+            raise ConfigError(f"{path}: the header's partitions is not 1..{MAX_PARTITIONS}")
+        registry = header.get("registry")
+        if registry is not None and not (isinstance(registry, str) and registry.isdigit()):
+            raise ConfigError(f"{path}: the header's registry is not a time")
         last: dict[str, Any] = header
-        for last in rows:  # noqa: B007 (only the last line matters)
-            pass
-    except (OSError, EOFError, ValueError, StopIteration) as exc:
+        for n, last in enumerate(rows, start=2):
+            problem = row_problem(last, show, partitions)
+            if problem:
+                raise ConfigError(f"{path}: line {n}: {problem}: nothing restored")
+    except (OSError, EOFError, ValueError, StopIteration, RecursionError) as exc:
         raise ConfigError(f"{path}: not a readable backup ({exc})") from None
-    if header.get("format") != FORMAT or header.get("version") != VERSION:
-        raise ConfigError(f"{path}: not a live backup (format {FORMAT} {VERSION})")
     if not last.get("end"):
         raise ConfigError(f"{path}: cut short (no end line): nothing restored")
     return header
 
 
-async def restore(store: Store, path: Path, progress: bool) -> dict[str, Any]:
-    """Write the backup at ``path`` under ``store``'s prefix; refuses if any of its keys exist."""
-    header = check_file(path)
+async def restore(
+    store: Store, path: Path, progress: bool, passphrase: str | None = None
+) -> dict[str, Any]:
+    """Write the backup at ``path`` under ``store``'s prefix; refuses if any of its keys exist.
+    Every line is checked first (:func:`check_file`): nothing is written from a file that
+    names a key of another show, a session or a login token."""
+    open_ = opener(passphrase)
+    header = check_file(path, open_)
     show, partitions = str(header["show"]), int(header["partitions"])
     store.parts[show] = partitions  # the partitions' keys, as backed up
     backups = Backups(store)
-    wanted = [store.prefix + row["key"] for row in _rows(path) if "key" in row]
+    wanted = [store.prefix + row["key"] for row in _rows(path, open_) if "key" in row]
     taken = await backups.occupied(wanted)
     if taken:
         raise ConfigError(
             f"{len(taken)} key(s) of show {show!r} exist under prefix {store.prefix!r} "
             f"(e.g. {taken[0]}): restore into an empty Redis or another LIVE_KEY_PREFIX"
         )
-    end = next(r for r in _rows(path) if r.get("end"))
+    end = next(r for r in _rows(path, open_) if r.get("end"))
     bar = tqdm(total=int(end["entries"]), unit=" entries", desc="restore", file=sys.stderr,
                disable=not progress, mininterval=0.5)  # fmt: skip
     batch: list[tuple[str, list[str]]] = []
@@ -120,7 +231,7 @@ async def restore(store: Store, path: Path, progress: bool) -> dict[str, Any]:
             batch.clear()
 
     with bar:
-        for row in _rows(path):
+        for row in _rows(path, open_):
             if "s" in row:
                 if row["s"] != stream:
                     await flush()

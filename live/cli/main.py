@@ -210,6 +210,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     p_backup.add_argument("--out", required=True)
     p_backup.add_argument("--no-progress", action="store_true")
+    p_backup.add_argument(
+        "--encrypt",
+        action="store_true",
+        help="seal the file under LIVE_BACKUP_PASSPHRASE (scrypt + AES-256-GCM)",
+    )
     p_restore = sub.add_parser(
         "restore", parents=[files], help="a backup into an empty Redis (or a new prefix)"
     )
@@ -398,7 +403,12 @@ def _dispatch(args: argparse.Namespace) -> int:
     async def backup_show(store: Store, shows: dict[str, Show]) -> int:
         show = _pick(shows, args.show)
         out = Path(args.out)
-        done = await backup.backup(store, show.id, show.partitions, out, not args.no_progress)
+        passphrase = settings.backup_passphrase if args.encrypt else None
+        if args.encrypt and not passphrase:
+            raise ConfigError("--encrypt: set LIVE_BACKUP_PASSPHRASE (at least 12 characters)")
+        done = await backup.backup(
+            store, show.id, show.partitions, out, not args.no_progress, passphrase
+        )
         heads = await Backups(store).heads(show.id)
         print(f"backed up show {show.id}: {done['keys']} keys, {done['entries']} stream entries")
         for part, (n, h) in enumerate(heads):
@@ -406,7 +416,9 @@ def _dispatch(args: argparse.Namespace) -> int:
         return 0
 
     async def restore_show(store: Store, shows: dict[str, Show]) -> int:
-        done = await backup.restore(store, Path(args.file), not args.no_progress)
+        done = await backup.restore(
+            store, Path(args.file), not args.no_progress, settings.backup_passphrase
+        )
         print(
             f"restored show {done['show']} under prefix {store.prefix!r}: "
             f"{done['keys']} keys, {done['entries']} stream entries; check it with live verify"

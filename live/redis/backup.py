@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from live.domain.errors import ConfigError
+from live.domain.show import partition_tag
 from live.redis.embedded import EPHEMERAL
 from live.redis.keys import registry_key
 from live.redis.store import Store
@@ -39,6 +40,19 @@ class Record:
 def ephemeral(rest: str) -> bool:
     """Whether a key (after its ``{tag}:``) is of an ephemeral family."""
     return any(fnmatch.fnmatchcase(rest, family) for family in EPHEMERAL)
+
+
+def restorable(key: str, show: str, partitions: int) -> bool:
+    """Whether a backup may write ``key`` (without the prefix: ``:{show}:stage``) when it is a
+    backup of ``show``: a key of one of the show's partitions, of a lasting family. Never
+    another show's key, nor a session, login token, rate window or lease (a backup file is
+    input from outside: it must not plant a way in)."""
+    for part in range(partitions):
+        head = f":{{{partition_tag(show, part, partitions)}}}:"
+        if key.startswith(head):
+            rest = key[len(head) :]
+            return bool(rest) and not ephemeral(rest)
+    return False
 
 
 class Backups:

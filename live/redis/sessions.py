@@ -28,6 +28,18 @@ class InviteInvalid(LiveError):
     status = 400
 
 
+def _member_active(staff: dict[str, str], member: str | None) -> bool:
+    """Whether ``member`` is a staff member of the show and active: a session is worth
+    something only while its member is (a session key planted without one is nothing)."""
+    blob = staff.get(member) if member else None
+    if not blob:
+        return False
+    try:
+        return bool(json.loads(blob).get("active"))
+    except (ValueError, AttributeError):
+        return False
+
+
 def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
@@ -118,18 +130,25 @@ class Sessions:
         if not sid:
             return None
         key = _hash(sid)
-        raw: Any = await self.store.call(self.client.hgetall(f"{self._k(show)}:sess:{key}"))
-        if not raw:
+        base = self._k(show)
+        pipe = self.client.pipeline(transaction=False)
+        pipe.hgetall(f"{base}:sess:{key}")
+        pipe.hgetall(f"{base}:staff")
+        raw, staff = await self.store.call(pipe.execute())
+        if not raw or not _member_active(staff, raw.get("staff")):
             return None
         return Session(show, key, raw["staff"], raw["name"], raw["role"], raw["csrf"])
 
     async def valid_keys(self, show: str, keys: list[str]) -> list[str | None]:
-        """The current role of each session (by hash), None where it ended: one round trip."""
+        """The current role of each session (by hash), None where it ended or its staff member
+        is gone or revoked: one round trip."""
+        base = self._k(show)
         pipe = self.client.pipeline(transaction=False)
+        pipe.hgetall(f"{base}:staff")
         for key in keys:
-            pipe.hget(f"{self._k(show)}:sess:{key}", "role")
-        raw: list[Any] = await self.store.call(pipe.execute())
-        return [r if r else None for r in raw]
+            pipe.hmget(f"{base}:sess:{key}", "role", "staff")
+        staff, *raw = await self.store.call(pipe.execute())
+        return [role if role and _member_active(staff, member) else None for role, member in raw]
 
     async def logout(self, show: str, sid: str) -> None:
         key = _hash(sid)

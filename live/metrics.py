@@ -88,6 +88,16 @@ INGEST_LAG = Gauge(
     ["platform"],
     multiprocess_mode="livemax",
 )
+SMS_REFUSED = Counter(
+    "live_sms_refused",
+    "Phone codes not sent, by reason (country, captcha, number_*, address, subnet, device, budget)",
+    ["reason"],
+)
+SMS_BREAKER = Gauge(
+    "live_sms_breaker_open",
+    "1 while the hourly budget of phone codes is spent and nothing is sent (alert on it)",
+    multiprocess_mode="livemax",
+)
 REDIS_ERRORS = Counter("live_redis_errors", "Redis calls that failed or ran out of time")
 FLAGS = Counter("live_flags", "Votes newly flagged by the fraud detector, by rule", ["rule"])
 TASK_UP = Gauge(

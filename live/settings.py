@@ -60,6 +60,17 @@ class Sms:
     """``LIVE_SMS_PER_ADDRESS``: codes one client address may ask for in an hour."""
     per_device: int = 5
     """``LIVE_SMS_PER_DEVICE``: codes one device may ask for in an hour."""
+    per_subnet: int = 60
+    """``LIVE_SMS_PER_SUBNET``: codes one /24 (IPv4) or /64 (IPv6) may ask for in an hour."""
+    hourly_budget: int = 1000
+    """``LIVE_SMS_HOURLY_BUDGET``: codes the server sends in an hour; past it the breaker
+    opens (``live_sms_breaker_open``) and nothing is sent for an hour."""
+    captcha_after: int = 3
+    """``LIVE_SMS_CAPTCHA_AFTER``: codes one address may ask for in an hour before the
+    captcha is required (when ``LIVE_CAPTCHA_VERIFY_URL`` is set)."""
+    countries: tuple[str, ...] = ("86",)
+    """``LIVE_SMS_COUNTRIES``: comma-separated country calling codes codes are sent to
+    (default ``+86``; e.g. ``+86,+852,+853``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,6 +226,10 @@ class Settings:
                 region=env.get("LIVE_SMS_REGION", ""),
                 per_address=_int(env, "LIVE_SMS_PER_ADDRESS", 30),
                 per_device=_int(env, "LIVE_SMS_PER_DEVICE", 5),
+                per_subnet=_int(env, "LIVE_SMS_PER_SUBNET", 60),
+                hourly_budget=_int(env, "LIVE_SMS_HOURLY_BUDGET", 1000),
+                captcha_after=_int(env, "LIVE_SMS_CAPTCHA_AFTER", 3, lo=0),
+                countries=_countries(env.get("LIVE_SMS_COUNTRIES", "+86")),
             ),
             wechat_app_id=env.get("LIVE_WECHAT_APP_ID", ""),
             wechat_secret=env.get("LIVE_WECHAT_SECRET", ""),
@@ -252,3 +267,17 @@ def _origins(env: Mapping[str, str], name: str) -> frozenset[str]:
             raise ConfigError(f"{name}: {raw.strip()!r} is not an origin (scheme://host[:port])")
         out.add(found)
     return frozenset(out)
+
+
+def _countries(raw: str) -> tuple[str, ...]:
+    out = []
+    for part in raw.split(","):
+        code = part.strip().lstrip("+")
+        if not code:
+            continue
+        if not code.isdigit() or not 1 <= len(code) <= 3:
+            raise ConfigError(f"LIVE_SMS_COUNTRIES: {part.strip()!r} is not a calling code (+86)")
+        out.append(code)
+    if not out:
+        raise ConfigError("LIVE_SMS_COUNTRIES: name at least one calling code (+86)")
+    return tuple(out)

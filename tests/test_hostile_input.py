@@ -17,6 +17,7 @@ import stat
 import time
 import zipfile
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
 
@@ -26,9 +27,11 @@ import pytest
 from PIL import Image
 from redis import asyncio as redis_asyncio
 
+from live import metrics
 from live.cli.backup import check_file
 from live.cli.sealed import CHUNK, MAGIC, SealError, SealingWriter, opener
 from live.domain.errors import ConfigError, ShowFileError
+from live.domain.identity import SendLimit
 from live.domain.ingest import douyin
 from live.domain.ingest.source import IngestSource
 from live.domain.roster import MAX_ROWS, read_sheet
@@ -41,6 +44,7 @@ from live.services.ingest import (
     Ingest,
 )
 from tests.conftest import make_settings
+from tests.fake_identity import SmsRecorder
 from tests.helpers import SHOW, LiveServer, run_cli, serve, staff_client, staff_login
 from tests.test_backup import cli_on
 from tests.test_ingest import (
@@ -565,3 +569,110 @@ def test_sealing_round_trips_and_refuses_moved_or_dropped_chunks(size: int) -> N
     for bad in damaged:
         with pytest.raises(SealError):
             opener("a passphrase of ours")(cast(Any, io.BytesIO(bad))).read()
+
+
+# -- 5. SMS pumping, 9. keyed send logs ------------------------------------------------------------
+
+
+@pytest.fixture
+async def phones(redis_url: str, prefix: str, tmp_path: Path) -> AsyncIterator[LiveServer]:
+    """A server behind a trusted proxy (loopback), so each request may come from its own
+    address (``X-Forwarded-For``), with a recording SMS provider."""
+    settings = replace(
+        make_settings(redis_url, prefix, tmp_path, SHOW),
+        identity_key="test-identity-key",
+        trusted_proxies="127.0.0.1",
+    )
+    async with serve(settings) as server:
+        server.rt.identity.sms = SmsRecorder()
+        yield server
+
+
+async def ask_code(live: LiveServer, phone: str, ip: str, captcha: str = "") -> httpx.Response:
+    """A fresh device (a new cookie, as a pump makes one per request) asks for a code."""
+    body = {"phone": phone} | ({"captcha": captcha} if captcha else {})
+    async with live.client(live.cookie(), headers={"X-Forwarded-For": ip}) as http:
+        return await http.post("/api/identity/phone/start", json=body)
+
+
+async def test_a_premium_international_number_gets_no_code(phones: LiveServer) -> None:
+    reply = await ask_code(phones, "+88213100000", "10.0.0.1")
+    assert (reply.status_code, reply.json()["error"]["code"]) == (400, "country_not_served")
+    assert "+86" in reply.json()["error"]["message"]
+    assert (await ask_code(phones, "13812340000", "10.0.0.1")).status_code == 200
+    sent = cast(SmsRecorder, phones.rt.identity.sms).sent
+    assert [p for p, _ in sent] == ["+8613812340000"]
+
+
+@pytest.mark.parametrize(
+    ("same", "other"),
+    [(["10.1.2.1", "10.1.2.2", "10.1.2.3", "10.1.2.250"], "10.1.3.1"),
+     (["2001:db8:0:1::1", "2001:db8:0:1::2", "2001:db8:0:1:ffff::9", "2001:db8:0:1::4"],
+      "2001:db8:0:2::1")],
+)  # fmt: skip
+async def test_sends_are_limited_per_subnet_whatever_the_address_and_cookie(
+    phones: LiveServer, same: list[str], other: str
+) -> None:
+    phones.rt.identity.policy = replace(
+        phones.rt.identity.policy, subnet=SendLimit(3, 3600, "subnet")
+    )
+    replies = [await ask_code(phones, f"1380000000{i}", ip) for i, ip in enumerate(same)]
+    assert [r.status_code for r in replies] == [200, 200, 200, 429]
+    assert replies[-1].json()["error"]["reason"] == "subnet"
+    assert (await ask_code(phones, "13800000009", other)).status_code == 200
+
+
+async def test_an_address_past_its_share_must_solve_the_captcha(phones: LiveServer) -> None:
+    from live.services.identity import SiteVerify
+
+    def siteverify(request: httpx.Request) -> httpx.Response:
+        form = dict(httpx.QueryParams(request.content.decode()))
+        return httpx.Response(200, json={"success": form.get("response") == "solved"})
+
+    http_client = httpx.AsyncClient(transport=httpx.MockTransport(siteverify))
+    phones.rt.identity.captcha = SiteVerify("https://captcha.test/v", "cs", http_client)
+    try:
+        free = [await ask_code(phones, f"1390000000{i}", "10.9.9.9") for i in range(3)]
+        asked = await ask_code(phones, "13900000003", "10.9.9.9")
+        wrong = await ask_code(phones, "13900000003", "10.9.9.9", captcha="guess")
+        solved = await ask_code(phones, "13900000003", "10.9.9.9", captcha="solved")
+        elsewhere = await ask_code(phones, "13900000004", "10.9.8.1")
+    finally:
+        await http_client.aclose()
+    assert [r.status_code for r in free] == [200, 200, 200]  # LIVE_SMS_CAPTCHA_AFTER: 3
+    assert (asked.status_code, asked.json()["error"]["code"]) == (403, "captcha_required")
+    assert wrong.status_code == 403 and solved.status_code == 200
+    assert elsewhere.status_code == 200
+
+
+async def test_the_hourly_budget_opens_a_breaker_that_stops_every_send(phones: LiveServer) -> None:
+    phones.rt.identity.policy = replace(
+        phones.rt.identity.policy, budget=SendLimit(3, 3600, "budget")
+    )
+    ips = ["10.2.0.1", "10.3.0.1", "10.4.0.1", "10.5.0.1", "10.6.0.1"]
+    replies = [await ask_code(phones, f"1370000000{i}", ip) for i, ip in enumerate(ips)]
+    assert [r.status_code for r in replies] == [200, 200, 200, 429, 429]
+    assert {r.json()["error"]["reason"] for r in replies[3:]} == {"budget"}
+    assert int(replies[3].headers["Retry-After"]) > 3500  # open for the hour
+    assert await phones.rt.identity.store.breaker_open()
+    assert metrics.SMS_BREAKER._value.get() == 1  # the alert
+    assert len(cast(SmsRecorder, phones.rt.identity.sms).sent) == 3
+
+
+async def test_send_logs_name_addresses_by_keyed_hash_and_purge_removes_them(
+    phones: LiveServer, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    assert (await ask_code(phones, "13812345678", "203.0.113.7")).status_code == 200
+    base = f"{phones.settings.key_prefix}:{{~identity}}:idsend:"
+    names = [str(k) async for k in phones.rt.store.client.scan_iter(match=base + "*")]
+    unkeyed = {
+        hashlib.sha256(v.encode()).hexdigest()[:32] for v in ("203.0.113.7", "203.0.113.0/24")
+    }
+    assert {n.rsplit(":", 1)[1] for n in names}.isdisjoint(unkeyed)
+    assert not any("203.0.113" in n for n in names)
+    assert {n[len(base) :].split(":")[0] for n in names} >= {"a", "s", "d", "n"}
+    code, out, err = await run_cli(phones, monkeypatch, capsys, "purge", "--show", "t")
+    assert code == 0, err
+    assert "send logs of addresses, subnets and devices deleted: 3" in out
+    left = [str(k) async for k in phones.rt.store.client.scan_iter(match=base + "*")]
+    assert {n[len(base) :].split(":")[0] for n in left} <= {"n", "g"}

@@ -43,6 +43,7 @@ from live.domain.setup import parse_show_text, show_toml
 from live.domain.show import Show, effective, load_show, load_shows
 from live.domain.stage import ACTIONS, Action
 from live.redis.backup import Backups
+from live.redis.identity import IdentityStore
 from live.redis.embedded import APP_USER, app_acl, find_running
 from live.redis.embedded_cluster import apply_acl_everywhere, cluster_acl
 from live.redis.personal import Personal
@@ -429,6 +430,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         show = _pick(shows, args.show)
         done = await Personal(store).purge(show.id)
         print(f"purged show {show.id}: {done.raw_values} raw values, {done.keys} keys deleted")
+        senders = await IdentityStore(store).forget_senders()
+        print(f"phone-code send logs of addresses, subnets and devices deleted: {senders}")
         if done.raw_entries:
             print(
                 f"{done.raw_entries} ledger entries written before pseudonymous ledgers keep "

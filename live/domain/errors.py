@@ -398,6 +398,12 @@ class SendLimited(Throttled):
         return {"Retry-After": str(self.retry_after)}
 
 
+class CountryNotServed(BadRequest):
+    """A phone number of a country codes are not sent to (``LIVE_SMS_COUNTRIES``)."""
+
+    code = "country_not_served"
+
+
 class CaptchaRequired(Forbidden):
     """The captcha hook refused to send a code: solve the captcha, then ask again."""
 

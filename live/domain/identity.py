@@ -48,21 +48,60 @@ NUMBER_LIMITS = (
 ADDRESS_SENDS = 30
 """Codes asked for from one client address in an hour, by default (``LIVE_SMS_PER_ADDRESS``:
 a venue's Wi-Fi or a carrier's NAT puts many phones behind one address)."""
+SUBNET_SENDS = 60
+"""Codes asked for from one /24 (IPv4) or /64 (IPv6) in an hour, by default
+(``LIVE_SMS_PER_SUBNET``): an IPv6 client holds 2^64 addresses, a fresh device cookie costs
+nothing, so neither limit alone stops a pump."""
 DEVICE_SENDS = 5
 """Codes asked for from one device cookie in an hour, by default (``LIVE_SMS_PER_DEVICE``: a
 script cycling numbers)."""
+HOURLY_BUDGET = 1000
+"""Codes the whole server sends in an hour, by default (``LIVE_SMS_HOURLY_BUDGET``): past it
+the breaker opens and nothing is sent for an hour (an alert: ``live_sms_breaker_open``)."""
+CAPTCHA_AFTER = 3
+"""Codes one address may ask for in an hour before it must solve the captcha, when one is
+configured (``LIVE_SMS_CAPTCHA_AFTER``)."""
+COUNTRIES = ("86",)
+"""Country calling codes codes are sent to, by default (``LIVE_SMS_COUNTRIES``): premium
+international ranges (``+882``, ``+883``, ...) are the pump's profit."""
 
 
-def send_limits(
-    per_address: int = ADDRESS_SENDS, per_device: int = DEVICE_SENDS
-) -> tuple[tuple[SendLimit, ...], SendLimit, SendLimit]:
-    """Every limit on sending a code: the number's (fixed), the address's and the device's
-    (an hour each)."""
-    return (
+@dataclass(frozen=True, slots=True)
+class SendPolicy:
+    """Every rule a phone code's sending obeys (checked in one step by ``code_send.lua``)."""
+
+    number: tuple[SendLimit, ...] = NUMBER_LIMITS
+    address: SendLimit = SendLimit(ADDRESS_SENDS, 3600, "address")
+    subnet: SendLimit = SendLimit(SUBNET_SENDS, 3600, "subnet")
+    device: SendLimit = SendLimit(DEVICE_SENDS, 3600, "device")
+    budget: SendLimit = SendLimit(HOURLY_BUDGET, 3600, "budget")
+    captcha_after: int = CAPTCHA_AFTER
+    countries: tuple[str, ...] = COUNTRIES
+
+
+def send_policy(
+    per_address: int = ADDRESS_SENDS,
+    per_device: int = DEVICE_SENDS,
+    per_subnet: int = SUBNET_SENDS,
+    hourly_budget: int = HOURLY_BUDGET,
+    captcha_after: int = CAPTCHA_AFTER,
+    countries: tuple[str, ...] = COUNTRIES,
+) -> SendPolicy:
+    """The policy with these settings (an hour's window each)."""
+    return SendPolicy(
         NUMBER_LIMITS,
         SendLimit(per_address, 3600, "address"),
+        SendLimit(per_subnet, 3600, "subnet"),
         SendLimit(per_device, 3600, "device"),
+        SendLimit(hourly_budget, 3600, "budget"),
+        captcha_after,
+        countries,
     )
+
+
+def country_allowed(e164: str, countries: tuple[str, ...]) -> bool:
+    """Whether an E.164 number's calling code is one of ``countries`` (``("86", "852")``)."""
+    return any(e164.startswith("+" + c) for c in countries)
 
 
 class PhoneStartIn(BaseModel):

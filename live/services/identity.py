@@ -16,10 +16,12 @@ from typing import Any, Protocol
 
 import httpx
 
+from live import metrics
 from live.domain.errors import (
     CaptchaRequired,
     CodeExpired,
     CodeInvalid,
+    CountryNotServed,
     SendLimited,
     parse_model,
 )
@@ -30,15 +32,16 @@ from live.domain.identity import (
     Claim,
     PhoneStartIn,
     PhoneVerifyIn,
-    SendLimit,
+    SendPolicy,
     Tier,
     check_code_shape,
     code_digest,
+    country_allowed,
     identity_hash,
     mask_phone,
     normalize_phone,
-    send_limits,
 )
+from live.domain.net import subnet_of
 from live.redis.identity import IdentityStore
 from live.services.outside import answer_of
 from live.services.sms import SmsProvider
@@ -82,9 +85,9 @@ class Identity:
         sms: SmsProvider,
         captcha: Captcha | None = None,
         clock: Callable[[], int] = wall_ms,
-        limits: tuple[tuple[SendLimit, ...], SendLimit, SendLimit] | None = None,
+        policy: SendPolicy | None = None,
     ) -> None:
-        self.limits = limits or send_limits()
+        self.policy = policy or SendPolicy()
         self.store = store
         self.key = key
         self.sms = sms
@@ -97,27 +100,48 @@ class Identity:
         return Claim(kind, identity_hash(self.key, kind, subject), label, self.clock())
 
     async def start(self, raw: bytes | dict[str, Any], ip: str, device: str) -> dict[str, Any]:
-        """Send a new code to the number in ``raw`` unless a limit or the captcha refuses."""
+        """Send a new code to the number in ``raw`` unless the policy refuses: a country not
+        served (400 ``country_not_served``), a limit (429 ``send_limited``: the number's, the
+        address's, the subnet's, the device's, or the server's budget, whose breaker then stays
+        open for the hour), or an address past its share without a solved captcha (403)."""
         body = parse_model(PhoneStartIn, raw)
         phone = normalize_phone(body.phone)
-        if self.captcha is not None and not await self.captcha.check(body.captcha, ip):
-            raise CaptchaRequired("solve the captcha first (captcha: its answer)")
+        if not country_allowed(phone, self.policy.countries):
+            metrics.SMS_REFUSED.labels("country").inc()
+            raise CountryNotServed(
+                "codes are sent to numbers of "
+                + ", ".join(f"+{c}" for c in self.policy.countries)
+                + " only"
+            )
+        solved = self.captcha is None  # no captcha configured: nothing to ask for
+        if self.captcha is not None and body.captcha:
+            solved = await self.captcha.check(body.captcha, ip)
         number = identity_hash(self.key, "phone", phone)
         code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
         now = self.clock()
         status, reason, retry_ms = await self.store.send(
             number,
-            ip,
-            device,
+            identity_hash(self.key, "address", ip)[:32],
+            identity_hash(self.key, "subnet", subnet_of(ip))[:32],
+            identity_hash(self.key, "device", device)[:32],
             code_digest(self.key, number, code),
             now,
-            self.limits,
+            self.policy,
+            solved,
         )
+        if status == "captcha":
+            metrics.SMS_REFUSED.labels("captcha").inc()
+            raise CaptchaRequired("solve the captcha first (captcha: its answer)")
         if status != "sent":
+            metrics.SMS_REFUSED.labels(reason).inc()
+            if reason == "budget":
+                metrics.SMS_BREAKER.set(1)
+                log.error("phone codes: the hourly budget is spent; sending stopped (breaker)")
             seconds = max(1, -(-retry_ms // 1000))
             raise SendLimited(
                 f"too many codes asked for ({reason}); try again in {seconds} s", reason, seconds
             )
+        metrics.SMS_BREAKER.set(0)
         await self.sms.send(phone, code)
         log.info("phone code sent to %s by %s", mask_phone(phone), self.sms.name)
         return {

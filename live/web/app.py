@@ -23,7 +23,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from live.domain.errors import ConfigError, LiveError
-from live.domain.identity import send_limits
+from live.domain.identity import send_policy
 from live.domain.ingest.source import endpoint_problems
 from live.domain.show import Show, load_shows
 from live.ingest.link import adapters
@@ -234,7 +234,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 identity_key.encode(),
                 sms_provider(settings.sms, http),
                 captcha,
-                limits=send_limits(settings.sms.per_address, settings.sms.per_device),
+                policy=send_policy(
+                    per_address=settings.sms.per_address,
+                    per_device=settings.sms.per_device,
+                    per_subnet=settings.sms.per_subnet,
+                    hourly_budget=settings.sms.hourly_budget,
+                    captcha_after=settings.sms.captcha_after,
+                    countries=settings.sms.countries,
+                ),
             )
             wechat = WeChat(settings.wechat_app_id, settings.wechat_secret, http, identity_store)
             oidc = Oidc(

@@ -1,12 +1,16 @@
 -- code_send.lua: decide whether a phone code may be sent and, if so, keep it, in one atomic
--- step (two requests for one number racing each other cannot both pass the per-minute limit).
+-- step (two requests racing each other cannot both pass a limit, the captcha's threshold or
+-- the server's budget).
 --
 -- KEYS[1] the number's code hash (c: digest, n: attempts made)  KEYS[2] the number's send log
--- KEYS[3] the address's send log   KEYS[4] the device's send log  (sorted sets: id by time, ms)
+-- KEYS[3] the address's send log  KEYS[4] the subnet's (/24, /64)  KEYS[5] the device's
+-- KEYS[6] every send of the server (the budget's log)  KEYS[7] the breaker (set: no sending)
+-- (send logs: sorted sets, id by time in ms; addresses, subnets and devices named by keyed hash)
 -- ARGV[1] now (ms)  ARGV[2] the code's digest  ARGV[3] its lifetime (ms)  ARGV[4] a unique id
--- ARGV[5] n number limits, then per limit: count, window (ms), reason
--- then the address's count, window, reason, then the device's count, window, reason
--- Returns {'sent', ''} or {'limited', reason, retry_after_ms}.
+-- ARGV[5] n number limits, then per limit: count, window (ms), reason; then the same three for
+-- the address, the subnet, the device and the budget; then the sends one address may ask for
+-- in the address's window before a captcha is needed, and whether this request solved one (1/0)
+-- Returns {'sent', '', 0} | {'limited', reason, retry_after_ms} | {'captcha', '', 0}.
 
 local now = tonumber(ARGV[1])
 local n = tonumber(ARGV[5])
@@ -15,8 +19,15 @@ for i = 1, n do
   checks[#checks + 1] = {KEYS[2], ARGV[3 + 3 * i], ARGV[4 + 3 * i], ARGV[5 + 3 * i]}
 end
 local at = 6 + 3 * n
-checks[#checks + 1] = {KEYS[3], ARGV[at], ARGV[at + 1], ARGV[at + 2]}
-checks[#checks + 1] = {KEYS[4], ARGV[at + 3], ARGV[at + 4], ARGV[at + 5]}
+for j = 0, 2 do  -- address, subnet, device
+  checks[#checks + 1] = {KEYS[3 + j], ARGV[at + 3 * j], ARGV[at + 3 * j + 1], ARGV[at + 3 * j + 2]}
+end
+local budget = {KEYS[6], tonumber(ARGV[at + 9]), tonumber(ARGV[at + 10]), ARGV[at + 11]}
+local captcha_after, solved = tonumber(ARGV[at + 12]), ARGV[at + 13] == '1'
+
+-- The breaker: once the server's budget is spent, nothing is sent until it closes again.
+local open_ms = redis.call('PTTL', KEYS[7])
+if open_ms > 0 then return {'limited', budget[4], open_ms} end
 
 local longest = {}
 for _, c in ipairs(checks) do
@@ -32,6 +43,18 @@ for _, c in ipairs(checks) do
     return {'limited', c[4], wait}
   end
 end
+if not solved then
+  local address_span = tonumber(ARGV[at + 1])
+  if redis.call('ZCOUNT', KEYS[3], now - address_span + 1, '+inf') >= captcha_after then
+    return {'captcha', '', 0}
+  end
+end
+local spent = redis.call('ZCOUNT', budget[1], now - budget[3] + 1, '+inf')
+if spent >= budget[2] then
+  redis.call('SET', KEYS[7], tostring(now), 'PX', budget[3])
+  return {'limited', budget[4], budget[3]}
+end
+longest[budget[1]] = budget[3]
 for key, span in pairs(longest) do
   redis.call('ZREMRANGEBYSCORE', key, '-inf', now - span)
   redis.call('ZADD', key, now, ARGV[4])

@@ -676,3 +676,42 @@ async def test_send_logs_name_addresses_by_keyed_hash_and_purge_removes_them(
     assert "send logs of addresses, subnets and devices deleted: 3" in out
     left = [str(k) async for k in phones.rt.store.client.scan_iter(match=base + "*")]
     assert {n[len(base) :].split(":")[0] for n in left} <= {"n", "g"}
+
+
+# -- 6. comments per address and per subnet ----------------------------------------------------
+
+
+@pytest.fixture
+async def talkers(redis_url: str, prefix: str, tmp_path: Path) -> AsyncIterator[LiveServer]:
+    path = tmp_path / "talk.toml"
+    path.write_text(
+        SHOW.read_text(encoding="utf-8")
+        + "\n[comments]\nper_minute = 6\nper_address_minute = 5\nper_subnet_minute = 8\n",
+        encoding="utf-8",
+    )
+    settings = replace(
+        make_settings(redis_url, prefix, tmp_path, path), trusted_proxies="127.0.0.1"
+    )
+    async with serve(settings) as server:
+        yield server
+
+
+async def say(live: LiveServer, ip: str, text: str) -> httpx.Response:
+    """A comment from a fresh device cookie (what a script does to dodge the device's cap)."""
+    async with live.client(live.cookie(), headers={"X-Forwarded-For": ip}) as http:
+        body = {"text": text, "comment_id": secrets.token_hex(8)}
+        return await http.post("/api/shows/t/comments", json=body)
+
+
+async def test_fresh_cookies_from_one_address_or_network_are_still_limited(
+    talkers: LiveServer,
+) -> None:
+    first = [await say(talkers, "10.7.7.1", f"加油{i}") for i in range(6)]
+    assert [r.status_code for r in first] == [200] * 5 + [429]
+    assert "from this address" in first[-1].json()["error"]["message"]
+    assert int(first[-1].headers["Retry-After"]) >= 1
+    # The refused attempt counted too: the /24 has used 6 of its 8.
+    near = [await say(talkers, f"10.7.7.{i}", f"好{i}") for i in (2, 3, 4)]
+    assert [r.status_code for r in near] == [200, 200, 429]
+    assert "from this network" in near[-1].json()["error"]["message"]
+    assert (await say(talkers, "10.7.8.1", "另一个网络")).status_code == 200

@@ -368,7 +368,7 @@ async function load() {
   const retention = byId("show-retention");
   retention.value = doc.retention || 30;
   retention.oninput = () => { doc.retention = Number(retention.value); };
-  // Comments: the moderation mode, the length and the per-device rate (defaults when unset).
+  // Comments: the moderation mode, the length, the per-device and per-address rates (defaults when unset).
   const comments = () => (doc.comments = doc.comments || {});
   const moderation = byId("show-comments-moderation");
   const maxLength = byId("show-comments-max");
@@ -379,6 +379,10 @@ async function load() {
   moderation.onchange = () => { comments().moderation = moderation.value; };
   maxLength.oninput = () => { comments().max_length = Number(maxLength.value); };
   rate.oninput = () => { comments().per_minute = Number(rate.value); };
+  // A venue's Wi-Fi puts many phones behind one address: the organiser sets it to the crowd.
+  const perAddress = byId("show-comments-address");
+  perAddress.value = (doc.comments || {}).per_address_minute || 60;
+  perAddress.oninput = () => { comments().per_address_minute = Number(perAddress.value); };
   title.oninput = () => { doc.title = title.value; };
   titleEn.oninput = () => { doc.title_en = titleEn.value; };
   renderContestants();

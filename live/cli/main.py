@@ -43,9 +43,9 @@ from live.domain.setup import parse_show_text, show_toml
 from live.domain.show import Show, effective, load_show, load_shows
 from live.domain.stage import ACTIONS, Action
 from live.redis.backup import Backups
-from live.redis.identity import IdentityStore
 from live.redis.embedded import APP_USER, app_acl, find_running
 from live.redis.embedded_cluster import apply_acl_everywhere, cluster_acl
+from live.redis.identity import IdentityStore
 from live.redis.personal import Personal
 from live.redis.registry import Registry
 from live.redis.sessions import Sessions

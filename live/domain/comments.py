@@ -41,6 +41,11 @@ class CommentsConfig(BaseModel):
     passes is shown at once (a moderator may still reject it)."""
     per_minute: Annotated[int, Field(ge=1, le=600)] = 6
     """Comments one device may post in one minute."""
+    per_address_minute: Annotated[int, Field(ge=1, le=100_000)] = 60
+    """Comments one client address may post in one minute, whatever its cookies (a venue's
+    Wi-Fi puts many phones behind one address: set it to the crowd's size)."""
+    per_subnet_minute: Annotated[int, Field(ge=1, le=100_000)] = 240
+    """Comments one /24 (IPv4) or /64 (IPv6) may post in one minute."""
     repeat_seconds: Annotated[int, Field(ge=1, le=86_400)] = 60
     """The same text from one device within this many seconds is dropped."""
     wordlists: Annotated[

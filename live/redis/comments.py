@@ -26,6 +26,19 @@ class Posted:
     retry_after_ms: int = 0
     existing: Comment | None = None
     rev: str = ""
+    limit: str = ""
+    """Which window refused a ``limited`` comment: ``device``, ``address`` or ``subnet``."""
+
+
+@dataclass(frozen=True, slots=True)
+class Sender:
+    """Where a phone's comment came from, as its windows name it (pseudonyms), and the
+    comments each window allows a minute."""
+
+    address: str
+    per_address: int
+    subnet: str
+    per_subnet: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,8 +70,12 @@ class CommentStore:
         window_end_ms: int,
         repeat_ms: int,
         text_key: str,
+        sender: Sender | None = None,
     ) -> Posted:
+        """Decide one comment (``comment.lua``). ``sender``: the address and subnet windows
+        (by pseudonym) of a comment from a phone; a platform's chat comment has none."""
         k = self.store.keys(show)
+        sender = sender or Sender("-", 0, "-", 0)
         keys = [
             k.comments,
             k.comment_state(comment.state),
@@ -69,10 +86,13 @@ class CommentStore:
             k.comment_window(comment.dev, window),
             k.comment_repeat(comment.dev, text_key),
             k.comment_device(comment.dev),
+            k.comment_address_window(sender.address, window),
+            k.comment_subnet_window(sender.subnet, window),
         ]
         args: list[str | int] = [
             comment.id, comment.at, rev, comment.state, comment.to_json(), per_window,
-            window_end_ms, repeat_ms, comment.dev, comment.shown(),
+            window_end_ms, repeat_ms, comment.dev, comment.shown(), sender.per_address,
+            sender.per_subnet,
         ]  # fmt: skip
         raw: list[Any] = await self.store.call(self._post(keys=keys, args=args))
         status = str(raw[0])
@@ -83,7 +103,7 @@ class CommentStore:
         if status == "stale":
             return Posted(status, rev=str(raw[1]))
         if status == "limited":
-            return Posted(status, retry_after_ms=int(raw[1]))
+            return Posted(status, retry_after_ms=int(raw[1]), limit=str(raw[2]))
         return Posted(status)
 
     async def decide(

@@ -241,6 +241,14 @@ class ShowKeys:
         """String: comments a device posted in one minute of the service's clock."""
         return f"{self.base}:win:cmt:{device}:{window}"
 
+    def comment_address_window(self, address: str, window: int) -> str:
+        """String: comments from one client address (its pseudonym) in one minute."""
+        return f"{self.base}:win:cmtip:{address}:{window}"
+
+    def comment_subnet_window(self, subnet: str, window: int) -> str:
+        """String: comments from one /24 or /64 (its pseudonym) in one minute."""
+        return f"{self.base}:win:cmtnet:{subnet}:{window}"
+
     def comment_repeat(self, device: str, text: str) -> str:
         """String: until when (ms) the same text from this device is dropped."""
         return f"{self.base}:win:cmtrep:{device}:{text}"

@@ -48,9 +48,10 @@ from live.domain.errors import (
     parse_model,
 )
 from live.domain.ingest.event import Event
+from live.domain.net import subnet_of
 from live.domain.show import Show
 from live.domain.wordfilter import WordFilter
-from live.redis.comments import CommentStore, WordEdits
+from live.redis.comments import CommentStore, Sender, WordEdits
 from live.services.shows import Service
 
 log = logging.getLogger("live.comments")
@@ -176,17 +177,34 @@ class Comments:
         return show
 
     async def post(
-        self, show_id: str, raw: bytes | dict[str, Any], device: str, src: str = "web"
+        self,
+        show_id: str,
+        raw: bytes | dict[str, Any],
+        device: str,
+        src: str = "web",
+        ip: str = "",
     ) -> Posted:
         """Filter and keep one comment; its state for the sender. Raises
         :class:`BadRequest` (empty, too long), :class:`CommentBanned`, :class:`CommentLimited`
-        (more than ``per_minute``)."""
+        (more than ``per_minute`` from the device, ``per_address_minute`` from its address or
+        ``per_subnet_minute`` from its /24 or /64; ``ip``: the phone's address, '' for a
+        platform's chat)."""
         show = self._show(show_id)
         cfg = show.comments
         body = parse_model(CommentIn, raw)
         text = clean_text(body.text, cfg.max_length)
         pseudonym = await self.service.store.pseudonym(show.id)
         dev = pseudonym(device)
+        sender = (
+            Sender(
+                pseudonym(ip),
+                cfg.per_address_minute,
+                pseudonym(subnet_of(ip)),
+                cfg.per_subnet_minute,
+            )
+            if ip
+            else None
+        )
         cid = comment_key(dev, body.comment_id)
         rev, wf = await self.filter(show)
         for _ in range(3):  # the lists changed under us: build again, decide again
@@ -217,6 +235,7 @@ class Comments:
                 (window + 1) * WINDOW_MS,
                 cfg.repeat_seconds * 1000,
                 text_key(text),
+                sender,
             )
             if done.status != "stale":
                 break
@@ -231,8 +250,11 @@ class Comments:
             raise CommentBanned("a moderator stopped this device's comments for this show")
         if done.status == "limited":
             seconds = max(1, -(-done.retry_after_ms // 1000))
+            most = {"address": cfg.per_address_minute, "subnet": cfg.per_subnet_minute}
+            where = {"address": " from this address", "subnet": " from this network"}
             raise CommentLimited(
-                f"at most {cfg.per_minute} comments a minute; try again in {seconds} s",
+                f"at most {most.get(done.limit, cfg.per_minute)} comments a minute"
+                f"{where.get(done.limit, '')}; try again in {seconds} s",
                 seconds,
             )
         if done.status == "duplicate":

@@ -86,7 +86,7 @@ async def _handle(
                 **({"left": outcome.left} if outcome.left >= 0 else {}),
             }
         if kind == "comment":
-            posted = await rt.comments.post(show, body, voter.device)
+            posted = await rt.comments.post(show, body, voter.device, ip=voter.ip)
             return {"type": "comment_result", **posted.public()}
         return {"type": "like_ack", "n": rt.service.like(show, body, voter.device)}
     except LiveError as exc:

@@ -4,13 +4,16 @@
 -- KEYS[1] comments hash  KEYS[2] the zset of the comment's state  KEYS[3] feed zset
 -- KEYS[4] version  KEYS[5] banned devices set  KEYS[6] word-list revision hash (rev)
 -- KEYS[7] the device's window counter (this minute)  KEYS[8] the device's repeat mark (this text)
--- KEYS[9] the device's comments (zset)
+-- KEYS[9] the device's comments (zset)  KEYS[10] the address's window counter (this minute)
+-- KEYS[11] the subnet's (/24, /64) window counter (this minute)
 -- ARGV[1] comment id  ARGV[2] now (ms, the service's clock)  ARGV[3] the word-list revision the
 --   filter was built at  ARGV[4] state (pending, approved, rejected)  ARGV[5] record JSON
 -- ARGV[6] comments allowed per window  ARGV[7] when the window ends (ms)  ARGV[8] repeat (ms)
 -- ARGV[9] the device's pseudonym  ARGV[10] the feed member (approved only)
+-- ARGV[11] comments allowed per window from the address  ARGV[12] from the subnet (0: no such
+--   limit, e.g. a platform's chat, which has no address of ours)
 -- Returns {'exists', record} | {'stale', revision} | {'banned'} | {'duplicate'}
---   | {'limited', retry after ms} | {'ok', version or 0}
+--   | {'limited', retry after ms, which: device|address|subnet} | {'ok', version or 0}
 -- Checks that refuse change nothing, except the window's count (a refused attempt counts).
 
 local now = tonumber(ARGV[2])
@@ -21,10 +24,20 @@ if rev ~= ARGV[3] then return {'stale', rev} end
 if redis.call('SISMEMBER', KEYS[5], ARGV[9]) == 1 then return {'banned'} end
 local until_ms = redis.call('GET', KEYS[8])
 if until_ms and tonumber(until_ms) > now then return {'duplicate'} end
-local n = redis.call('INCR', KEYS[7])
-if n == 1 then redis.call('PEXPIRE', KEYS[7], 120000) end  -- cleanup (minute of the service's clock)
-if n > tonumber(ARGV[6]) then
-  return {'limited', math.max(1, tonumber(ARGV[7]) - now)}
+-- Every window counts the attempt (a fresh cookie from one address is still that address).
+local over = ''
+local windows = {{KEYS[7], ARGV[6], 'device'}, {KEYS[10], ARGV[11], 'address'},
+  {KEYS[11], ARGV[12], 'subnet'}}
+for _, w in ipairs(windows) do
+  local cap = tonumber(w[2])
+  if cap > 0 then
+    local n = redis.call('INCR', w[1])
+    if n == 1 then redis.call('PEXPIRE', w[1], 120000) end  -- cleanup (the service's minute)
+    if n > cap and over == '' then over = w[3] end
+  end
+end
+if over ~= '' then
+  return {'limited', math.max(1, tonumber(ARGV[7]) - now), over}
 end
 local repeat_ms = tonumber(ARGV[8])
 redis.call('SET', KEYS[8], tostring(now + repeat_ms), 'PX', repeat_ms + 60000)

@@ -13,7 +13,7 @@ from starlette.routing import Route
 
 from live.domain.errors import BadRequest
 from live.redis.sessions import Session
-from live.web.http.common import device_of, read_body
+from live.web.http.common import client_ip, device_of, read_body
 from live.web.http.staff import actor, staff_route
 from live.web.runtime import Runtime, runtime
 
@@ -30,7 +30,7 @@ async def post_comment(request: Request) -> JSONResponse:
     rt.service.show(show)
     device = device_of(request, rt.devices, rt.settings.allowed_origins)
     body = await read_body(request, rt.settings.max_body_bytes)
-    posted = await rt.comments.post(show, body, device)
+    posted = await rt.comments.post(show, body, device, ip=client_ip(request))
     return JSONResponse(posted.public())
 
 

@@ -159,10 +159,13 @@ def vote_body(category: str, contestant: str, vote_id: str) -> dict[str, str]:
 
 
 async def staff_login(
-    live: LiveServer, role: str, name: str = "", show: str = "t"
+    live: LiveServer, role: str, name: str = "", show: str = "t", organiser: int = 0
 ) -> tuple[str, str]:
-    """Sign a staff member in through the real login form: (cookie value, CSRF token)."""
-    _, token = await live.rt.sessions.invite(show, role, name or f"{role} one")
+    """Sign a staff member in through the real login form: (cookie value, CSRF token).
+    ``organiser``: the operator also grants them the creation of that many shows."""
+    member, token = await live.rt.sessions.invite(show, role, name or f"{role} one")
+    if organiser:
+        await live.rt.setup.registry.quota("grant", show, member.id, organiser)
     async with live.client() as http:
         reply = await http.post("/staff/login", data={"show": show, "token": token})
     assert reply.status_code == 303, reply.text

@@ -316,7 +316,7 @@ async def test_a_show_set_up_in_the_browser_is_served_by_every_process_of_the_cl
 ) -> None:
     from loadtest.chaos.access import invite, sign_in
 
-    token = await asyncio.to_thread(invite, "t", "admin", "Organiser", stack.env())
+    token = await asyncio.to_thread(invite, "t", "admin", "Organiser", stack.env(), True)
     admin = await sign_in(app(stack, 0), "t", token)
     show = "gala" + uuid.uuid4().hex[:6]
     headers = {"X-CSRF-Token": admin.csrf}

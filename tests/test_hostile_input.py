@@ -715,3 +715,52 @@ async def test_fresh_cookies_from_one_address_or_network_are_still_limited(
     assert [r.status_code for r in near] == [200, 200, 429]
     assert "from this network" in near[-1].json()["error"]["message"]
     assert (await say(talkers, "10.7.8.1", "另一个网络")).status_code == 200
+
+
+# -- 11. nesting, and who may create shows ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "deep", ["deep = " + "[" * 1000 + "]" * 1000, "deep = " + "{a = " * 1000 + "1" + "}" * 1000]
+)
+async def test_a_definition_nested_a_thousand_deep_is_a_400(live: LiveServer, deep: str) -> None:
+    client, _ = await create(live, "gala")
+    async with client as http:
+        reply = await redefine_toml(http, "gala", "\n" + deep + "\n")
+    assert reply.status_code == 400, reply.text
+    assert "nested too deep" in reply.text
+
+
+async def new_show(http: httpx.AsyncClient, show: str) -> httpx.Response:
+    return await http.post("/api/shows", json={"id": show, "title": "新", "title_en": "New"})
+
+
+async def test_an_admin_of_a_show_creates_no_show_without_the_operators_grant(
+    live: LiveServer,
+) -> None:
+    cookie, csrf = await staff_login(live, "admin", "Plain admin")
+    async with staff_client(live, cookie, headers={"X-CSRF-Token": csrf}) as http:
+        reply = await new_show(http, "mine")
+    assert (reply.status_code, reply.json()["error"]["code"]) == (403, "organiser_required")
+    assert "mine" not in live.rt.service.shows
+
+
+async def test_an_organiser_creates_up_to_the_quota(
+    live: LiveServer, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    member, token = await live.rt.sessions.invite("t", "admin", "Org")
+    code, out, err = await run_cli(live, monkeypatch, capsys, "staff", "organiser", "--show", "t",
+                                   "--id", member.id, "--quota", "2")  # fmt: skip
+    assert code == 0 and "may create 2 show(s), 0 created" in out, err
+    async with live.client() as http:
+        signed = await http.post("/staff/login", data={"show": "t", "token": token})
+    cookie = signed.cookies["live_staff"]
+    session = await live.rt.sessions.session("t", cookie.split(".", 1)[1])
+    assert session is not None
+    async with staff_client(live, cookie, headers={"X-CSRF-Token": session.csrf}) as http:
+        taken = await new_show(http, "t")  # an id in use: refused, and the unit given back
+        made = [await new_show(http, name) for name in ("one", "two", "three")]
+    assert taken.status_code == 409
+    assert [r.status_code for r in made] == [201, 201, 403]
+    assert made[-1].json()["error"]["code"] == "quota_spent"
+    assert "three" not in live.rt.service.shows

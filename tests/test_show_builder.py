@@ -41,7 +41,7 @@ def forty(bad: bool) -> list[list[Any]]:
 async def create(server: LiveServer, show: str) -> tuple[httpx.AsyncClient, str]:
     """An admin of show t creates ``show`` and signs in with the link it answers: a client
     signed in as the new show's admin, and that session's CSRF token."""
-    cookie, csrf = await staff_login(server, "admin", "Organiser")
+    cookie, csrf = await staff_login(server, "admin", "Organiser", organiser=50)
     async with staff_client(server, cookie, headers={"X-CSRF-Token": csrf}) as http:
         reply = await http.post(
             "/api/shows", json={"id": show, "title": "决赛", "title_en": "Final"}
@@ -111,7 +111,7 @@ async def test_a_show_created_in_one_process_is_served_by_every_process(
 
 
 async def test_an_id_in_use_is_refused(server: LiveServer) -> None:
-    cookie, csrf = await staff_login(server, "admin")
+    cookie, csrf = await staff_login(server, "admin", organiser=1)
     async with staff_client(server, cookie, headers={"X-CSRF-Token": csrf}) as http:
         taken = await http.post("/api/shows", json={"id": "t", "title": "x", "title_en": "x"})
         bad = await http.post("/api/shows", json={"id": "No Spaces", "title": "x", "title_en": "x"})
@@ -276,7 +276,7 @@ async def test_an_organiser_sets_a_show_up_in_the_browser_and_opens_voting(
     browser: Browser,  # noqa: F811
     tmp_path: Path,
 ) -> None:
-    cookie, _ = await staff_login(server, "admin", "Organiser")
+    cookie, _ = await staff_login(server, "admin", "Organiser", organiser=1)
     # bypass_csp: the accessibility checker is injected as an inline script.
     context = await browser.new_context(viewport={"width": 1280, "height": 900}, bypass_csp=True)
     await context.add_cookies([{"name": "live_staff", "value": cookie, "url": server.url}])
@@ -377,7 +377,7 @@ async def test_an_organiser_sets_a_show_up_in_the_browser_and_opens_voting(
 async def test_a_show_created_with_partitions_spreads_its_votes_and_recounts(
     server: LiveServer, monkeypatch: pytest.MonkeyPatch, capsys: Any
 ) -> None:
-    cookie, csrf = await staff_login(server, "admin")
+    cookie, csrf = await staff_login(server, "admin", organiser=1)
     async with staff_client(server, cookie, headers={"X-CSRF-Token": csrf}) as http:
         new = {"id": "wide", "title": "大", "title_en": "Wide", "partitions": 3}
         made = await http.post("/api/shows", json=new)

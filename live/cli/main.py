@@ -9,7 +9,8 @@
 - ``live recount``: rebuild every tally from the ledger and compare it with the live one.
 - ``live verify``: check the ledger's hash chain (the first bad entry's position), recount
   every tally and compare it with the live one, print the chain head. Exit 1 on any failure.
-- ``live staff invite|list|role|revoke``: staff and their one-time login links.
+- ``live staff invite|list|role|revoke|organiser``: staff and their one-time login links;
+  ``organiser`` grants the server-level right to create shows in the browser, with a quota.
 - ``live overlay-key [--rotate]``: the overlay URL for OBS.
 - ``live reconcile --preset eurovision --points FILE.csv --year Y --round R``: offline, rank a
   points file (``place,entry,expert,audience,total``, best first) for auditors.
@@ -83,6 +84,15 @@ async def _with_store(
         return await work(store, shows)
     finally:
         await close_client(store.client)
+
+
+async def _organiser(store: Store, show: str, staff: str, quota: int) -> None:
+    """Grant ``show``'s staff member ``staff`` the server-level right to create up to ``quota``
+    shows in the browser (0 takes it back; shows already created still count)."""
+    if not 0 <= quota <= 1000:
+        raise ConfigError("--quota: 0 to 1000")
+    _, used, granted = await Registry(store).quota("grant", show, staff, quota)
+    print(f"organiser {staff} of show {show}: may create {granted} show(s), {used} created")
 
 
 def _write_definition(path: Path, text: str) -> None:
@@ -187,7 +197,15 @@ def main(argv: list[str] | None = None) -> int:
     p_vote.add_argument("--contestant", default="", help="open for this contestant only")
 
     p_staff = sub.add_parser("staff", parents=[linked], help="invite, list, change, revoke staff")
-    p_staff.add_argument("op", choices=["invite", "list", "role", "revoke"])
+    p_staff.add_argument("op", choices=["invite", "list", "role", "revoke", "organiser"])
+    p_staff.add_argument(
+        "--organiser",
+        action="store_true",
+        help="invite: also make the member an organiser (may create shows, up to --quota)",
+    )
+    p_staff.add_argument(
+        "--quota", type=int, default=5, help="organiser: shows they may create (0 revokes)"
+    )
     p_staff.add_argument("--role", choices=list(ROLES))
     p_staff.add_argument("--name", default="")
     p_staff.add_argument("--id", default="", help="the staff id (see `live staff list`)")
@@ -378,6 +396,8 @@ def _dispatch(args: argparse.Namespace) -> int:
                 raise ConfigError("invite needs --role and --name")
             member, token = await sessions.invite(show.id, args.role, args.name)
             print(f"{member.id} {member.role} {member.name}")
+            if args.organiser:
+                await _organiser(store, show.id, member.id, args.quota)
             print(login_link(args.base_url, show.id, token))
             return 0
         if args.op == "list":
@@ -385,6 +405,10 @@ def _dispatch(args: argparse.Namespace) -> int:
                 print(f"{m.id}  {m.role:10} {'active ' if m.active else 'revoked'}  {m.name}")
             return 0
         staff_id = args.id or await _id_by_name(sessions, show.id, args.name)
+        if args.op == "organiser":
+            await sessions.member(show.id, staff_id)  # a member of the show, or NotFound
+            await _organiser(store, show.id, staff_id, args.quota)
+            return 0
         if args.op == "role":
             if not args.role:
                 raise ConfigError("role needs --role")

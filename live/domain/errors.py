@@ -128,6 +128,19 @@ class Forbidden(LiveError):
     status = 403
 
 
+class OrganiserRequired(Forbidden):
+    """Creating a show is an organiser's: a server-level grant of the operator's (``live staff
+    organiser``), not any show's admin role."""
+
+    code = "organiser_required"
+
+
+class QuotaSpent(Forbidden):
+    """The organiser has created as many shows as the operator's grant allows."""
+
+    code = "quota_spent"
+
+
 class CommentBanned(Forbidden):
     """A moderator banned this device's comments for the rest of the show."""
 

@@ -41,7 +41,12 @@ def parse_show_text(text: str, file: str = "<show>") -> Show:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ShowFileError([Problem(file, "(syntax)", str(exc))]) from None
-    return parse_show(data, file)
+    except RecursionError:  # arrays or tables nested a thousand deep: refused, not a 500
+        raise ShowFileError([Problem(file, "(syntax)", "nested too deep")]) from None
+    try:
+        return parse_show(data, file)
+    except RecursionError:
+        raise ShowFileError([Problem(file, "(top)", "nested too deep")]) from None
 
 
 def revision(text: str) -> str:

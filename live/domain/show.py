@@ -410,6 +410,8 @@ def load_show(path: Path) -> Show:
         data = tomllib.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ShowFileError([Problem(str(path), "(syntax)", str(exc))]) from None
+    except RecursionError:
+        raise ShowFileError([Problem(str(path), "(syntax)", "nested too deep")]) from None
     show = parse_show(data, str(path))
     if show.comments.wordlists:
         # Read now, once, bounded, inside the show file's folder: never again while serving.

@@ -275,3 +275,10 @@ def registry_key(prefix: str) -> str:
     every show listed here, from its ``{show}:definition``. Its own hash tag: one slot, read
     by every process each second."""
     return f"{prefix}:{{~registry}}:shows"
+
+
+def organisers_key(prefix: str) -> str:
+    """Hash: ``show|staff`` -> JSON ``{"quota", "used"}``: the staff members the operator made
+    organisers (``live staff organiser``), who may create shows in the browser, and how many
+    they have created. A server-level grant: no show's admin can give it."""
+    return f"{prefix}:{{~registry}}:organisers"

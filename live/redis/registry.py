@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from live.domain.show import Show
-from live.redis.keys import registry_key
+from live.redis.keys import organisers_key, registry_key
 from live.redis.store import Store
 
 
@@ -29,7 +29,19 @@ class Registry:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.key = registry_key(store.prefix)
+        self.organisers = organisers_key(store.prefix)
         self._define = store.script("define.lua")
+        self._quota = store.script("quota.lua")
+
+    async def quota(self, op: str, show: str, staff: str, quota: int = 0) -> tuple[str, int, int]:
+        """An organiser's grant (``quota.lua``): ``take`` one show of it, ``give`` one back,
+        ``grant`` a quota (the operator's, ``live staff organiser``); (status, used, quota)."""
+        keys = [self.organisers]
+        args: list[str | int] = [op, f"{show}|{staff}", quota]
+        raw: list[Any] = await self.store.call(self._quota(keys=keys, args=args))
+        if str(raw[0]) == "none":
+            return "none", 0, 0
+        return str(raw[0]), int(raw[1]), int(raw[2])
 
     async def ids(self) -> list[str]:
         """The shows set up in the browser, in the order they were created."""

@@ -24,7 +24,9 @@ from live.domain.errors import (
     DefinitionInvalid,
     DefinitionStale,
     LiveError,
+    OrganiserRequired,
     Problem,
+    QuotaSpent,
     ShowExists,
     ShowFileError,
     ShowStarted,
@@ -129,21 +131,42 @@ class Setup:
     # -- setting up ----------------------------------------------------------------------
 
     async def create(
-        self, show_id: str, title: str, title_en: str, actor: str, name: str, partitions: int = 1
+        self,
+        show_id: str,
+        title: str,
+        title_en: str,
+        actor: str,
+        name: str,
+        partitions: int = 1,
+        organiser: tuple[str, str] = ("", ""),
     ) -> str:
         """A new show (one placeholder contestant and category, waiting), served here at once
         and everywhere within a second; returns a one-time admin login token for it (the
-        creator's first admin)."""
+        creator's first admin). ``organiser``: (show, staff id) of the creator, who must hold
+        the operator's grant with a unit of its quota left (taken here; given back if the
+        show is not made)."""
         if show_id in self.service.shows:
             raise ShowExists(f"a show {show_id!r} exists already")
         try:
             show = skeleton(show_id, title, title_en, partitions=partitions)
         except ShowFileError as exc:
             raise _invalid(exc) from None
+        status, used, quota = await self.registry.quota("take", *organiser)
+        if status == "none":
+            raise OrganiserRequired(
+                "creating shows needs the operator's grant (live staff organiser)"
+            )
+        if status == "spent":
+            raise QuotaSpent(f"you have created {used} of the {quota} shows you may create")
         text = show_toml(show)
         rev = revision(text)
-        status, _ = await self.registry.define(show, text, rev, "", actor, create=True)
+        try:
+            status, _ = await self.registry.define(show, text, rev, "", actor, create=True)
+        except BaseException:
+            await self.registry.quota("give", *organiser)
+            raise
         if status != "ok":
+            await self.registry.quota("give", *organiser)
             raise ShowExists(f"the id {show_id!r} is taken (a show used it before)")
         await self._serve(show, rev)
         _, token = await self.sessions.invite(show_id, "admin", name[:80] or "admin")

@@ -32,8 +32,8 @@ async def device_cookie(base_url: str, show: str) -> str:
         return reply.cookies["live_device"]
 
 
-def invite(show: str, role: str, name: str, env: dict[str, str]) -> str:
-    """``live staff invite``: the one-time login token."""
+def invite(show: str, role: str, name: str, env: dict[str, str], organiser: bool = False) -> str:
+    """``live staff invite`` (``--organiser``: who may create shows): the one-time token."""
     out = subprocess.run(
         [
             sys.executable,
@@ -47,6 +47,7 @@ def invite(show: str, role: str, name: str, env: dict[str, str]) -> str:
             role,
             "--name",
             name,
+            *(["--organiser"] if organiser else []),
         ],
         env={**os.environ, **env},
         capture_output=True,

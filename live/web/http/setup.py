@@ -39,10 +39,17 @@ async def setup_page(request: Request, rt: Runtime, session: Session) -> Respons
 
 
 async def create_show(request: Request, rt: Runtime, session: Session) -> Response:
-    """A new show; answers its id and a one-time login link making the creator its admin."""
+    """A new show; answers its id and a one-time login link making the creator its admin. The
+    session's staff member must be an organiser (the operator's grant) with quota left."""
     body = parse_model(ShowIn, await read_body(request, rt.settings.max_body_bytes))
     token = await rt.setup.create(
-        body.id, body.title, body.title_en, actor(session), session.name, body.partitions
+        body.id,
+        body.title,
+        body.title_en,
+        actor(session),
+        session.name,
+        body.partitions,
+        organiser=(session.show, session.staff),
     )
     return JSONResponse(
         {"status": "created", "show": body.id, "login": login_path(body.id, token, "setup")},

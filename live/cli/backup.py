@@ -18,6 +18,7 @@ import os
 import re
 import sys
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any, BinaryIO, TextIO, cast
@@ -193,7 +194,7 @@ def check_file(path: Path, open_: Opener | None = None) -> dict[str, Any]:
             problem = row_problem(last, show, partitions)
             if problem:
                 raise ConfigError(f"{path}: line {n}: {problem}: nothing restored")
-    except (OSError, EOFError, ValueError, StopIteration, RecursionError) as exc:
+    except (OSError, EOFError, ValueError, StopIteration, RecursionError, zlib.error) as exc:
         raise ConfigError(f"{path}: not a readable backup ({exc})") from None
     if not last.get("end"):
         raise ConfigError(f"{path}: cut short (no end line): nothing restored")

@@ -33,7 +33,9 @@ CHUNK = 64 * 1024
 TAG = 16
 LOG_N = 15
 """scrypt's cost: N = 2^15, r = 8 (32 MB, ~0.1 s), age's work factor for a file at rest."""
-MAX_LOG_N = 20
+MAX_LOG_N = 16
+"""The costliest scrypt a file may ask for (2^16: 64 MB): a hostile file asking for 2^20 would
+cost a gigabyte before its first chunk is checked."""
 MIN_PASSPHRASE = 12
 
 
@@ -97,7 +99,11 @@ class OpeningReader(io.RawIOBase):
     def __init__(self, raw: BinaryIO, key_of: Callable[[int, bytes], bytes]) -> None:
         super().__init__()
         head = raw.read(len(MAGIC) + 17)
-        if len(head) < len(MAGIC) + 17 or not sealed(head) or head[len(MAGIC)] > MAX_LOG_N:
+        if (
+            len(head) < len(MAGIC) + 17
+            or not sealed(head)
+            or not 10 <= head[len(MAGIC)] <= MAX_LOG_N
+        ):
             raise SealError("not a sealed backup")
         self.header = head
         self.aead = AESGCM(key_of(head[len(MAGIC)], head[len(MAGIC) + 1 :]))

@@ -20,7 +20,7 @@ from typing import Any
 
 import brotli
 
-from live.domain.ingest.event import Event, clean_count, clean_text, seconds_ms
+from live.domain.ingest.event import Event, clean_count, clean_id, clean_text, seconds_ms
 
 HEADER = struct.Struct(">I2H2I")
 OP_HEARTBEAT, OP_HEARTBEAT_REPLY, OP_MESSAGE, OP_AUTH, OP_AUTH_REPLY = 2, 3, 5, 7, 8
@@ -136,24 +136,24 @@ def event_of(message: Mapping[str, Any], room: str) -> Event | None:
     if not isinstance(data, dict):
         return None
     ts = seconds_ms(data.get("timestamp"))
-    user = str(data.get("open_id") or data.get("uid") or "")[:128]
+    user = clean_id(data.get("open_id") or data.get("uid"))
     if cmd == "LIVE_OPEN_PLATFORM_DM":
-        msg_id = data.get("msg_id")
+        msg_id = clean_id(data.get("msg_id"))
         if not msg_id or not user:
             return None
         text = clean_text(data.get("msg"))
-        return Event("bilibili", room, str(msg_id)[:128], user, "comment", text, 1, ts)
+        return Event("bilibili", room, msg_id, user, "comment", text, 1, ts)
     if cmd == "LIVE_OPEN_PLATFORM_LIKE":
-        msg_id = data.get("msg_id")
+        msg_id = clean_id(data.get("msg_id"))
         if not msg_id or not user:
             return None
         count = clean_count(data.get("like_count"), 1)
-        return Event("bilibili", room, str(msg_id)[:128], user, "like", "", count, ts)
+        return Event("bilibili", room, msg_id, user, "like", "", count, ts)
     if cmd == "LIVE_OPEN_PLATFORM_SEND_GIFT":
-        msg_id = data.get("msg_id")
+        msg_id = clean_id(data.get("msg_id"))
         if not msg_id or not user:
             return None
         count = clean_count(data.get("gift_num"), 1)
         name = clean_text(data.get("gift_name"))
-        return Event("bilibili", room, str(msg_id)[:128], user, "gift", name, count, ts)
+        return Event("bilibili", room, msg_id, user, "gift", name, count, ts)
     return None

@@ -15,7 +15,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from live.domain.ingest.event import Event, Kind, clean_count, clean_text, seconds_ms
+from live.domain.ingest.event import Event, Kind, clean_count, clean_id, clean_text, seconds_ms
 
 SIGNED = ("x-msg-type", "x-nonce-str", "x-roomid", "x-timestamp")
 KINDS: dict[str, Kind] = {"live_comment": "comment", "live_like": "like", "live_gift": "gift"}
@@ -76,7 +76,9 @@ def parse_push(headers: Mapping[str, str], body: bytes) -> list[Event]:
         raise BadPush("the body is not a JSON array")
     out = []
     for item in items:
-        if not isinstance(item, dict) or not item.get("msg_id") or not item.get("sec_openid"):
+        if not isinstance(item, dict) or not clean_id(item.get("msg_id")):
+            raise BadPush("each message needs msg_id and sec_openid")
+        if not clean_id(item.get("sec_openid")):
             raise BadPush("each message needs msg_id and sec_openid")
         count = 1
         if kind == "like":
@@ -87,8 +89,8 @@ def parse_push(headers: Mapping[str, str], body: bytes) -> list[Event]:
             Event(
                 platform="douyin",
                 room=room,
-                event_id=str(item["msg_id"])[:128],
-                user=str(item["sec_openid"])[:128],
+                event_id=clean_id(item["msg_id"]),
+                user=clean_id(item["sec_openid"]),
                 kind=kind,
                 text=clean_text(item.get("content")) if kind == "comment" else "",
                 count=count,

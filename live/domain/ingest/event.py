@@ -38,11 +38,25 @@ class Event:
 
 
 def clean_text(text: object) -> str:
-    return str(text or "")[:MAX_TEXT]
+    """A text of a platform's JSON: a string (or a number) cut to :data:`MAX_TEXT`; anything
+    else (a list, an object: never printed, which could recurse) is no text."""
+    if isinstance(text, bool) or not isinstance(text, (str, int, float)):
+        return ""
+    return str(text)[:MAX_TEXT]
+
+
+def clean_id(value: object) -> str:
+    """An id of a platform's JSON (a message's, a user's): a string or a number, at most 128
+    characters; '' for anything else."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        return ""
+    return str(value)[:128]
 
 
 def clean_count(value: object, default: int = 1) -> int:
     """A count from a platform's JSON: a non-negative int, at most a million per event."""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        return default
     try:
         n = int(str(value))
     except (TypeError, ValueError):
@@ -52,6 +66,8 @@ def clean_count(value: object, default: int = 1) -> int:
 
 def seconds_ms(value: object) -> int:
     """A platform's timestamp in seconds (as JSON gives it) in ms; 0 when absent or absurd."""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        return 0
     try:
         seconds = float(str(value))
     except ValueError:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from live.domain.ingest.event import Event, clean_count, clean_text
+from live.domain.ingest.event import Event, clean_count, clean_id, clean_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,43 +29,51 @@ class Control:
 
 
 def _ms(stamp: object) -> int:
-    try:
-        return int(datetime.fromisoformat(str(stamp).replace("Z", "+00:00")).timestamp() * 1000)
-    except ValueError:
+    if not isinstance(stamp, str):
         return 0
+    try:
+        return int(datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp() * 1000)
+    except (ValueError, OverflowError):
+        return 0
+
+
+def _obj(value: object) -> Mapping[str, Any]:
+    """A JSON object of the message, or an empty one for anything else (a platform's message
+    is input from outside: a field of the wrong type is absent, never a crash)."""
+    return value if isinstance(value, dict) else {}
 
 
 def parse(message: Mapping[str, Any], room: str) -> Event | Control | None:
     """What one EventSub message means; None for what we do not use."""
-    meta = message.get("metadata") or {}
-    payload = message.get("payload") or {}
+    meta = _obj(message.get("metadata"))
+    payload = _obj(message.get("payload"))
     kind = meta.get("message_type")
     if kind in ("session_welcome", "session_reconnect"):
-        session = payload.get("session") or {}
+        session = _obj(payload.get("session"))
         return Control(
             kind,
-            str(session.get("id", "")),
-            str(session.get("reconnect_url") or ""),
-            int(session.get("keepalive_timeout_seconds") or 10),
+            str(session.get("id", ""))[:200],
+            str(session.get("reconnect_url") or "")[:2000],
+            max(1, min(clean_count(session.get("keepalive_timeout_seconds"), 10), 600)),
         )
     if kind in ("session_keepalive", "revocation"):
         return Control(kind)
     if kind != "notification":
         return None
-    sub = (payload.get("subscription") or {}).get("type")
-    ev = payload.get("event") or {}
-    if not meta.get("message_id"):
+    sub = _obj(payload.get("subscription")).get("type")
+    ev = _obj(payload.get("event"))
+    msg_id = clean_id(meta.get("message_id"))
+    if not msg_id:
         return None
-    msg_id = str(meta["message_id"])[:128]
     ts = _ms(meta.get("message_timestamp"))
     if sub == "channel.cheer":  # Twitch's gift: bits (anonymous cheers have no user id)
-        user = str(ev.get("user_id") or "anonymous")[:128]
+        user = clean_id(ev.get("user_id")) or "anonymous"
         bits = clean_count(ev.get("bits"), 0)
         return Event("twitch", room, msg_id, user, "gift", "bits", bits, ts) if bits else None
     if sub != "channel.chat.message":
         return None
-    text = clean_text((ev.get("message") or {}).get("text"))
-    user = str(ev.get("chatter_user_id") or "")[:128]
+    text = clean_text(_obj(ev.get("message")).get("text"))
+    user = clean_id(ev.get("chatter_user_id"))
     if not user:
         return None
     return Event("twitch", room, msg_id, user, "comment", text, 1, ts)

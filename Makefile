@@ -34,7 +34,7 @@ bench: $(STAMP)
 load: $(STAMP)
 	$(BIN)/python -m loadtest
 
-# Faults, floods, fuzzing (schemathesis, websocket, atheris 10 min per parser): about 65 min.
+# Faults, floods, fuzzing (schemathesis, websocket, atheris 4 min per parser): about 70 min.
 chaos: $(STAMP)
 	$(BIN)/python -m loadtest.chaos
 

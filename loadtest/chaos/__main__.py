@@ -2,7 +2,7 @@
 after another, each printing its figure line. Loopback only; every process it starts is
 stopped by its PID. Exit 1 if any experiment failed.
 
-``python -m loadtest.chaos [--fuzz-seconds 600] [--only kills,overload,api,ws,atheris]``
+``python -m loadtest.chaos [--fuzz-seconds 240] [--only kills,overload,api,ws,atheris]``
 writes every figure to ``artifacts/chaos/chaos-<date>.json``.
 """
 
@@ -80,7 +80,7 @@ def commit() -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m loadtest.chaos", description=__doc__)
     parser.add_argument("--only", default="kills,overload,api,ws,atheris")
-    parser.add_argument("--fuzz-seconds", type=int, default=600)
+    parser.add_argument("--fuzz-seconds", type=int, default=240)
     parser.add_argument("--max-examples", type=int, default=40)
     parser.add_argument("--ws-per-role", type=int, default=20_000)
     parser.add_argument("--viewers", type=int, default=1000)

@@ -47,7 +47,12 @@ def test_like_size_is_bounded_by_the_show() -> None:
 
 @pytest.mark.parametrize(
     ("ip", "net"),
-    [("192.168.7.200", "192.168.7.0/24"), ("2001:db8::1", "2001:db8::/64"), ("x", "x")],
+    [
+        ("192.168.7.200", "192.168.7.0/24"),
+        ("2001:db8::1", "2001:db8::/64"),
+        ("x", "x"),
+        ("::ffff:192.168.7.9", "192.168.7.0/24"),
+    ],  # a dual-stack socket's IPv4 client: its /24
 )
 def test_subnet_of(ip: str, net: str) -> None:
     assert subnet_of(ip) == net

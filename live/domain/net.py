@@ -26,5 +26,7 @@ def subnet_of(ip: str) -> str:
         addr = ipaddress.ip_address(ip)
     except ValueError:
         return ip  # not an address (a test client or a unix socket): its own bucket
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        addr = addr.ipv4_mapped  # ::ffff:1.2.3.4 (a dual-stack socket) is 1.2.3.4: its /24
     bits = 24 if addr.version == 4 else 64
     return str(ipaddress.ip_network(f"{addr}/{bits}", strict=False))

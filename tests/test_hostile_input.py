@@ -481,6 +481,20 @@ async def test_a_session_is_worth_nothing_without_its_active_staff_member(
         assert await admin_page(live, "t", rogue) == 401  # no such staff member
         session = await live.rt.sessions.session("t", sid)
         assert session is not None
+        # A session hash naming a real, active moderator but carrying role=admin: it is not
+        # among the member's sessions (staff.lua puts them there), and its role is not theirs.
+        mod_cookie, _ = await staff_login(live, "moderator", "Mo")
+        mod = await live.rt.sessions.session("t", mod_cookie.split(".", 1)[1])
+        assert mod is not None and mod.role == "moderator"
+        forged = "forged-" + "z" * 40
+        row = planted_session("t", forged, staff=mod.staff)
+        key = live.settings.key_prefix + row["key"]
+        await admin.hset(key, mapping=dict(zip(row["value"][::2], row["value"][1::2], strict=True)))
+        assert await admin_page(live, "t", forged) == 401  # not among the member's sessions
+        await admin.sadd(
+            f"{live.rt.store.keys('t').base}:sessions:{mod.staff}", key.rsplit(":", 1)[1]
+        )
+        assert await admin_page(live, "t", forged) == 403  # listed: the member's role, not admin
         member = json.loads(
             str(await admin.hget(f"{live.rt.store.keys('t').base}:staff", session.staff))
         )
@@ -503,6 +517,19 @@ async def test_a_session_is_worth_nothing_without_its_active_staff_member(
         ({"s": ":{t}:ledger", "id": "../1", "f": ["a", "b"]}, "is not one"),
         ({"key": ":{t}:invite:abc", "type": "string", "value": "s1"}, "a restore may write"),
         ({"key": ":{other}:stage", "type": "hash", "value": []}, "a restore may write"),
+        (
+            {
+                "end": True,
+                "keys": 0,
+                "entries": 0,
+                "key": ":{t}:stage",
+                "type": "hash",
+                "value": ["phase", "live"],
+            },
+            "is not a backup's line",
+        ),  # an end line that writes
+        ({"key": ":{t}:tally:x", "type": "zset", "value": ["p1", "nan"]}, "is not a zset"),
+        ({"s": ":{t}:ledger", "id": "0-0", "f": ["a", "b"]}, "is not one"),
     ],
 )
 def test_every_line_of_a_backup_is_checked_before_anything_is_written(
@@ -764,3 +791,27 @@ async def test_an_organiser_creates_up_to_the_quota(
     assert [r.status_code for r in made] == [201, 201, 403]
     assert made[-1].json()["error"]["code"] == "quota_spent"
     assert "three" not in live.rt.service.shows
+
+
+def test_a_line_after_the_end_and_entries_out_of_order_are_refused(tmp_path: Path) -> None:
+    end = {"end": True, "keys": 0, "entries": 0}
+    with pytest.raises(ConfigError, match="a line after the end line"):
+        check_file(backup_file(tmp_path / "a.gz", "t", [end]))
+    back = [{"s": ":{t}:ledger", "id": "5-0", "f": ["a", "b"]},
+            {"s": ":{t}:ledger", "id": "4-9", "f": ["a", "b"]}]  # fmt: skip
+    with pytest.raises(ConfigError, match="is not after the last"):
+        check_file(backup_file(tmp_path / "b.gz", "t", back))
+
+
+async def test_a_backup_never_writes_into_a_show_that_has_keys(
+    live: LiveServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """Stream lines alone (no key line) must not append to a live ledger: its chain would
+    break for good (the app's ACL cannot take an entry back)."""
+    ledger = live.rt.store.keys("t").ledger
+    before = await live.rt.store.client.xlen(ledger)
+    row = {"s": ":{t}:ledger", "id": "99999999999999-0", "f": ["k", "vote", "forged", "1"]}
+    file = backup_file(tmp_path / "b.gz", "t", [row])
+    code, _, err = await run_cli(live, monkeypatch, capsys, "restore", str(file), "--no-progress")
+    assert code != 0 and "has keys under prefix" in err, err
+    assert await live.rt.store.client.xlen(ledger) == before

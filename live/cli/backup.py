@@ -14,9 +14,12 @@ import contextlib
 import gzip
 import io
 import json
+import math
 import os
 import re
+import shutil
 import sys
+import tempfile
 import time
 import zlib
 from collections.abc import Callable, Iterator
@@ -135,26 +138,40 @@ def _strings(value: Any, even: bool = False) -> bool:
     )
 
 
+SHAPES = (
+    frozenset({"end", "keys", "entries"}),
+    frozenset({"s", "id", "f"}),
+    frozenset({"key", "type", "value"}),
+    frozenset({"key", "type", "last"}),
+)
+"""The only lines a backup has after its header: exactly these fields (a line with more, say
+an end line that also names a key, is refused: each line is one thing)."""
+
+
 def row_problem(row: dict[str, Any], show: str, partitions: int) -> str:
-    """What is wrong with one line of a backup of ``show`` ('' if nothing): a key of
-    another show or of an ephemeral family (sessions, login tokens), an unknown type, a value
-    of the wrong shape, a stream entry with a malformed id."""
+    """What is wrong with one line of a backup of ``show`` ('' if nothing): a line of no known
+    shape, a key of another show or of an ephemeral family (sessions, login tokens), an unknown
+    type, a value of the wrong shape, a stream entry with a malformed id."""
+    if frozenset(row) not in SHAPES:
+        return f"a line with the fields {sorted(row)[:6]} is not a backup's line"
     if "end" in row:
-        counts = (row.get("keys"), row.get("entries"))
-        return "" if all(isinstance(n, int) and n >= 0 for n in counts) else "a bad end line"
+        counts = (row["keys"], row["entries"])
+        ok = row["end"] is True and all(isinstance(n, int) and n >= 0 for n in counts)
+        return "" if ok else "a bad end line"
     if "s" in row:
-        key, entry, fields = row.get("s"), row.get("id"), row.get("f")
+        key, entry, fields = row["s"], row["id"], row["f"]
         if not isinstance(key, str) or not restorable(key, show, partitions):
             return f"stream {key!r} is not a key of show {show!r} a restore may write"
-        if not isinstance(entry, str) or not ENTRY_ID.fullmatch(entry):
+        if not isinstance(entry, str) or not ENTRY_ID.fullmatch(entry) or entry == "0-0":
             return f"stream {key!r}: entry id {entry!r} is not one"
         if not _strings(fields, even=True) or not fields:
             return f"stream {key!r}: entry {entry} has no field list"
         return ""
-    key, kind, value = row.get("key"), row.get("type"), row.get("value", row.get("last"))
+    key, kind = row["key"], row["type"]
+    value = row.get("value", row.get("last"))
     if not isinstance(key, str) or not restorable(key, show, partitions):
         return f"key {key!r} is not a key of show {show!r} a restore may write"
-    if kind not in TYPES:
+    if kind not in TYPES or (kind == "stream") != ("last" in row):
         return f"key {key!r}: unknown type {kind!r}"
     if kind in ("string", "stream"):
         ok = isinstance(value, str)
@@ -166,16 +183,22 @@ def row_problem(row: dict[str, Any], show: str, partitions: int) -> str:
 
 
 def _number(text: str) -> bool:
+    """A score Redis takes (``nan`` is not one; ``inf`` is none a backup holds)."""
     try:
-        float(text)
+        return math.isfinite(float(text))
     except ValueError:
         return False
-    return True
+
+
+def _entry(entry_id: str) -> tuple[int, int]:
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq)
 
 
 def check_file(path: Path, open_: Opener | None = None) -> dict[str, Any]:
     """The header of a complete backup file whose every line is a key of the show the header
-    names, or :class:`ConfigError` saying what is wrong (nothing is written before this)."""
+    names, or :class:`ConfigError` saying what is wrong (nothing is written before this): the
+    end line is the last; each stream's entries follow each other in increasing ids."""
     try:
         rows = _rows(path, open_ or opener(None))
         header = next(rows)
@@ -190,10 +213,18 @@ def check_file(path: Path, open_: Opener | None = None) -> dict[str, Any]:
         if registry is not None and not (isinstance(registry, str) and registry.isdigit()):
             raise ConfigError(f"{path}: the header's registry is not a time")
         last: dict[str, Any] = header
+        ended = False
+        newest: dict[str, tuple[int, int]] = {}
         for n, last in enumerate(rows, start=2):
-            problem = row_problem(last, show, partitions)
+            problem = "a line after the end line" if ended else row_problem(last, show, partitions)
+            if not problem and "s" in last:
+                at = _entry(last["id"])
+                if at <= newest.get(last["s"], (0, 0)):
+                    problem = f"stream {last['s']!r}: entry {last['id']} is not after the last"
+                newest[last["s"]] = at
             if problem:
                 raise ConfigError(f"{path}: line {n}: {problem}: nothing restored")
+            ended = "end" in last
     except (OSError, EOFError, ValueError, StopIteration, RecursionError, zlib.error) as exc:
         raise ConfigError(f"{path}: not a readable backup ({exc})") from None
     if not last.get("end"):
@@ -204,20 +235,33 @@ def check_file(path: Path, open_: Opener | None = None) -> dict[str, Any]:
 async def restore(
     store: Store, path: Path, progress: bool, passphrase: str | None = None
 ) -> dict[str, Any]:
-    """Write the backup at ``path`` under ``store``'s prefix; refuses if any of its keys exist.
-    Every line is checked first (:func:`check_file`): nothing is written from a file that
-    names a key of another show, a session or a login token."""
+    """Write the backup at ``path`` under ``store``'s prefix, into a Redis (or prefix) that
+    holds no key of its show at all. The file is first copied where only this process reads
+    it (a file swapped after the check is not the one written); every line is checked first
+    (:func:`check_file`): nothing is written from a file that names a key of another show, a
+    session or a login token, or whose lines are not a backup's."""
+    with tempfile.TemporaryDirectory(prefix="live-restore-") as private:
+        copy = Path(private) / "backup"
+        shutil.copyfile(path, copy)
+        return await _restore(store, copy, path, progress, passphrase)
+
+
+async def _restore(
+    store: Store, path: Path, named: Path, progress: bool, passphrase: str | None
+) -> dict[str, Any]:
     open_ = opener(passphrase)
-    header = check_file(path, open_)
+    try:
+        header = check_file(path, open_)
+    except ConfigError as exc:
+        raise ConfigError(str(exc).replace(str(path), str(named))) from None
     show, partitions = str(header["show"]), int(header["partitions"])
     store.parts[show] = partitions  # the partitions' keys, as backed up
     backups = Backups(store)
-    wanted = [store.prefix + row["key"] for row in _rows(path, open_) if "key" in row]
-    taken = await backups.occupied(wanted)
+    taken = await backups.existing(show)
     if taken:
         raise ConfigError(
-            f"{len(taken)} key(s) of show {show!r} exist under prefix {store.prefix!r} "
-            f"(e.g. {taken[0]}): restore into an empty Redis or another LIVE_KEY_PREFIX"
+            f"show {show!r} has keys under prefix {store.prefix!r} already (e.g. {taken}): "
+            "restore into an empty Redis or another LIVE_KEY_PREFIX"
         )
     end = next(r for r in _rows(path, open_) if r.get("end"))
     bar = tqdm(total=int(end["entries"]), unit=" entries", desc="restore", file=sys.stderr,

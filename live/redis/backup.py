@@ -120,13 +120,15 @@ class Backups:
 
     # -- restore ------------------------------------------------------------------------------
 
-    async def occupied(self, keys: list[str]) -> list[str]:
-        """Which of these (full names) exist already."""
-        out = []
-        for key in keys:
-            if await self.store.call(self.client.exists(key)):
-                out.append(key)
-        return out
+    async def existing(self, show: str) -> str:
+        """A key of ``show`` (any family, any partition) that exists under this prefix, or ''.
+        A restore writes only where the show has nothing: appending to a live ledger would
+        break its chain for good (the app's ACL cannot take an entry back)."""
+        for part in self.store.partitions(show):
+            base = self.store.keys(show, part).base
+            async for raw in self.client.scan_iter(match=f"{base}:*", count=1000):
+                return raw.decode() if isinstance(raw, bytes) else str(raw)
+        return ""
 
     async def write(self, record: Record) -> None:
         """Write one non-stream key under this store's prefix (it must not exist)."""

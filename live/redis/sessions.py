@@ -28,18 +28,6 @@ class InviteInvalid(LiveError):
     status = 400
 
 
-def _member_active(staff: dict[str, str], member: str | None) -> bool:
-    """Whether ``member`` is a staff member of the show and active: a session is worth
-    something only while its member is (a session key planted without one is nothing)."""
-    blob = staff.get(member) if member else None
-    if not blob:
-        return False
-    try:
-        return bool(json.loads(blob).get("active"))
-    except (ValueError, AttributeError):
-        return False
-
-
 def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
@@ -68,6 +56,7 @@ class Sessions:
         self.store = store
         self.client = store.client
         self._staff = store.script("staff.lua")
+        self._sessions = store.script("session.lua")
 
     def _k(self, show: str) -> str:
         return self.store.keys(show).base
@@ -125,30 +114,30 @@ class Sessions:
             raise InviteInvalid("this staff member was revoked")
         return Session(show, key, staff, str(raw[1]), str(raw[2]), csrf), sid
 
+    async def _read(self, show: str, keys: list[str]) -> list[Any]:
+        base = self._k(show)
+        args: list[str | int] = [f"{base}:sess:", f"{base}:sessions:", *keys]
+        raw: list[Any] = await self.store.call(self._sessions(keys=[f"{base}:staff"], args=args))
+        return raw
+
     async def session(self, show: str, sid: str | None) -> Session | None:
-        """The live session behind a cookie value, or None."""
+        """The live session behind a cookie value, or None (``session.lua``: only while its
+        staff member exists, is active and lists it; the role is the member's)."""
         if not sid:
             return None
         key = _hash(sid)
-        base = self._k(show)
-        pipe = self.client.pipeline(transaction=False)
-        pipe.hgetall(f"{base}:sess:{key}")
-        pipe.hgetall(f"{base}:staff")
-        raw, staff = await self.store.call(pipe.execute())
-        if not raw or not _member_active(staff, raw.get("staff")):
+        found = (await self._read(show, [key]))[0]
+        if not found:
             return None
-        return Session(show, key, raw["staff"], raw["name"], raw["role"], raw["csrf"])
+        staff, name, role, csrf = (str(v) for v in found)
+        return Session(show, key, staff, name, role, csrf)
 
     async def valid_keys(self, show: str, keys: list[str]) -> list[str | None]:
         """The current role of each session (by hash), None where it ended or its staff member
         is gone or revoked: one round trip."""
-        base = self._k(show)
-        pipe = self.client.pipeline(transaction=False)
-        pipe.hgetall(f"{base}:staff")
-        for key in keys:
-            pipe.hmget(f"{base}:sess:{key}", "role", "staff")
-        staff, *raw = await self.store.call(pipe.execute())
-        return [role if role and _member_active(staff, member) else None for role, member in raw]
+        if not keys:
+            return []
+        return [str(found[2]) if found else None for found in await self._read(show, keys)]
 
     async def logout(self, show: str, sid: str) -> None:
         key = _hash(sid)

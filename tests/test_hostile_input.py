@@ -251,8 +251,18 @@ async def test_a_sheet_whose_dimension_lies_is_read_as_its_rows_are(live: LiveSe
 def test_a_zip_bomb_and_an_endless_sheet_are_refused_before_they_are_unpacked() -> None:
     bomb = with_sheet_xml(xlsx([person(1)]), lambda x: x, {"xl/big.bin": bytes(60 * 2**20)})
     assert len(bomb) < 200_000
-    with pytest.raises(ValueError, match="unpacks to more than 50 MB"):
+    with pytest.raises(ValueError, match="unpacks to more than 24 MB"):
         read_sheet(bomb, "r.xlsx")
+    styles = "<styleSheet><cellXfs>" + "<xf/>" * 100_000 + "</cellXfs></styleSheet>"
+    padded = with_sheet_xml(xlsx([person(1)]), lambda x: x)
+    src = zipfile.ZipFile(io.BytesIO(padded))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            data = styles.encode() if item.filename == "xl/styles.xml" else src.read(item)
+            dst.writestr(item.filename, data)
+    with pytest.raises(ValueError, match=r"xl/styles.xml unpacks to more than 262,144 bytes"):
+        read_sheet(out.getvalue(), "r.xlsx")
     many = "\n".join(["number,name"] + [f"{i},n{i}" for i in range(MAX_ROWS + 1)])
     with pytest.raises(ValueError, match="more than 5,000 contestants"):
         read_sheet(many.encode(), "r.csv")

@@ -468,7 +468,7 @@ class Bench:
             platform="douyin",
             room="1",
             category=base.categories[0].id,
-            secret_env="LIVE_INGEST_BENCH",  # noqa: S106
+            secret_env="LIVE_INGEST_BENCH__DOUYIN",  # noqa: S106
         )
         show = base.model_copy(update={"ingest": (src,)})
         texts = [f"投{people[i % len(people)]}" if i % 3 else "666" for i in range(batch)]

@@ -33,7 +33,7 @@ from live.cli.sealed import CHUNK, MAGIC, SealError, SealingWriter, opener
 from live.domain.errors import ConfigError, ShowFileError
 from live.domain.identity import SendLimit
 from live.domain.ingest import douyin
-from live.domain.ingest.source import IngestSource
+from live.domain.ingest.source import IngestSource, env_allowed
 from live.domain.roster import MAX_ROWS, read_sheet
 from live.domain.show import load_show
 from live.domain.wordfiles import MAX_BYTES, WordFileError, read_wordfile
@@ -327,11 +327,16 @@ async def test_one_image_is_decoded_at_a_time_per_process(live: LiveServer) -> N
     [
         ('platform = "douyin"\nroom = "r1"\nsecret_env = "LIVE_METRICS_TOKEN"', "LIVE_INGEST_"),
         ('platform = "douyin"\nroom = "r1"\nsecret_env = "REDIS_URL"', "LIVE_INGEST_"),
-        ('platform = "bilibili"\nroom = "1"\napp_id = 1\nkey_id_env = "LIVE_INGEST_K"\n'
-         'secret_env = "LIVE_INGEST_S"\ncode_env = "LIVE_INGEST_C"\n'
+        # Another show's variable (show t's Douyin secret), and the endpoints setting itself.
+        ('platform = "douyin"\nroom = "r1"\nsecret_env = "LIVE_INGEST_T__DOUYIN_SECRET"',
+         "LIVE_INGEST_GALA__NAME"),
+        ('platform = "douyin"\nroom = "r1"\nsecret_env = "LIVE_INGEST_ENDPOINTS"',
+         "LIVE_INGEST_GALA__NAME"),
+        ('platform = "bilibili"\nroom = "1"\napp_id = 1\nkey_id_env = "LIVE_INGEST_GALA__K"\n'
+         'secret_env = "LIVE_INGEST_GALA__S"\ncode_env = "LIVE_INGEST_GALA__C"\n'
          'url = "https://evil.example"', "LIVE_INGEST_ENDPOINTS"),
-        ('platform = "twitch"\nroom = "1"\nclient_id_env = "LIVE_INGEST_C"\n'
-         'token_env = "LIVE_INGEST_T"\napi = "https://api.twitch.tv.evil.example"',
+        ('platform = "twitch"\nroom = "1"\nclient_id_env = "LIVE_INGEST_GALA__C"\n'
+         'token_env = "LIVE_INGEST_GALA__T"\napi = "https://api.twitch.tv.evil.example"',
          "LIVE_INGEST_ENDPOINTS"),
     ],
 )  # fmt: skip
@@ -346,18 +351,32 @@ async def test_a_browser_show_cannot_name_a_setting_as_a_secret_nor_a_host_for_c
     assert why in reply.text
 
 
-def test_a_credential_is_read_only_from_the_operators_ingest_variables() -> None:
-    """Even a source built without its checks (a hand-edited registry key) reads no setting."""
-    env = {"LIVE_METRICS_TOKEN": "m", "LIVE_INGEST_DOUYIN": "d"}
+@pytest.mark.parametrize(
+    ("show", "var", "allowed"),
+    [("t", "LIVE_INGEST_T__DOUYIN", True), ("gala", "LIVE_INGEST_T__DOUYIN", False),
+     ("a", "LIVE_INGEST_A__B__X", False), ("a--b", "LIVE_INGEST_A__B__X", True),
+     ("a", "LIVE_INGEST_A___X", False), ("a-", "LIVE_INGEST_A___X", True),
+     ("t", "LIVE_INGEST_T__", False), ("t", "LIVE_METRICS_TOKEN", False),
+     ("my-show", "LIVE_INGEST_MY_SHOW__SECRET_2", True)],
+)  # fmt: skip
+def test_each_show_reads_only_its_own_variables(show: str, var: str, allowed: bool) -> None:
+    assert env_allowed(show, var) is allowed
+
+
+def test_a_credential_is_read_only_from_the_shows_own_variables() -> None:
+    """Even a source built without its checks (a hand-edited registry key) reads no setting
+    and no other show's variable."""
+    env = {"LIVE_METRICS_TOKEN": "m", "LIVE_INGEST_T__DOUYIN": "d"}
     ingest = Ingest(cast(Any, None), cast(Any, None), env=env)
     planted = IngestSource.model_construct(
         platform="douyin", room="r", secret_env="LIVE_METRICS_TOKEN"
     )
-    assert ingest.credential(planted, "secret_env") == ""
-    own = IngestSource(platform="douyin", room="r", secret_env="LIVE_INGEST_DOUYIN")
-    assert ingest.credential(own, "secret_env") == "d"
+    assert ingest.credential("t", planted, "secret_env") == ""
+    own = IngestSource(platform="douyin", room="r", secret_env="LIVE_INGEST_T__DOUYIN")
+    assert ingest.credential("t", own, "secret_env") == "d"
+    assert ingest.credential("gala", own, "secret_env") == ""
     twitch = IngestSource(
-        platform="twitch", room="1", client_id_env="LIVE_INGEST_C", token_env="LIVE_INGEST_T"
+        platform="twitch", room="1", client_id_env="LIVE_INGEST_T__C", token_env="LIVE_INGEST_T__T"
     )
     elsewhere = twitch.model_copy(update={"url": "wss://127.0.0.1:9/ws"})
     assert "not the platform's own" in ingest.endpoint_problem(elsewhere)

@@ -35,7 +35,7 @@ from tests.helpers import (
 from tests.test_a11y import serious, signed_in
 from tests.test_browser import browser, chromium  # noqa: F401
 
-SECRET_ENV = "LIVE_INGEST_TEST_DOUYIN_SECRET"
+SECRET_ENV = "LIVE_INGEST_T__DOUYIN_SECRET"
 DOUYIN_SECRET = "douyin-" + "s" * 24
 INGEST = f"""
 [[ingest]]
@@ -306,7 +306,7 @@ async def test_declared_source_weights_merge_chat_votes_and_the_export_reproduce
 async def test_the_demo_show_takes_douyin_pushes_once_its_secret_is_set(
     redis_url: str, prefix: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("LIVE_INGEST_DOUYIN_SECRET", DOUYIN_SECRET)
+    monkeypatch.setenv("LIVE_INGEST_DEMO__DOUYIN_SECRET", DOUYIN_SECRET)
     async with serve(make_settings(redis_url, prefix, tmp_path, DEMO_SHOW)) as live:
         body = json.dumps([comment("demo1", "u1", "投3")]).encode()
         async with live.client() as http:

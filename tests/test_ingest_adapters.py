@@ -42,11 +42,11 @@ def quick_protocols(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(bili_adapter, "SILENCE_S", 0.8)
     monkeypatch.setattr(link, "BACKOFF_MIN", 0.05)
     monkeypatch.setattr(link, "BACKOFF_MAX", 0.2)
-    monkeypatch.setenv("LIVE_INGEST_TEST_BILI_KEY", KEY_ID)
-    monkeypatch.setenv("LIVE_INGEST_TEST_BILI_SECRET", SECRET)
-    monkeypatch.setenv("LIVE_INGEST_TEST_BILI_CODE", CODE)
-    monkeypatch.setenv("LIVE_INGEST_TEST_TWITCH_CLIENT", CLIENT_ID)
-    monkeypatch.setenv("LIVE_INGEST_TEST_TWITCH_TOKEN", TOKEN)
+    monkeypatch.setenv("LIVE_INGEST_T__BILI_KEY", KEY_ID)
+    monkeypatch.setenv("LIVE_INGEST_T__BILI_SECRET", SECRET)
+    monkeypatch.setenv("LIVE_INGEST_T__BILI_CODE", CODE)
+    monkeypatch.setenv("LIVE_INGEST_T__TWITCH_CLIENT", CLIENT_ID)
+    monkeypatch.setenv("LIVE_INGEST_T__TWITCH_TOKEN", TOKEN)
 
 
 @asynccontextmanager
@@ -77,9 +77,9 @@ platform = "bilibili"
 room = "1"
 category = "cap20"
 app_id = 1234
-key_id_env = "LIVE_INGEST_TEST_BILI_KEY"
-secret_env = "LIVE_INGEST_TEST_BILI_SECRET"
-code_env = "LIVE_INGEST_TEST_BILI_CODE"
+key_id_env = "LIVE_INGEST_T__BILI_KEY"
+secret_env = "LIVE_INGEST_T__BILI_SECRET"
+code_env = "LIVE_INGEST_T__BILI_CODE"
 url = "http://127.0.0.1:{port}"
 """
 
@@ -100,8 +100,8 @@ async def twitch(
 platform = "twitch"
 room = "4242"
 category = "cap20"
-client_id_env = "LIVE_INGEST_TEST_TWITCH_CLIENT"
-token_env = "LIVE_INGEST_TEST_TWITCH_TOKEN"
+client_id_env = "LIVE_INGEST_T__TWITCH_CLIENT"
+token_env = "LIVE_INGEST_T__TWITCH_TOKEN"
 url = "ws://127.0.0.1:{port}/ws"
 api = "http://127.0.0.1:{port}"
 """

@@ -34,7 +34,7 @@ from live.domain.errors import (
 )
 from live.domain.fraud import Signals
 from live.domain.identity import Tier
-from live.domain.ingest.source import IngestSource
+from live.domain.ingest.source import IngestSource, env_problems
 from live.domain.reconcile.rules import RuleSet, build_rules
 from live.domain.wordfiles import WordFile, WordFileError, read_wordfile
 
@@ -305,6 +305,8 @@ def effective(show: Show, edits: dict[str, dict[str, str]]) -> Show:
 
 def _semantic_problems(show: Show, file: str) -> list[Problem]:
     problems: list[Problem] = []
+    for i, src in enumerate(show.ingest):
+        problems += [Problem(file, f"ingest.{i}", why) for why in env_problems(show.id, src)]
     ids = [c.id for c in show.contestants]
     for dup in sorted({i for i in ids if ids.count(i) > 1}):
         problems.append(Problem(file, "contestants.id", f"duplicate id {dup!r}"))

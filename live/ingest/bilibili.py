@@ -42,9 +42,9 @@ class PlatformError(RuntimeError):
 class Bilibili(Adapter):
     def __init__(self, show_id: str, src: IngestSource, ingest: Ingest) -> None:
         super().__init__(show_id, src, ingest)
-        self.key_id = ingest.credential(src, "key_id_env")
-        self.secret = ingest.credential(src, "secret_env")
-        self.code = ingest.credential(src, "code_env")
+        self.key_id = ingest.credential(show_id, src, "key_id_env")
+        self.secret = ingest.credential(show_id, src, "secret_env")
+        self.code = ingest.credential(show_id, src, "code_env")
 
     async def call(self, http: httpx.AsyncClient, path: str, payload: dict[str, Any]) -> Any:
         body = json.dumps(payload, separators=(",", ":")).encode()

@@ -38,8 +38,8 @@ class SessionLost(RuntimeError):
 class Twitch(Adapter):
     def __init__(self, show_id: str, src: IngestSource, ingest: Ingest) -> None:
         super().__init__(show_id, src, ingest)
-        self.client_id = ingest.credential(src, "client_id_env")
-        self.token = ingest.credential(src, "token_env")
+        self.client_id = ingest.credential(show_id, src, "client_id_env")
+        self.token = ingest.credential(show_id, src, "token_env")
 
     async def _welcome(self, ws: ClientConnection) -> proto.Control:
         async with asyncio.timeout(10 + MARGIN_S):

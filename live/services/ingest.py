@@ -31,7 +31,7 @@ from live.domain.errors import (
 from live.domain.ingest import douyin
 from live.domain.ingest.chatvote import number_key, parse_vote
 from live.domain.ingest.event import Event
-from live.domain.ingest.source import ENV_PREFIX, IngestSource, endpoint_problems
+from live.domain.ingest.source import IngestSource, endpoint_problems, env_allowed
 from live.domain.show import Show
 from live.redis.ingest import Ballot, IngestStore
 from live.services.shows import Service
@@ -102,11 +102,12 @@ class Ingest:
         """The show's source for a platform room (a Douyin ``*`` source takes any room)."""
         return _sources(show).get((platform, room)) or _sources(show).get((platform, "*"))
 
-    def credential(self, src: IngestSource, name: str) -> str:
-        """The value of the environment variable a source names for a credential ('' unset, or
-        a name outside ``LIVE_INGEST_*``: the show file's check, again where it is read)."""
+    def credential(self, show_id: str, src: IngestSource, name: str) -> str:
+        """The value of the environment variable a source of ``show_id`` names for a
+        credential ('' unset, or a name outside the show's ``LIVE_INGEST_<SHOW>__*``: the show
+        file's check, again where it is read)."""
         var = getattr(src, name)
-        return self.env.get(var, "") if var and var.startswith(ENV_PREFIX) else ""
+        return self.env.get(var, "") if var and env_allowed(show_id, var) else ""
 
     def endpoint_problem(self, src: IngestSource) -> str:
         """Why ``src``'s ``url``/``api`` may not be reached ('' when it may)."""
@@ -117,7 +118,7 @@ class Ingest:
         :class:`IngestDisabled`: one answer for an unknown room and a receiver without its
         secret (no probing which is which)."""
         src = self.source(show, "douyin", headers.get("x-roomid", ""))
-        if src is None or not self.credential(src, "secret_env"):
+        if src is None or not self.credential(show.id, src, "secret_env"):
             raise IngestDisabled(f"show {show.id!r} receives no Douyin pushes for this room")
         return src
 
@@ -137,7 +138,7 @@ class Ingest:
             raise SignaturesLimited(
                 "too many pushes with a bad signature: try again later", -(-wait_ms // 1000)
             )
-        if not douyin.signed(headers, body, self.credential(src, "secret_env")):
+        if not douyin.signed(headers, body, self.credential(show.id, src, "secret_env")):
             self.bad_signature(show.id, src)
             raise BadSignature("x-signature does not match the push")
         await self.store.give_back(show.id, src.room, address)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from live.domain.ingest.event import Platform
+
+CREDENTIALS = ("secret_env", "key_id_env", "code_env", "client_id_env", "token_env")
+"""The fields of a source that name an environment variable."""
 
 ENV_PREFIX = "LIVE_INGEST_"
 """The only environment variables a show may name for a platform credential: the operator's
@@ -82,8 +86,7 @@ class IngestSource(BaseModel):
             raise ValueError("bilibili needs app_id")
         return self
 
-    @field_validator("secret_env", "key_id_env", "code_env", "client_id_env", "token_env",
-                     mode="before")  # fmt: skip
+    @field_validator(*CREDENTIALS, mode="before")
     @classmethod
     def _env_name(cls, value: object) -> object:
         if isinstance(value, str) and value and not value.startswith(ENV_PREFIX):
@@ -129,3 +132,30 @@ def endpoint_problems(src: IngestSource, allowed: frozenset[str]) -> list[str]:
                 "endpoint nor one the operator allows (LIVE_INGEST_ENDPOINTS)"
             )
     return problems
+
+
+_NAME = re.compile(r"[A-Z0-9]+(_[A-Z0-9]+)*")
+
+
+def env_prefix(show: str) -> str:
+    """The prefix of the variables ``show`` may name for its credentials:
+    ``LIVE_INGEST_<SHOW>__`` (the id in capitals, ``-`` as ``_``): one show cannot name
+    another's (``LIVE_INGEST_DEMO__DOUYIN_SECRET`` is the demo show's)."""
+    return f"{ENV_PREFIX}{show.upper().replace('-', '_')}__"
+
+
+def env_allowed(show: str, var: str) -> bool:
+    """Whether ``show`` may read the variable ``var``: its own prefix, then a name without
+    ``__`` (so that show ``a`` cannot reach ``LIVE_INGEST_A__B__X``, show ``a--b``'s). Pure."""
+    head = env_prefix(show)
+    return var.startswith(head) and bool(_NAME.fullmatch(var[len(head) :]))
+
+
+def env_problems(show: str, src: IngestSource) -> list[str]:
+    """The credentials of ``src`` that name a variable ``show`` may not read. Pure."""
+    return [
+        f"{src.platform} room {src.room}: {name} {getattr(src, name)!r} is not one of this "
+        f"show's variables ({env_prefix(show)}NAME)"
+        for name in CREDENTIALS
+        if getattr(src, name) and not env_allowed(show, getattr(src, name))
+    ]

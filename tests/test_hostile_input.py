@@ -30,7 +30,7 @@ from redis import asyncio as redis_asyncio
 from live import metrics
 from live.cli.backup import check_file
 from live.cli.sealed import CHUNK, MAGIC, SealError, SealingWriter, opener
-from live.domain.errors import ConfigError, ShowFileError
+from live.domain.errors import ConfigError, ShowFileError, Unavailable
 from live.domain.identity import SendLimit
 from live.domain.ingest import douyin
 from live.domain.ingest.source import IngestSource, env_allowed
@@ -844,3 +844,32 @@ async def test_a_backup_never_writes_into_a_show_that_has_keys(
     code, _, err = await run_cli(live, monkeypatch, capsys, "restore", str(file), "--no-progress")
     assert code != 0 and "has keys under prefix" in err, err
     assert await live.rt.store.client.xlen(ledger) == before
+
+
+async def test_a_push_refused_for_a_full_queue_counts_when_sent_again(
+    douyin_live: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    body = json.dumps([comment("q1", "u1", "投2")], ensure_ascii=False).encode()
+    headers = push_headers(body, "live_comment")
+    ingest = douyin_live.rt.ingest
+    real = ingest.submit
+
+    def full(show_id: str, events: list[Any]) -> None:
+        raise Unavailable("too many platform pushes waiting; send again")
+
+    monkeypatch.setattr(ingest, "submit", full)
+    async with douyin_live.client() as http:
+        first = await http.post("/ingest/douyin/t", content=body, headers=headers)
+        monkeypatch.setattr(ingest, "submit", real)
+        again = await http.post("/ingest/douyin/t", content=body, headers=headers)
+    assert first.status_code == 503
+    assert again.json() == {"status": "ok", "received": 1}  # the retry is not a "replay"
+
+
+async def test_a_good_signature_gives_back_only_what_it_took(douyin_live: LiveServer) -> None:
+    store = douyin_live.rt.ingest.store
+    assert await store.reserve_check("t", "268", "addr", 5, 5) == 0
+    keys = store._checks("t", "268", "addr")
+    await douyin_live.rt.store.client.delete(*keys)  # the window ended meanwhile
+    await store.give_back("t", "268", "addr")
+    assert [await douyin_live.rt.store.client.get(k) for k in keys] == [None, None]

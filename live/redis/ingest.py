@@ -63,17 +63,23 @@ class IngestStore:
         return int(raw[1]) if int(raw[0]) else 0
 
     async def give_back(self, show: str, room: str, address: str) -> None:
-        pipe = self.client.pipeline(transaction=False)
-        for key in self._checks(show, room, address):
-            pipe.incrby(key, -1)  # the ACL allows INCRBY, not DECR
-        await self.store.call(pipe.execute())
+        """Give a good signature's check back (never below 0, never to a window that ended)."""
+        keys = self._checks(show, room, address)
+        await self.store.call(self._budget(keys=keys, args=["give"]))
+
+    async def forget_nonce(self, show: str, nonce: str) -> None:
+        """Forget a nonce whose push was not taken after all (its retry must be counted)."""
+        await self.store.call(self.client.delete(self._nonce_key(show, nonce)))
 
     async def first_nonce(self, show: str, nonce: str) -> bool:
         """Remember a signed push's nonce; False if it was seen within :data:`NONCE_MS` (a
         replay of the same push)."""
-        digest = hashlib.sha256(nonce.encode()).hexdigest()[:32]
-        key = f"{self.store.keys(show).seen}nonce:{digest}"
+        key = self._nonce_key(show, nonce)
         return bool(await self.store.call(self.client.set(key, "1", nx=True, px=NONCE_MS)))
+
+    def _nonce_key(self, show: str, nonce: str) -> str:
+        digest = hashlib.sha256(nonce.encode()).hexdigest()[:32]
+        return f"{self.store.keys(show).seen}nonce:{digest}"
 
     async def count(
         self, show: Show, ballots: Sequence[Ballot], comments: dict[str, int] | None = None

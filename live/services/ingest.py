@@ -152,9 +152,13 @@ class Ingest:
             return None
         try:
             events = douyin.parse_push(headers, body)
-        except douyin.BadPush as exc:
+            self.submit(show.id, events)
+        except (douyin.BadPush, Unavailable) as exc:
+            # Not taken: the platform sends it again (or a fixed one), and that must count.
+            await self.store.forget_nonce(show.id, nonce)
+            if isinstance(exc, Unavailable):
+                raise
             raise BadRequest(str(exc)) from None
-        self.submit(show.id, events)
         self.state(show.id, src).connected = True
         return len(events)
 

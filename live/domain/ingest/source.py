@@ -19,7 +19,7 @@ own, set for this purpose. Never another setting (``LIVE_METRICS_TOKEN``, ``REDI
 a show admin is not the operator, and a webhook that answers differently for a variable that
 is set would let them probe the server's secrets."""
 
-EnvName = Annotated[str, Field(pattern=r"^(LIVE_INGEST_[A-Z0-9_]{1,52})?$")]
+EnvName = Annotated[str, Field(pattern=r"^(LIVE_INGEST_[A-Z0-9_]{1,120})?$")]
 """The name of an environment variable holding a credential (never the credential itself):
 ``LIVE_INGEST_`` and then capitals, digits or ``_``."""
 

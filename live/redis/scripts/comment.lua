@@ -14,7 +14,7 @@
 --   limit, e.g. a platform's chat, which has no address of ours)
 -- Returns {'exists', record} | {'stale', revision} | {'banned'} | {'duplicate'}
 --   | {'limited', retry after ms, which: device|address|subnet} | {'ok', version or 0}
--- Checks that refuse change nothing, except the window's count (a refused attempt counts).
+-- Checks that refuse change nothing, except the windows' counts up to the refusing one.
 
 local now = tonumber(ARGV[2])
 local found = redis.call('HGET', KEYS[1], ARGV[1])
@@ -24,8 +24,10 @@ if rev ~= ARGV[3] then return {'stale', rev} end
 if redis.call('SISMEMBER', KEYS[5], ARGV[9]) == 1 then return {'banned'} end
 local until_ms = redis.call('GET', KEYS[8])
 if until_ms and tonumber(until_ms) > now then return {'duplicate'} end
--- Every window counts the attempt (a fresh cookie from one address is still that address).
-local over = ''
+-- The windows in turn, device, address, subnet (a fresh cookie from one address is still that
+-- address): an attempt counts in each window up to the one that refuses it, not beyond (one
+-- cookie past its own cap must not use up its address's or its network's minute for everyone
+-- behind them).
 local windows = {{KEYS[7], ARGV[6], 'device'}, {KEYS[10], ARGV[11], 'address'},
   {KEYS[11], ARGV[12], 'subnet'}}
 for _, w in ipairs(windows) do
@@ -33,11 +35,10 @@ for _, w in ipairs(windows) do
   if cap > 0 then
     local n = redis.call('INCR', w[1])
     if n == 1 then redis.call('PEXPIRE', w[1], 120000) end  -- cleanup (the service's minute)
-    if n > cap and over == '' then over = w[3] end
+    if n > cap then
+      return {'limited', math.max(1, tonumber(ARGV[7]) - now), w[3]}
+    end
   end
-end
-if over ~= '' then
-  return {'limited', math.max(1, tonumber(ARGV[7]) - now), over}
 end
 local repeat_ms = tonumber(ARGV[8])
 redis.call('SET', KEYS[8], tostring(now + repeat_ms), 'PX', repeat_ms + 60000)

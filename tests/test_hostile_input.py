@@ -6,6 +6,7 @@ with the process still answering ``/healthz`` where the old code hung or grew.""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gzip
 import hashlib
 import io
@@ -678,27 +679,59 @@ async def test_sends_are_limited_per_subnet_whatever_the_address_and_cookie(
     assert (await ask_code(phones, "13800000009", other)).status_code == 200
 
 
-async def test_an_address_past_its_share_must_solve_the_captcha(phones: LiveServer) -> None:
+@contextlib.asynccontextmanager
+async def captcha_on(live: LiveServer) -> AsyncIterator[list[str]]:
+    """A captcha service answering ``solved`` as solved; yields the answers it was asked."""
     from live.services.identity import SiteVerify
+
+    asked: list[str] = []
 
     def siteverify(request: httpx.Request) -> httpx.Response:
         form = dict(httpx.QueryParams(request.content.decode()))
+        asked.append(form.get("response", ""))
         return httpx.Response(200, json={"success": form.get("response") == "solved"})
 
     http_client = httpx.AsyncClient(transport=httpx.MockTransport(siteverify))
-    phones.rt.identity.captcha = SiteVerify("https://captcha.test/v", "cs", http_client)
+    live.rt.identity.captcha = SiteVerify("https://captcha.test/v", "cs", http_client)
     try:
-        free = [await ask_code(phones, f"1390000000{i}", "10.9.9.9") for i in range(3)]
-        asked = await ask_code(phones, "13900000003", "10.9.9.9")
+        yield asked
+    finally:
+        await http_client.aclose()
+
+
+async def test_an_address_past_its_share_must_solve_the_captcha(phones: LiveServer) -> None:
+    async with captcha_on(phones) as asked:
+        free = [await ask_code(phones, f"1390000000{i}", "10.9.9.9", "unneeded") for i in range(3)]
+        needless_calls = len(asked)
+        asked_for = await ask_code(phones, "13900000003", "10.9.9.9")
         wrong = await ask_code(phones, "13900000003", "10.9.9.9", captcha="guess")
         solved = await ask_code(phones, "13900000003", "10.9.9.9", captcha="solved")
         elsewhere = await ask_code(phones, "13900000004", "10.9.8.1")
-    finally:
-        await http_client.aclose()
     assert [r.status_code for r in free] == [200, 200, 200]  # LIVE_SMS_CAPTCHA_AFTER: 3
-    assert (asked.status_code, asked.json()["error"]["code"]) == (403, "captcha_required")
+    assert needless_calls == 0  # no outside call while none is needed
+    assert (asked_for.status_code, asked_for.json()["error"]["code"]) == (403, "captcha_required")
     assert wrong.status_code == 403 and solved.status_code == 200
     assert elsewhere.status_code == 200
+
+
+async def test_new_addresses_of_one_64_still_meet_the_captcha(phones: LiveServer) -> None:
+    async with captcha_on(phones):
+        replies = [
+            await ask_code(phones, f"1360000000{i}", f"2001:db8:5:5::{i + 1}") for i in range(4)
+        ]
+    assert [r.status_code for r in replies] == [200, 200, 200, 403]
+
+
+async def test_half_the_budget_spent_asks_everyone_for_the_captcha(phones: LiveServer) -> None:
+    phones.rt.identity.policy = replace(
+        phones.rt.identity.policy, budget=SendLimit(6, 3600, "budget")
+    )
+    async with captcha_on(phones):
+        ips = [f"10.{20 + i}.0.1" for i in range(5)]  # five networks, none past its share
+        replies = [await ask_code(phones, f"1350000000{i}", ip) for i, ip in enumerate(ips)]
+        solved = await ask_code(phones, "13500000009", "10.99.0.1", captcha="solved")
+    assert [r.status_code for r in replies] == [200, 200, 200, 403, 403]
+    assert solved.status_code == 200
 
 
 async def test_the_hourly_budget_opens_a_breaker_that_stops_every_send(phones: LiveServer) -> None:

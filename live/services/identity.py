@@ -103,7 +103,8 @@ class Identity:
         """Send a new code to the number in ``raw`` unless the policy refuses: a country not
         served (400 ``country_not_served``), a limit (429 ``send_limited``: the number's, the
         address's, the subnet's, the device's, or the server's budget, whose breaker then stays
-        open for the hour), or an address past its share without a solved captcha (403)."""
+        open for the hour), or, without a solved captcha, an address or a /24 or /64 past its
+        share, or anyone once half the hour's budget is spent (403)."""
         body = parse_model(PhoneStartIn, raw)
         phone = normalize_phone(body.phone)
         if not country_allowed(phone, self.policy.countries):
@@ -113,13 +114,10 @@ class Identity:
                 + ", ".join(f"+{c}" for c in self.policy.countries)
                 + " only"
             )
-        solved = self.captcha is None  # no captcha configured: nothing to ask for
-        if self.captcha is not None and body.captcha:
-            solved = await self.captcha.check(body.captcha, ip)
         number = identity_hash(self.key, "phone", phone)
         code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
         now = self.clock()
-        status, reason, retry_ms = await self.store.send(
+        args = (
             number,
             identity_hash(self.key, "address", ip)[:32],
             identity_hash(self.key, "subnet", subnet_of(ip))[:32],
@@ -127,8 +125,14 @@ class Identity:
             code_digest(self.key, number, code),
             now,
             self.policy,
-            solved,
         )
+        # No captcha configured: nothing to ask for. Else the captcha service is asked only
+        # when the script says one is needed (never before the limits: every request naming
+        # a "captcha" would otherwise cost an outside call).
+        status, reason, retry_ms = await self.store.send(*args, solved=self.captcha is None)
+        if status == "captcha" and self.captcha is not None and body.captcha:
+            if await self.captcha.check(body.captcha, ip):
+                status, reason, retry_ms = await self.store.send(*args, solved=True)
         if status == "captcha":
             metrics.SMS_REFUSED.labels("captcha").inc()
             raise CaptchaRequired("solve the captcha first (captcha: its answer)")

@@ -8,8 +8,8 @@
 -- (send logs: sorted sets, id by time in ms; addresses, subnets and devices named by keyed hash)
 -- ARGV[1] now (ms)  ARGV[2] the code's digest  ARGV[3] its lifetime (ms)  ARGV[4] a unique id
 -- ARGV[5] n number limits, then per limit: count, window (ms), reason; then the same three for
--- the address, the subnet, the device and the budget; then the sends one address may ask for
--- in the address's window before a captcha is needed, and whether this request solved one (1/0)
+-- the address, the subnet, the device and the budget; then the sends one address (or subnet)
+-- may ask for in its window before a captcha is needed, and whether this request solved one
 -- Returns {'sent', '', 0} | {'limited', reason, retry_after_ms} | {'captcha', '', 0}.
 
 local now = tonumber(ARGV[1])
@@ -43,13 +43,18 @@ for _, c in ipairs(checks) do
     return {'limited', c[4], wait}
   end
 end
+local spent = redis.call('ZCOUNT', budget[1], now - budget[3] + 1, '+inf')
 if not solved then
-  local address_span = tonumber(ARGV[at + 1])
-  if redis.call('ZCOUNT', KEYS[3], now - address_span + 1, '+inf') >= captcha_after then
+  -- The captcha is asked once the address, or its /24 or /64 (addresses are cheap, a /64 has
+  -- 2^64 of them), has had its share this window, and of everyone once half the server's
+  -- budget is spent (many networks at once: the breaker would otherwise stop every send).
+  local address_span, subnet_span = tonumber(ARGV[at + 1]), tonumber(ARGV[at + 4])
+  if redis.call('ZCOUNT', KEYS[3], now - address_span + 1, '+inf') >= captcha_after
+      or redis.call('ZCOUNT', KEYS[4], now - subnet_span + 1, '+inf') >= captcha_after
+      or spent * 2 >= budget[2] then
     return {'captcha', '', 0}
   end
 end
-local spent = redis.call('ZCOUNT', budget[1], now - budget[3] + 1, '+inf')
 if spent >= budget[2] then
   redis.call('SET', KEYS[7], tostring(now), 'PX', budget[3])
   return {'limited', budget[4], budget[3]}

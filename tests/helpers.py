@@ -15,6 +15,7 @@ import uvicorn
 import websockets
 from starlette.applications import Starlette
 
+from live.redis.sessions import Session
 from live.settings import Settings
 from live.web.app import create_app
 from live.web.identity import COOKIE, Devices
@@ -173,6 +174,16 @@ async def staff_login(
     session = await live.rt.sessions.session(show, cookie.split(".", 1)[1])
     assert session is not None
     return cookie, session.csrf
+
+
+async def sign_in(live: LiveServer, show: str, token: str) -> tuple[str, Session]:
+    """Use a one-time login token through the real form: (cookie value, the session)."""
+    async with live.client() as http:
+        signed = await http.post("/staff/login", data={"show": show, "token": token})
+    cookie = signed.cookies["live_staff"]
+    session = await live.rt.sessions.session(show, cookie.split(".", 1)[1])
+    assert session is not None, signed.text
+    return cookie, session
 
 
 def staff_client(live: LiveServer, cookie: str, **kw: Any) -> httpx.AsyncClient:

@@ -46,15 +46,22 @@ from live.services.ingest import (
 )
 from tests.conftest import make_settings
 from tests.fake_identity import SmsRecorder
-from tests.helpers import SHOW, LiveServer, run_cli, serve, staff_client, staff_login
+from tests.helpers import (
+    SHOW,
+    LiveServer,
+    run_cli,
+    serve,
+    sign_in,
+    staff_client,
+    staff_login,
+)
 from tests.test_backup import cli_on
 from tests.test_ingest import (
     DOUYIN_SECRET,
-    SECRET_ENV,
     comment,
+    platform_show,  # noqa: F401 (a fixture: a show with two Douyin rooms)
     push,
     push_headers,
-    with_ingest,
 )
 from tests.test_show_builder import create
 from tests.test_show_setup import person, xlsx
@@ -387,12 +394,9 @@ def test_a_credential_is_read_only_from_the_shows_own_variables() -> None:
 
 
 @pytest.fixture
-async def douyin_live(
-    redis_url: str, prefix: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[LiveServer]:
-    monkeypatch.setenv(SECRET_ENV, DOUYIN_SECRET)
-    async with serve(make_settings(redis_url, prefix, tmp_path, with_ingest(tmp_path))) as server:
-        yield server
+def douyin_live(platform_show: LiveServer) -> LiveServer:  # noqa: F811
+    """test_ingest's show with two Douyin rooms (268, 269) and their secret set."""
+    return platform_show
 
 
 async def forged(live: LiveServer, n: int, room: str = "268") -> list[int]:
@@ -854,11 +858,7 @@ async def test_an_organiser_creates_up_to_the_quota(
     code, out, err = await run_cli(live, monkeypatch, capsys, "staff", "organiser", "--show", "t",
                                    "--id", member.id, "--quota", "2")  # fmt: skip
     assert code == 0 and "may create 2 show(s), 0 created" in out, err
-    async with live.client() as http:
-        signed = await http.post("/staff/login", data={"show": "t", "token": token})
-    cookie = signed.cookies["live_staff"]
-    session = await live.rt.sessions.session("t", cookie.split(".", 1)[1])
-    assert session is not None
+    cookie, session = await sign_in(live, "t", token)
     async with staff_client(live, cookie, headers={"X-CSRF-Token": session.csrf}) as http:
         taken = await new_show(http, "t")  # an id in use: refused, and the unit given back
         made = [await new_show(http, name) for name in ("one", "two", "three")]

@@ -20,6 +20,7 @@ from tests.helpers import (
     all_entries,
     run_cli,
     serve,
+    sign_in,
     staff_client,
     staff_login,
     vote_body,
@@ -383,12 +384,7 @@ async def test_a_show_created_with_partitions_spreads_its_votes_and_recounts(
         made = await http.post("/api/shows", json=new)
     assert made.status_code == 201, made.text
     assert list(server.rt.store.partitions("wide")) == [0, 1, 2]
-    token = httpx.URL(made.json()["login"]).params["token"]
-    async with server.client() as http:
-        signed = await http.post("/staff/login", data={"show": "wide", "token": token})
-    owner = signed.cookies["live_staff"]
-    session = await server.rt.sessions.session("wide", owner.split(".", 1)[1])
-    assert session is not None
+    owner, session = await sign_in(server, "wide", httpx.URL(made.json()["login"]).params["token"])
     async with staff_client(server, owner, headers={"X-CSRF-Token": session.csrf}) as http:
         for action in ({"action": "next"}, {"action": "open_voting", "category": "audience"}):
             moved = await http.post("/api/shows/wide/stage", json=action)

@@ -40,7 +40,7 @@ async def test_overlay_updates_when_another_client_votes(server: LiveServer) -> 
         async with server.client(server.cookie()) as http:
             await http.post("/api/shows/t/votes", json=vote_body("cap1", "p2", "overlay-vote"))
         snap = await snapshot_where(ws, lambda s: s["tallies"]["cap1"]["p2"] == 1)
-    assert first["overlay"] == {"category": "cap1", "frozen": False, "top": 10}
+    assert first["overlay"] == {"category": "cap1", "pinned": False, "frozen": False, "top": 10}
     assert snap["version"] > first["version"]
 
 
@@ -94,3 +94,38 @@ async def test_hidden_tallies_reach_staff_live_and_viewers_only_when_revealed(
     assert staff_view["tallies"]["secret"]["p4"] == 1
     assert after["tallies"]["secret"]["p4"] == 1
     assert after["revealed"] == ["secret"]
+
+
+async def test_the_board_follows_the_show_unless_the_admin_pins_a_category(
+    server: LiveServer,
+) -> None:
+    """Voting opened in a category puts its board on air (no select to remember); a pinned
+    category stays until the admin lets the board follow again."""
+    from live.domain.stage import Action
+
+    svc = server.rt.service
+
+    def overlay(state: dict[str, Any]) -> tuple[str, bool]:
+        return state["overlay"]["category"], state["overlay"]["pinned"]
+
+    assert overlay(await svc.state("t", "overlay")) == ("cap1", False)  # cap1 starts open
+    await svc.stage_action("t", Action("next"), "test")
+    await svc.stage_action("t", Action("open_voting", category="cap20"), "test")
+    assert overlay(await svc.state("t", "overlay")) == ("cap20", False)
+    await svc.set_overlay_category("t", "secret", "test")
+    assert overlay(await svc.state("t", "overlay")) == ("secret", True)
+    await svc.set_overlay_category("t", "", "test")
+    assert overlay(await svc.state("t", "overlay")) == ("cap20", False)
+    cookie, csrf = await staff_login(server, "admin")
+    async with staff_client(server, cookie, headers={"X-CSRF-Token": csrf}) as http:
+        pin = await http.post(
+            "/api/shows/t/display", json={"op": "overlay_category", "category": "cap1"}
+        )
+        follow = await http.post(
+            "/api/shows/t/display", json={"op": "overlay_category", "category": ""}
+        )
+        bad = await http.post(
+            "/api/shows/t/display", json={"op": "overlay_category", "category": "x"}
+        )
+    assert (pin.status_code, follow.status_code, bad.status_code) == (200, 200, 404)
+    assert overlay(await svc.state("t", "overlay")) == ("cap20", False)

@@ -59,7 +59,10 @@ showOverlayLink(false);
 staff.onState((s) => {
   byId("phase").textContent = s.stage.phase;
   byId("frozen-state").textContent = s.overlay.frozen ? "frozen" : "live";
-  byId("overlay-category").value = s.overlay.category;
+  // "Follow the show" ("") unless the admin pinned a category; the badge says what is on air.
+  byId("overlay-category").value = s.overlay.pinned ? s.overlay.category : "";
+  const showing = s.categories.find((c) => c.id === s.overlay.category);
+  byId("overlay-showing").textContent = (showing && showing.name) || s.overlay.category;
 });
 
 // Before the show: running order (up/down), contestant details, category rules.

@@ -40,6 +40,7 @@ from typing import Any
 
 from live.domain.errors import BadRequest, LiveError
 from live.domain.show import Show
+from live.domain.stage import Stage
 from live.domain.state import ShowState
 
 
@@ -194,15 +195,25 @@ def snapshot(show: Show, state: ShowState, audience: str, now_ms: int) -> dict[s
         if audience != "viewer":
             message["danmaku"] = danmaku_of(show, state)
     if audience != "viewer":
-        # A category the show no longer has (dropped by a redefinition before the show) is
-        # not shown: the first one is.
-        known = display.overlay_category in {c.id for c in show.categories}
+        pinned = display.overlay_category in {c.id for c in show.categories}
         message["overlay"] = {
-            "category": display.overlay_category if known else show.categories[0].id,
+            "category": display.overlay_category if pinned else followed(categories, stage),
+            "pinned": pinned,
             "frozen": display.frozen is not None,
             "top": display.overlay_top,
         }
     return message
+
+
+def followed(categories: list[dict[str, Any]], stage: Stage) -> str:
+    """The category the overlay's board shows when the admin has pinned none: it follows the
+    show. The stage's category (the one whose voting window is open, or whose results are on
+    stage), else the first category whose voting is open, else the first category. A pinned
+    category that the show no longer has (dropped by a redefinition) counts as none."""
+    ids: list[str] = [str(c["id"]) for c in categories]
+    if stage.category in ids:
+        return stage.category
+    return next((i for i, c in zip(ids, categories, strict=True) if c["open"]), ids[0])
 
 
 def danmaku_of(show: Show, state: ShowState) -> dict[str, Any]:

@@ -271,8 +271,11 @@ class Service:
         return await self.store.set_revealed(show, category, shown, actor)
 
     async def set_overlay_category(self, show_id: str, category: str, actor: str) -> int:
+        """Pin the overlay's board to ``category``, or (``""``) let it follow the show: the
+        category whose voting is open, then its results (:func:`live.domain.protocol.followed`)."""
         show = self.show(show_id)
-        show.category(category)
+        if category:
+            show.category(category)
         return await self.store.set_display(show, {"overlay_category": category}, actor)
 
     async def set_overlay_top(self, show_id: str, n: int, actor: str) -> int:

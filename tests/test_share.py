@@ -298,4 +298,8 @@ async def test_the_overlay_shows_the_published_result_when_the_stage_shows_resul
     assert rows[0]["contestant"] == "p3"
     await expect(scene.first.locator(".ov-place")).to_have_text("1")
     await expect(scene).to_have_count(len(rows))
+    # The stage card names the category's winner, never the last contestant presented (p1).
+    show = server.rt.service.show("t")
+    await expect(page.locator("#ov-name")).to_have_text(show.contestant("p3").name)
+    await expect(page.locator("#ov-label")).to_contain_text(show.category("cap20").name)
     await shot(page, "overlay-results-scene")

@@ -79,16 +79,34 @@ function renderScene(cat, people) {
   list.classList.add("scene");
 }
 
+function renderCard(cat, people) {
+  // While results are on stage the card is about the category and its winner (once the
+  // published result is loaded), never the last contestant presented.
+  const label = document.getElementById("ov-label");
+  const name = document.getElementById("ov-name");
+  const sub = document.getElementById("ov-sub");
+  if (state.stage.phase === "results") {
+    const published = (state.published || {})[cat.id];
+    const shown = scene && published && scene.key === `${cat.id}:${published}`;
+    const first = shown ? scene.rows.find((r) => r.award) || scene.rows[0] : null;
+    const who = first ? people[first.contestant] : null;
+    label.textContent = `${t.phase_results} · ${local(cat, "name")}`;
+    name.textContent = who ? local(who, "name") : "";
+    const award = first && first.award ? (lang === "en" ? (awards[cat.id] || {})[first.award] || first.award : first.award) : "";
+    sub.textContent = who ? [award, local(who, "organisation")].filter(Boolean).join(" · ") : "";
+    return;
+  }
+  const cur = people[state.stage.contestant];
+  label.textContent = state.stage.phase === "waiting" ? t.up_next : t["phase_" + state.stage.phase] || "";
+  name.textContent = cur ? local(cur, "name") : "";
+  sub.textContent = cur ? `${local(cur, "organisation")} · ${local(cur, "innovation")}` : "";
+}
+
 function render() {
   const people = Object.fromEntries(state.contestants.map((c) => [c.id, c]));
-  const cur = people[state.stage.contestant];
-  document.getElementById("ov-label").textContent =
-    state.stage.phase === "waiting" ? t.up_next : t["phase_" + state.stage.phase] || "";
-  document.getElementById("ov-name").textContent = cur ? local(cur, "name") : "";
-  document.getElementById("ov-sub").textContent = cur ? `${local(cur, "organisation")} · ${local(cur, "innovation")}` : "";
-
   const catId = state.stage.phase === "results" ? state.stage.category : state.overlay.category;
   const cat = state.categories.find((c) => c.id === catId) || state.categories[0];
+  renderCard(cat, people);
   const counts = state.tallies[cat.id];
   const published = (state.published || {})[cat.id];
   if (state.stage.phase === "results" && published) {

@@ -747,7 +747,8 @@ async def test_the_hourly_budget_opens_a_breaker_that_stops_every_send(phones: L
     assert [r.status_code for r in replies] == [200, 200, 200, 429, 429]
     assert {r.json()["error"]["reason"] for r in replies[3:]} == {"budget"}
     assert int(replies[3].headers["Retry-After"]) > 3500  # open for the hour
-    assert await phones.rt.identity.store.breaker_open()
+    breaker = f"{phones.settings.key_prefix}:{{~identity}}:idsend:breaker"
+    assert await phones.rt.store.client.pttl(breaker) > 3_500_000  # open for the hour
     assert metrics.SMS_BREAKER._value.get() == 1  # the alert
     assert len(cast(SmsRecorder, phones.rt.identity.sms).sent) == 3
 

@@ -73,10 +73,6 @@ class IdentityStore:
         raw: list[Any] = await self.store.call(self._send(keys=keys, args=args))
         return _text(raw[0]), _text(raw[1]), int(raw[2])
 
-    async def breaker_open(self) -> bool:
-        """Whether the server's hourly budget of codes is spent (nothing is sent meanwhile)."""
-        return bool(await self.store.call(self.client.exists(f"{self._base()}:idsend:breaker")))
-
     async def forget_senders(self) -> int:
         """Delete the send logs of addresses, subnets and devices (``live purge``); how many."""
         found = []

@@ -19,9 +19,9 @@ own, set for this purpose. Never another setting (``LIVE_METRICS_TOKEN``, ``REDI
 a show admin is not the operator, and a webhook that answers differently for a variable that
 is set would let them probe the server's secrets."""
 
-EnvName = Annotated[str, Field(pattern=r"^(LIVE_INGEST_[A-Z0-9_]{1,120})?$")]
-"""The name of an environment variable holding a credential (never the credential itself):
-``LIVE_INGEST_`` and then capitals, digits or ``_``."""
+EnvName = Annotated[str, Field(pattern=r"^([A-Z][A-Z0-9_]{0,127})?$")]
+"""The name of an environment variable holding a credential (never the credential itself);
+which names a show may use is :func:`env_allowed`'s (``_env_name`` says so early)."""
 
 NEEDS: dict[str, tuple[str, ...]] = {
     "douyin": ("secret_env",),
